@@ -1,0 +1,332 @@
+//! Test harness: builds the fixture components once, starts devhost on a
+//! free port with a spin.toml written for the test, and starts real servers
+//! (redis-server, a tiny upstream HTTP server) on loopback when a test needs them.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Build `tests/fixtures` for wasm32-wasip2 (once per test binary) and return
+/// the directory holding the `.wasm` files.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = workspace_root().join("target/fixtures");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/Cargo.toml");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the fixture components failed");
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+pub fn fixture(name: &str) -> String {
+    fixtures()
+        .join(format!("fixture_{name}.wasm"))
+        .display()
+        .to_string()
+}
+
+/// A running `devhost up`. Killed on drop.
+pub struct Devhost {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct App {
+    pub spin_toml: String,
+    pub runtime_config: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl App {
+    /// `{http}`, `{redis}` and `{noop}` in the manifest become fixture paths.
+    pub fn new(spin_toml: &str) -> Self {
+        let spin_toml = spin_toml
+            .replace("{http}", &fixture("http"))
+            .replace("{redis}", &fixture("redis"))
+            .replace("{noop}", &fixture("noop"));
+        App {
+            spin_toml,
+            runtime_config: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn runtime_config(mut self, text: &str) -> Self {
+        self.runtime_config = Some(text.to_owned());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    fn command(&self, dir: &Path) -> Command {
+        std::fs::write(dir.join("spin.toml"), &self.spin_toml).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_devhost"));
+        cmd.arg("up")
+            .arg("-f")
+            .arg(dir.join("spin.toml"))
+            .args(["--listen", "127.0.0.1:0"]);
+        if let Some(rc) = &self.runtime_config {
+            std::fs::write(dir.join("runtime-config.toml"), rc).unwrap();
+            cmd.arg("--runtime-config-file")
+                .arg(dir.join("runtime-config.toml"));
+        }
+        cmd.env(
+            "DEVHOST_CACHE_DIR",
+            workspace_root().join("target/devhost-cache"),
+        );
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn start(self) -> Devhost {
+        let dir = tempfile::tempdir().unwrap();
+        self.start_in(dir)
+    }
+
+    /// Start in a directory that may hold state from an earlier run.
+    pub fn start_in(self, dir: tempfile::TempDir) -> Devhost {
+        let mut child = self
+            .command(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("devhost starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut base = None;
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(addr) = line.trim().strip_prefix("Serving ") {
+                base = Some(addr.to_owned());
+                break;
+            }
+            line.clear();
+        }
+        // Keep draining stdout so devhost never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let Some(base) = base else {
+            let status = child.wait().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!(
+                "devhost did not start ({status}):\n{}",
+                log.lock().unwrap().join("\n")
+            );
+        };
+        Devhost {
+            child,
+            base,
+            dir,
+            log,
+        }
+    }
+
+    /// Run devhost expecting it to refuse to start; returns its stderr.
+    pub fn start_failure(self) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let out = self
+            .command(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("devhost runs");
+        assert!(
+            !out.status.success(),
+            "devhost should have refused to start"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Devhost {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Wait until the log holds `needle` (logs are written asynchronously).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stop and hand back the state directory, for restart tests.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for Devhost {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub fn request(method: &str, url: &str, body: &str) -> Reply {
+    let req = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .body(body.to_owned())
+        .unwrap();
+    let mut resp = agent()
+        .run(req)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    Reply { status, body }
+}
+
+pub fn get(url: &str) -> Reply {
+    request("GET", url, "")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real `redis-server` on a free loopback port, without persistence.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server; the test command does this)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Send one command in RESP and return the raw reply.
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut cmd = format!("*{}\r\n", args.len());
+        for a in args {
+            cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(cmd.as_bytes()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// An HTTP server that answers every request with 200 and `upstream <path>`.
+pub fn upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).ok();
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let body = format!("upstream {path}");
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .ok();
+            });
+        }
+    });
+    port
+}

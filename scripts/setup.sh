@@ -1,0 +1,32 @@
+# Sourced by the other scripts: installs what building and testing need on a
+# fresh Debian machine (Rust target, Debian packages), and nothing when present.
+set -euo pipefail
+
+need_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "error: '$*' needs root; run it by hand, then retry" >&2; exit 1
+    fi
+}
+
+ensure_wasm_target() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+        echo "==> rustup target add wasm32-wasip2"
+        rustup target add wasm32-wasip2
+    fi
+}
+
+# ensure_debian_packages CMD:PACKAGE ...
+ensure_debian_packages() {
+    local missing=()
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> apt-get install ${missing[*]}"
+        need_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
