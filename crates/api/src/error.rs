@@ -1,0 +1,194 @@
+//! The one error type of every handler, and its JSON shape:
+//! `{"error":{"code","message","details":[{"field","message"}],"requestId"}}`.
+
+use serde::Serialize;
+use spin_sdk::http::Response;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError { field: field.to_owned(), message: message.into() }
+    }
+}
+
+/// Each variant names its status. Internal causes are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `validation_failed`, one detail per bad field.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// 400 with a specific code (`invalid_json`, `invalid_query`, …).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401 `unauthorized`: no token, or one that is invalid or expired.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 401 `invalid_credentials`: login failed (the same for every cause).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// 403 `forbidden`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 `conflict`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413 `payload_too_large`.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// 415 `unsupported_media_type`.
+    #[error("this route takes application/json")]
+    UnsupportedMediaType,
+    /// 422 with a domain code.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 429 `rate_limited`, with `Retry-After`.
+    #[error("too many requests; retry after {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
+    /// 503 with a code (`service_unavailable`, `media_not_configured`, …).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// 500 `internal_error`; the cause goes to the log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [FieldError]>,
+    request_id: &'a str,
+}
+
+impl ApiError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthorized(_) | ApiError::InvalidCredentials => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Unprocessable { .. } => 422,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Unavailable { .. } => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Unavailable { code, .. } => code,
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The JSON error response. 5xx causes are written to the log (stderr,
+    /// tagged with the request id) and replaced by a generic message.
+    pub fn to_response(&self, request_id: &str) -> Response {
+        let message = match self {
+            ApiError::Internal(cause) => {
+                eprintln!("request {request_id}: internal error: {cause}");
+                "something went wrong; the request id identifies it in the logs".to_owned()
+            }
+            ApiError::Validation(details) => details
+                .iter()
+                .map(|d| format!("{}: {}", d.field, d.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        let details = match self {
+            ApiError::Validation(d) => Some(d.as_slice()),
+            _ => None,
+        };
+        let body = Body { error: Inner { code: self.code(), message, details, request_id } };
+        let mut resp = crate::json_response(self.status(), &body, request_id);
+        match self {
+            ApiError::TooManyRequests { retry_after } => {
+                resp.set_header("retry-after", retry_after.to_string());
+            }
+            ApiError::Unauthorized(_) | ApiError::InvalidCredentials => {
+                resp.set_header("www-authenticate", "Bearer");
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(e: &ApiError) -> serde_json::Value {
+        serde_json::from_slice(e.to_response("req-1").body()).unwrap()
+    }
+
+    #[test]
+    fn errors_have_the_spec_shape() {
+        let e = ApiError::Validation(vec![FieldError::new("email", "is not an e-mail address")]);
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            body(&e),
+            serde_json::json!({"error":{"code":"validation_failed","message":"email: is not an e-mail address",
+                "details":[{"field":"email","message":"is not an e-mail address"}],"requestId":"req-1"}})
+        );
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_client() {
+        let e = ApiError::internal("SELECT * FROM users_accounts failed: disk I/O error");
+        let text = String::from_utf8(e.to_response("r").body().to_vec()).unwrap();
+        assert_eq!(e.status(), 500);
+        assert!(!text.contains("SELECT") && !text.contains("disk"), "{text}");
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_retry() {
+        let resp = ApiError::TooManyRequests { retry_after: 7 }.to_response("r");
+        assert_eq!(*resp.status(), 429);
+        assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("7"));
+    }
+}

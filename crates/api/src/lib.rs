@@ -1,0 +1,147 @@
+//! HTTP conventions shared by every Streamia service (SPEC §3).
+//!
+//! Layout: [`ApiError`] is the one error type handlers return, turned into
+//! the JSON error shape in one place ([`ApiError::to_response`]); [`body`]
+//! reads JSON request bodies with the 415/413/400 checks; [`page`] parses
+//! `page`/`limit` and shapes paginated lists; [`request_id`] takes or makes
+//! the `X-Request-Id`; [`Ctx`] carries the request id and the parsed query.
+
+mod error;
+pub mod page;
+pub mod request_id;
+
+use std::collections::HashMap;
+
+pub use error::{ApiError, FieldError};
+pub use page::{Page, Paginated};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use spin_sdk::http::{Request, Response};
+
+/// The largest JSON body a non-upload route accepts (SPEC §3: 1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler needs besides the request itself.
+pub struct Ctx {
+    pub request_id: String,
+    query: HashMap<String, String>,
+}
+
+impl Ctx {
+    pub fn new(req: &Request) -> Self {
+        Ctx { request_id: request_id::from_request(req), query: parse_query(req.query()) }
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// `page`/`limit` from the query string (SPEC §3).
+    pub fn page(&self) -> Result<Page, ApiError> {
+        Page::parse(self.query("page"), self.query("limit"))
+    }
+
+    /// A JSON response carrying this request's id.
+    pub fn json<T: Serialize>(&self, status: u16, value: &T) -> Response {
+        json_response(status, value, &self.request_id)
+    }
+
+    pub fn no_content(&self) -> Response {
+        Response::builder().status(204).header(request_id::HEADER, self.request_id.as_str()).build()
+    }
+
+    /// Turn a handler's result into the response, errors in the JSON shape.
+    pub fn respond(&self, result: Result<Response, ApiError>) -> Response {
+        match result {
+            Ok(resp) => resp,
+            Err(e) => e.to_response(&self.request_id),
+        }
+    }
+}
+
+pub fn parse_query(query: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> Response {
+    // Serialising our own response types cannot fail; an empty object is a
+    // safer answer than a panic if one ever did.
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header(request_id::HEADER, request_id)
+        .body(body)
+        .build()
+}
+
+/// Read a JSON body: 415 unless it is `application/json`, 413 above `limit`
+/// bytes, 400 with the parser's reason when it does not fit `T`.
+pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let content_type = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = req.body();
+    if body.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+        code: "invalid_json",
+        message: format!("request body is not valid JSON for this route: {}", describe_json_error(&e)),
+    })
+}
+
+/// serde's message without the echo of input values it sometimes includes.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" at line ").next().unwrap_or(&text);
+    // Keep it short; a client only needs the gist.
+    text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        let q = parse_query("search=the%20matrix&genre=sci-fi&x=a+b");
+        assert_eq!(q["search"], "the matrix");
+        assert_eq!(q["genre"], "sci-fi");
+        assert_eq!(q["x"], "a b");
+    }
+
+    fn request(content_type: Option<&str>, body: &[u8]) -> Request {
+        let mut b = Request::builder();
+        b.method(spin_sdk::http::Method::Post).uri("/x");
+        if let Some(ct) = content_type {
+            b.header("content-type", ct);
+        }
+        b.body(body.to_vec()).build()
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Login {
+        email: String,
+    }
+
+    #[test]
+    fn json_bodies_are_checked_before_parsing() {
+        let ok = json_body::<Login>(&request(Some("application/json; charset=utf-8"), br#"{"email":"a@b.c"}"#), 100);
+        assert!(ok.is_ok());
+        let cases: [(Option<&str>, &[u8], usize, u16); 4] = [
+            (None, b"{}", 100, 415),
+            (Some("text/plain"), b"{}", 100, 415),
+            (Some("application/json"), br#"{"email":"a@b.c"}"#, 5, 413),
+            (Some("application/json"), b"{not json", 100, 400),
+        ];
+        for (ct, body, limit, status) in cases {
+            let err = json_body::<Login>(&request(ct, body), limit).unwrap_err();
+            assert_eq!(err.status(), status, "{ct:?} {:?}", String::from_utf8_lossy(body));
+        }
+    }
+}

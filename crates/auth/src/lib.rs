@@ -1,0 +1,50 @@
+//! Authentication primitives shared by the gateway and the services.
+//!
+//! Layout: [`jwt`] issues and verifies the 15-minute HS256 access tokens
+//! (claims `sub`, `role`, `exp`, `iat`, `jti`); [`password`] hashes with
+//! Argon2id and checks in constant time, with a dummy hash for unknown
+//! accounts; [`token`] makes the opaque refresh and reset tokens and the
+//! SHA-256 digests they are stored as.
+
+pub mod jwt;
+pub mod password;
+pub mod token;
+
+pub use jwt::{Claims, JwtKeys, Role};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("the JWT secret must be at least {0} bytes")]
+    WeakSecret(usize),
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// `Authorization: Bearer <token>` → `<token>`.
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let value = header.ok_or(AuthError::MissingToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::InvalidToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::InvalidToken);
+    }
+    Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer(Some("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer(Some("bearer  abc ")), Ok("abc"));
+        assert_eq!(bearer(None), Err(AuthError::MissingToken));
+        for bad in ["Basic abc", "Bearer", "Bearer ", "abc"] {
+            assert_eq!(bearer(Some(bad)), Err(AuthError::InvalidToken), "{bad}");
+        }
+    }
+}

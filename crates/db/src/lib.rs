@@ -1,0 +1,182 @@
+//! SQLite access shared by every Streamia service.
+//!
+//! Layout: [`Db`] is the one trait services write SQL against; [`SpinDb`]
+//! implements it on Spin's SQLite (the `.wasm` builds), [`MemoryDb`] on
+//! rusqlite for native unit tests (feature `native`). [`migrate`] brings a
+//! database to the newest schema, keyed on `PRAGMA user_version`;
+//! [`transaction`] wraps work in `BEGIN IMMEDIATE … COMMIT`.
+
+mod rows;
+#[cfg(feature = "native")]
+mod native;
+
+pub use rows::{Row, Rows, Value};
+#[cfg(feature = "native")]
+pub use native::MemoryDb;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A UNIQUE or PRIMARY KEY constraint refused the statement.
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    #[error("database error: {0}")]
+    Sql(String),
+    #[error("column '{0}' is missing or holds another type")]
+    Column(String),
+    #[error("cannot open database '{0}': {1}")]
+    Open(String, String),
+}
+
+impl DbError {
+    /// Sort a driver message into [`DbError::Unique`] or [`DbError::Sql`].
+    pub fn from_message(message: String) -> Self {
+        if message.contains("UNIQUE constraint failed") || message.contains("PRIMARY KEY constraint failed") {
+            DbError::Unique(message)
+        } else {
+            DbError::Sql(message)
+        }
+    }
+}
+
+/// One SQL statement at a time, as Spin's SQLite interface runs them.
+pub trait Db {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+
+    /// The first row, if any.
+    fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Vec<Value>>, DbError> {
+        Ok(self.execute(sql, params)?.into_rows().into_iter().next())
+    }
+}
+
+/// Spin's SQLite (`fermyon:spin/sqlite`), the database a component declares
+/// in `sqlite_databases`.
+pub struct SpinDb(spin_sdk::sqlite::Connection);
+
+impl SpinDb {
+    pub fn open(label: &str) -> Result<Self, DbError> {
+        spin_sdk::sqlite::Connection::open(label)
+            .map(SpinDb)
+            .map_err(|e| DbError::Open(label.to_owned(), format!("{e:?}")))
+    }
+}
+
+impl Db for SpinDb {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        use spin_sdk::sqlite::Value as V;
+        let params: Vec<V> = params
+            .iter()
+            .map(|p| match p {
+                Value::Integer(i) => V::Integer(*i),
+                Value::Real(f) => V::Real(*f),
+                Value::Text(s) => V::Text(s.clone()),
+                Value::Blob(b) => V::Blob(b.clone()),
+                Value::Null => V::Null,
+            })
+            .collect();
+        let result = self.0.execute(sql, &params).map_err(|e| match e {
+            spin_sdk::sqlite::Error::Io(message) => DbError::from_message(message),
+            other => DbError::Sql(format!("{other:?}")),
+        })?;
+        let rows = result
+            .rows
+            .into_iter()
+            .map(|r| {
+                r.values
+                    .into_iter()
+                    .map(|v| match v {
+                        V::Integer(i) => Value::Integer(i),
+                        V::Real(f) => Value::Real(f),
+                        V::Text(s) => Value::Text(s),
+                        V::Blob(b) => Value::Blob(b),
+                        V::Null => Value::Null,
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Rows::new(result.columns, rows))
+    }
+}
+
+/// Run `work` inside `BEGIN IMMEDIATE … COMMIT`; any error rolls back.
+/// IMMEDIATE takes the write lock up front, so two requests cannot both read
+/// and then race to write.
+pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    db.execute("BEGIN IMMEDIATE", &[])?;
+    match work() {
+        Ok(value) => {
+            db.execute("COMMIT", &[])?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The original error matters more than a failed rollback, and
+            // the connection closing at the end of the request rolls back anyway.
+            db.execute("ROLLBACK", &[]).ok();
+            Err(e)
+        }
+    }
+}
+
+/// Bring the schema up to date. `migrations[i]` takes `user_version` from
+/// `i` to `i + 1`; each is a list of statements run in one transaction.
+pub fn migrate(db: &dyn Db, migrations: &[&[&str]]) -> Result<(), DbError> {
+    let target = migrations.len();
+    if user_version(db)? >= target {
+        return Ok(());
+    }
+    transaction(db, || {
+        // Another request may have migrated while this one waited for the lock.
+        let current = user_version(db)?;
+        for statements in migrations.iter().skip(current) {
+            for sql in statements.iter() {
+                db.execute(sql, &[])?;
+            }
+        }
+        // PRAGMA takes no parameters; `target` is a length, not input.
+        db.execute(&format!("PRAGMA user_version = {target}"), &[])?;
+        Ok(())
+    })
+}
+
+fn user_version(db: &dyn Db) -> Result<usize, DbError> {
+    let row = db.query_one("PRAGMA user_version", &[])?;
+    match row.as_deref() {
+        Some([Value::Integer(v)]) => Ok(usize::try_from(*v).unwrap_or(0)),
+        _ => Err(DbError::Column("user_version".into())),
+    }
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+
+    const MIGRATIONS: &[&[&str]] = &[
+        &["CREATE TABLE t_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"],
+        &["ALTER TABLE t_items ADD COLUMN note TEXT"],
+    ];
+
+    #[test]
+    fn migrations_run_once_and_in_order() {
+        let db = MemoryDb::new();
+        migrate(&db, &MIGRATIONS[..1]).unwrap();
+        assert_eq!(user_version(&db).unwrap(), 1);
+        migrate(&db, MIGRATIONS).unwrap();
+        migrate(&db, MIGRATIONS).unwrap();
+        assert_eq!(user_version(&db).unwrap(), 2);
+        db.execute("INSERT INTO t_items (name, note) VALUES (?, ?)", &["a".into(), "n".into()])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_failed_transaction_leaves_nothing_behind() {
+        let db = MemoryDb::new();
+        migrate(&db, MIGRATIONS).unwrap();
+        let result: Result<(), DbError> = transaction(&db, || {
+            db.execute("INSERT INTO t_items (name) VALUES ('x')", &[])?;
+            db.execute("INSERT INTO t_items (name) VALUES ('x')", &[])?;
+            Ok(())
+        });
+        assert!(matches!(result, Err(DbError::Unique(_))), "{result:?}");
+        let rows = db.execute("SELECT COUNT(*) AS n FROM t_items", &[]).unwrap();
+        assert_eq!(rows.iter().next().unwrap().int("n").unwrap(), 0);
+    }
+}

@@ -1,0 +1,107 @@
+//! Idempotent consumption: the event id is recorded in the same transaction
+//! as the effect, so a redelivered event is recognised and skipped.
+
+use streamia_db::{Db, DbError};
+
+use crate::{Envelope, Event};
+
+/// The consumer's bookkeeping table, for its migrations.
+#[macro_export]
+macro_rules! consumer_schema {
+    ($service:literal) => {
+        [concat!(
+            "CREATE TABLE ",
+            $service,
+            "_processed_events (event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, processed_at TEXT NOT NULL)"
+        )]
+    };
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Consumed {
+    Applied,
+    /// Seen before: nothing was done.
+    Duplicate,
+    /// An event type this service does not handle: recorded, nothing done.
+    Ignored,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError<E> {
+    #[error("the event's data does not match its type: {0}")]
+    BadData(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("applying the event failed: {0}")]
+    Apply(E),
+}
+
+/// Apply `envelope` once: `apply` runs inside the transaction that records
+/// the event id; it returns `Ok(false)` for event types it does not handle.
+pub fn consume<E>(
+    db: &dyn Db,
+    service: &str,
+    envelope: &Envelope,
+    apply: impl FnOnce(&Event) -> Result<bool, E>,
+) -> Result<Consumed, ConsumeError<E>> {
+    let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
+    streamia_db::transaction(db, || {
+        let inserted = db.execute(
+            &format!("INSERT INTO {service}_processed_events (event_id, event_type, processed_at) VALUES (?, ?, ?)"),
+            &[(&envelope.event_id).into(), (&envelope.event_type).into(), crate::now_rfc3339().into()],
+        );
+        match inserted {
+            Err(DbError::Unique(_)) => return Ok(Consumed::Duplicate),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        match &event {
+            None => Ok(Consumed::Ignored),
+            Some(event) => match apply(event).map_err(ConsumeError::Apply)? {
+                true => Ok(Consumed::Applied),
+                false => Ok(Consumed::Ignored),
+            },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{UserDeleted, UserRegistered};
+    use streamia_db::MemoryDb;
+
+    #[test]
+    fn an_event_delivered_twice_is_applied_once() {
+        let db = MemoryDb::new();
+        streamia_db::migrate(&db, &[&crate::consumer_schema!("s"), &["CREATE TABLE s_seen (user_id TEXT)"]]).unwrap();
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        let apply = |e: &Event| -> Result<bool, DbError> {
+            if let Event::UserDeleted(d) = e {
+                db.execute("INSERT INTO s_seen (user_id) VALUES (?)", &[(&d.user_id).into()])?;
+                return Ok(true);
+            }
+            Ok(false)
+        };
+        assert_eq!(consume(&db, "s", &env, apply).unwrap(), Consumed::Applied);
+        assert_eq!(consume(&db, "s", &env, apply).unwrap(), Consumed::Duplicate);
+        assert_eq!(db.execute("SELECT * FROM s_seen", &[]).unwrap().len(), 1);
+
+        let other = Envelope::new(
+            &Event::UserRegistered(UserRegistered { user_id: "u".into(), email: "e".into(), username: "n".into(), role: "user".into() }),
+            "users",
+        );
+        assert_eq!(consume(&db, "s", &other, apply).unwrap(), Consumed::Ignored);
+    }
+
+    #[test]
+    fn a_failed_effect_does_not_mark_the_event_processed() {
+        let db = MemoryDb::new();
+        streamia_db::migrate(&db, &[&crate::consumer_schema!("s")]).unwrap();
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        let failing = |_: &Event| -> Result<bool, &str> { Err("boom") };
+        assert!(matches!(consume(&db, "s", &env, failing), Err(ConsumeError::Apply("boom"))));
+        let ok = |_: &Event| -> Result<bool, &str> { Ok(true) };
+        assert_eq!(consume(&db, "s", &env, ok).unwrap(), Consumed::Applied, "retried after the failure");
+    }
+}

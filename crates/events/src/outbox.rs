@@ -1,0 +1,176 @@
+//! The transactional outbox: an event is written to the producer's database
+//! in the same transaction as the change that causes it, then delivered by
+//! [`crate::transport::flush`]. Undelivered events stay and are retried with
+//! backoff, so nothing is lost while a consumer or Redis is down.
+
+use streamia_db::{Db, DbError, Value};
+
+use crate::{Envelope, Event};
+
+/// The outbox tables of `service`, for its migrations.
+#[macro_export]
+macro_rules! outbox_schema {
+    ($service:literal) => {
+        [
+            concat!(
+                "CREATE TABLE ",
+                $service,
+                "_outbox (event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, envelope TEXT NOT NULL, ",
+                "created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0, ",
+                "delivered_at TEXT, last_error TEXT)"
+            ),
+            concat!("CREATE INDEX ", $service, "_outbox_pending ON ", $service, "_outbox (delivered_at, next_attempt_at)"),
+            concat!(
+                "CREATE TABLE ",
+                $service,
+                "_outbox_deliveries (event_id TEXT NOT NULL, target TEXT NOT NULL, delivered_at TEXT NOT NULL, ",
+                "PRIMARY KEY (event_id, target))"
+            ),
+        ]
+    };
+}
+
+/// Retries back off exponentially up to this many seconds apart.
+pub const MAX_BACKOFF_SECS: i64 = 300;
+
+pub struct Outbox {
+    source: &'static str,
+    table: String,
+    deliveries: String,
+}
+
+pub struct Pending {
+    pub envelope: Envelope,
+    pub attempts: i64,
+}
+
+impl Outbox {
+    pub fn new(service: &'static str) -> Self {
+        Outbox { source: service, table: format!("{service}_outbox"), deliveries: format!("{service}_outbox_deliveries") }
+    }
+
+    pub fn source(&self) -> &str {
+        self.source
+    }
+
+    /// Record `event`; call inside the transaction that makes the change.
+    pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
+        let envelope = Envelope::new(event, self.source);
+        db.execute(
+            &format!("INSERT INTO {} (event_id, event_type, envelope, created_at) VALUES (?, ?, ?, ?)", self.table),
+            &[(&envelope.event_id).into(), (&envelope.event_type).into(), envelope.to_json().into(), (&envelope.occurred_at).into()],
+        )?;
+        Ok(envelope)
+    }
+
+    /// Undelivered events whose next attempt is due at `now` (Unix seconds), oldest first.
+    pub fn due(&self, db: &dyn Db, now: i64, limit: u32) -> Result<Vec<Pending>, DbError> {
+        let rows = db.execute(
+            &format!(
+                "SELECT envelope, attempts FROM {} WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, event_id LIMIT ?",
+                self.table
+            ),
+            &[now.into(), i64::from(limit).into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows.iter() {
+            let text = row.text("envelope")?;
+            let envelope = Envelope::parse(text.as_bytes()).map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
+            out.push(Pending { envelope, attempts: row.int("attempts")? });
+        }
+        Ok(out)
+    }
+
+    pub fn delivered_targets(&self, db: &dyn Db, event_id: &str) -> Result<Vec<String>, DbError> {
+        let rows = db.execute(&format!("SELECT target FROM {} WHERE event_id = ?", self.deliveries), &[event_id.into()])?;
+        rows.iter().map(|r| r.text("target")).collect()
+    }
+
+    pub fn record_delivery(&self, db: &dyn Db, event_id: &str, target: &str) -> Result<(), DbError> {
+        db.execute(
+            &format!("INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)", self.deliveries),
+            &[event_id.into(), target.into(), crate::now_rfc3339().into()],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_delivered(&self, db: &dyn Db, event_id: &str) -> Result<(), DbError> {
+        db.execute(
+            &format!("UPDATE {} SET delivered_at = ?, last_error = NULL WHERE event_id = ?", self.table),
+            &[crate::now_rfc3339().into(), event_id.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Count a failed attempt and push the next one back: 2^attempts s, capped.
+    pub fn mark_failed(&self, db: &dyn Db, event_id: &str, attempts: i64, error: &str, now: i64) -> Result<(), DbError> {
+        let backoff = 1i64.checked_shl(attempts.clamp(0, 16) as u32).unwrap_or(MAX_BACKOFF_SECS).min(MAX_BACKOFF_SECS);
+        let error: String = error.chars().take(500).collect();
+        db.execute(
+            &format!("UPDATE {} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?", self.table),
+            &[Value::Integer(now + backoff), error.into(), event_id.into()],
+        )?;
+        Ok(())
+    }
+
+    /// How many events wait for delivery (for health and metrics).
+    pub fn backlog(&self, db: &dyn Db) -> Result<i64, DbError> {
+        let rows = db.execute(&format!("SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL", self.table), &[])?;
+        rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UserDeleted;
+    use streamia_db::MemoryDb;
+
+    fn setup() -> (MemoryDb, Outbox) {
+        let db = MemoryDb::new();
+        streamia_db::migrate(&db, &[&crate::outbox_schema!("t")]).unwrap();
+        (db, Outbox::new("t"))
+    }
+
+    fn event(id: &str) -> Event {
+        Event::UserDeleted(UserDeleted { user_id: id.into() })
+    }
+
+    #[test]
+    fn events_wait_until_delivered_and_back_off_when_failing() {
+        let (db, outbox) = setup();
+        let a = outbox.add(&db, &event("a")).unwrap();
+        let b = outbox.add(&db, &event("b")).unwrap();
+        assert_eq!(outbox.due(&db, 0, 10).unwrap().len(), 2);
+
+        outbox.mark_failed(&db, &a.event_id, 0, "connection refused", 1000).unwrap();
+        let due: Vec<String> = outbox.due(&db, 1000, 10).unwrap().into_iter().map(|p| p.envelope.event_id).collect();
+        assert_eq!(due, vec![b.event_id.clone()], "a failed event waits for its backoff");
+        let later = outbox.due(&db, 1001, 10).unwrap();
+        assert_eq!(later.len(), 2);
+        assert_eq!(later.iter().find(|p| p.envelope.event_id == a.event_id).unwrap().attempts, 1);
+
+        outbox.mark_delivered(&db, &b.event_id).unwrap();
+        assert_eq!(outbox.backlog(&db).unwrap(), 1);
+    }
+
+    #[test]
+    fn deliveries_are_tracked_per_target() {
+        let (db, outbox) = setup();
+        let a = outbox.add(&db, &event("a")).unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
+        assert_eq!(outbox.delivered_targets(&db, &a.event_id).unwrap(), vec!["http://x".to_owned()]);
+    }
+
+    #[test]
+    fn a_rolled_back_change_leaves_no_event() {
+        let (db, outbox) = setup();
+        let r: Result<(), DbError> = streamia_db::transaction(&db, || {
+            outbox.add(&db, &event("a"))?;
+            Err(DbError::Sql("the change failed".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(outbox.backlog(&db).unwrap(), 0);
+    }
+}
