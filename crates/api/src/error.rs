@@ -12,7 +12,35 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.to_owned(), message: message.into() }
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects every field's problem, so one 400 lists them all.
+#[derive(Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Validator::default()
+    }
+
+    /// The value if it parsed; the error is kept for [`Validator::finish`].
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.errors.push(e)).ok()
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
     }
 }
 
@@ -79,6 +107,13 @@ struct Inner<'a> {
     request_id: &'a str,
 }
 
+/// Database failures are internal: logged with the request id, never shown.
+impl From<streamia_db::DbError> for ApiError {
+    fn from(e: streamia_db::DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 impl ApiError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(field, message)])
@@ -143,7 +178,14 @@ impl ApiError {
             ApiError::Validation(d) => Some(d.as_slice()),
             _ => None,
         };
-        let body = Body { error: Inner { code: self.code(), message, details, request_id } };
+        let body = Body {
+            error: Inner {
+                code: self.code(),
+                message,
+                details,
+                request_id,
+            },
+        };
         let mut resp = crate::json_response(self.status(), &body, request_id);
         match self {
             ApiError::TooManyRequests { retry_after } => {
@@ -189,6 +231,9 @@ mod tests {
     fn rate_limits_say_when_to_retry() {
         let resp = ApiError::TooManyRequests { retry_after: 7 }.to_response("r");
         assert_eq!(*resp.status(), 429);
-        assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("7"));
+        assert_eq!(
+            resp.header("retry-after").and_then(|v| v.as_str()),
+            Some("7")
+        );
     }
 }

@@ -12,7 +12,7 @@ pub mod request_id;
 
 use std::collections::HashMap;
 
-pub use error::{ApiError, FieldError};
+pub use error::{ApiError, FieldError, Validator};
 pub use page::{Page, Paginated};
 
 use serde::de::DeserializeOwned;
@@ -30,7 +30,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(req: &Request) -> Self {
-        Ctx { request_id: request_id::from_request(req), query: parse_query(req.query()) }
+        Ctx {
+            request_id: request_id::from_request(req),
+            query: parse_query(req.query()),
+        }
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
@@ -48,7 +51,10 @@ impl Ctx {
     }
 
     pub fn no_content(&self) -> Response {
-        Response::builder().status(204).header(request_id::HEADER, self.request_id.as_str()).build()
+        Response::builder()
+            .status(204)
+            .header(request_id::HEADER, self.request_id.as_str())
+            .build()
     }
 
     /// Turn a handler's result into the response, errors in the JSON shape.
@@ -61,7 +67,9 @@ impl Ctx {
 }
 
 pub fn parse_query(query: &str) -> HashMap<String, String> {
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> Response {
@@ -79,7 +87,10 @@ pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> 
 /// Read a JSON body: 415 unless it is `application/json`, 413 above `limit`
 /// bytes, 400 with the parser's reason when it does not fit `T`.
 pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
-    let content_type = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
+    let content_type = req
+        .header("content-type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::UnsupportedMediaType);
@@ -90,7 +101,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
         code: "invalid_json",
-        message: format!("request body is not valid JSON for this route: {}", describe_json_error(&e)),
+        message: format!(
+            "request body is not valid JSON for this route: {}",
+            describe_json_error(&e)
+        ),
     })
 }
 
@@ -131,7 +145,13 @@ mod tests {
 
     #[test]
     fn json_bodies_are_checked_before_parsing() {
-        let ok = json_body::<Login>(&request(Some("application/json; charset=utf-8"), br#"{"email":"a@b.c"}"#), 100);
+        let ok = json_body::<Login>(
+            &request(
+                Some("application/json; charset=utf-8"),
+                br#"{"email":"a@b.c"}"#,
+            ),
+            100,
+        );
         assert!(ok.is_ok());
         let cases: [(Option<&str>, &[u8], usize, u16); 4] = [
             (None, b"{}", 100, 415),
@@ -141,7 +161,12 @@ mod tests {
         ];
         for (ct, body, limit, status) in cases {
             let err = json_body::<Login>(&request(ct, body), limit).unwrap_err();
-            assert_eq!(err.status(), status, "{ct:?} {:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.status(),
+                status,
+                "{ct:?} {:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

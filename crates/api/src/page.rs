@@ -22,7 +22,10 @@ impl Page {
             Some(p) => match p.parse::<u32>() {
                 Ok(n) if n >= 1 && n <= 1_000_000 => n,
                 _ => {
-                    errors.push(crate::FieldError::new("page", "must be a whole number from 1"));
+                    errors.push(crate::FieldError::new(
+                        "page",
+                        "must be a whole number from 1",
+                    ));
                     1
                 }
             },
@@ -32,7 +35,10 @@ impl Page {
             Some(l) => match l.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    errors.push(crate::FieldError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
+                    errors.push(crate::FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                    ));
                     DEFAULT_LIMIT
                 }
             },
@@ -76,7 +82,15 @@ pub struct Paginated<T> {
 impl<T> Paginated<T> {
     pub fn new(data: Vec<T>, page: Page, total: u64) -> Self {
         let total_pages = total.div_ceil(u64::from(page.limit));
-        Paginated { data, pagination: Pagination { page: page.page, limit: page.limit, total, total_pages } }
+        Paginated {
+            data,
+            pagination: Pagination {
+                page: page.page,
+                limit: page.limit,
+                total,
+                total_pages,
+            },
+        }
     }
 }
 
@@ -86,9 +100,19 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(Page::parse(None, None).unwrap(), Page { page: 1, limit: 20 });
+        assert_eq!(
+            Page::parse(None, None).unwrap(),
+            Page { page: 1, limit: 20 }
+        );
         assert_eq!(Page::parse(Some("3"), Some("100")).unwrap().offset(), 200);
-        for (p, l) in [(Some("0"), None), (Some("-1"), None), (Some("x"), None), (None, Some("0")), (None, Some("101")), (None, Some("2.5"))] {
+        for (p, l) in [
+            (Some("0"), None),
+            (Some("-1"), None),
+            (Some("x"), None),
+            (None, Some("0")),
+            (None, Some("101")),
+            (None, Some("2.5")),
+        ] {
             let err = Page::parse(p, l).unwrap_err();
             assert_eq!(err.status(), 400, "{p:?} {l:?}");
         }
@@ -97,8 +121,21 @@ mod tests {
     #[test]
     fn total_pages_round_up() {
         let page = Page::parse(Some("1"), Some("20")).unwrap();
-        assert_eq!(Paginated::<u8>::new(vec![], page, 57).pagination.total_pages, 3);
-        assert_eq!(Paginated::<u8>::new(vec![], page, 0).pagination.total_pages, 0);
-        assert_eq!(Paginated::<u8>::new(vec![], page, 40).pagination.total_pages, 2);
+        assert_eq!(
+            Paginated::<u8>::new(vec![], page, 57)
+                .pagination
+                .total_pages,
+            3
+        );
+        assert_eq!(
+            Paginated::<u8>::new(vec![], page, 0).pagination.total_pages,
+            0
+        );
+        assert_eq!(
+            Paginated::<u8>::new(vec![], page, 40)
+                .pagination
+                .total_pages,
+            2
+        );
     }
 }

@@ -6,13 +6,13 @@
 //! database to the newest schema, keyed on `PRAGMA user_version`;
 //! [`transaction`] wraps work in `BEGIN IMMEDIATE … COMMIT`.
 
-mod rows;
 #[cfg(feature = "native")]
 mod native;
+mod rows;
 
-pub use rows::{Row, Rows, Value};
 #[cfg(feature = "native")]
 pub use native::MemoryDb;
+pub use rows::{Row, Rows, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -30,7 +30,9 @@ pub enum DbError {
 impl DbError {
     /// Sort a driver message into [`DbError::Unique`] or [`DbError::Sql`].
     pub fn from_message(message: String) -> Self {
-        if message.contains("UNIQUE constraint failed") || message.contains("PRIMARY KEY constraint failed") {
+        if message.contains("UNIQUE constraint failed")
+            || message.contains("PRIMARY KEY constraint failed")
+        {
             DbError::Unique(message)
         } else {
             DbError::Sql(message)
@@ -100,7 +102,10 @@ impl Db for SpinDb {
 /// Run `work` inside `BEGIN IMMEDIATE … COMMIT`; any error rolls back.
 /// IMMEDIATE takes the write lock up front, so two requests cannot both read
 /// and then race to write.
-pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+pub fn transaction<T, E: From<DbError>>(
+    db: &dyn Db,
+    work: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
     db.execute("BEGIN IMMEDIATE", &[])?;
     match work() {
         Ok(value) => {
@@ -162,8 +167,11 @@ mod tests {
         migrate(&db, MIGRATIONS).unwrap();
         migrate(&db, MIGRATIONS).unwrap();
         assert_eq!(user_version(&db).unwrap(), 2);
-        db.execute("INSERT INTO t_items (name, note) VALUES (?, ?)", &["a".into(), "n".into()])
-            .unwrap();
+        db.execute(
+            "INSERT INTO t_items (name, note) VALUES (?, ?)",
+            &["a".into(), "n".into()],
+        )
+        .unwrap();
     }
 
     #[test]
@@ -176,7 +184,9 @@ mod tests {
             Ok(())
         });
         assert!(matches!(result, Err(DbError::Unique(_))), "{result:?}");
-        let rows = db.execute("SELECT COUNT(*) AS n FROM t_items", &[]).unwrap();
+        let rows = db
+            .execute("SELECT COUNT(*) AS n FROM t_items", &[])
+            .unwrap();
         assert_eq!(rows.iter().next().unwrap().int("n").unwrap(), 0);
     }
 }

@@ -10,7 +10,9 @@ pub struct MemoryDb(RefCell<rusqlite::Connection>);
 
 impl MemoryDb {
     pub fn new() -> Self {
-        MemoryDb(RefCell::new(rusqlite::Connection::open_in_memory().expect("in-memory SQLite opens")))
+        MemoryDb(RefCell::new(
+            rusqlite::Connection::open_in_memory().expect("in-memory SQLite opens"),
+        ))
     }
 }
 
@@ -33,7 +35,9 @@ impl Db for MemoryDb {
             Value::Blob(b) => SqlValue::Blob(b.clone()),
             Value::Null => SqlValue::Null,
         });
-        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
             let mut values = Vec::with_capacity(columns.len());

@@ -59,7 +59,10 @@ impl Rows {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+        self.rows.iter().map(|values| Row {
+            columns: &self.columns,
+            values,
+        })
     }
 
     pub fn first(&self) -> Option<Row<'_>> {

@@ -44,7 +44,9 @@ pub fn consume<E>(
     envelope: &Envelope,
     apply: impl FnOnce(&Event) -> Result<bool, E>,
 ) -> Result<Consumed, ConsumeError<E>> {
-    let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
+    let event = envelope
+        .event()
+        .map_err(|e| ConsumeError::BadData(e.to_string()))?;
     streamia_db::transaction(db, || {
         let inserted = db.execute(
             &format!("INSERT INTO {service}_processed_events (event_id, event_type, processed_at) VALUES (?, ?, ?)"),
@@ -74,11 +76,26 @@ mod tests {
     #[test]
     fn an_event_delivered_twice_is_applied_once() {
         let db = MemoryDb::new();
-        streamia_db::migrate(&db, &[&crate::consumer_schema!("s"), &["CREATE TABLE s_seen (user_id TEXT)"]]).unwrap();
-        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        streamia_db::migrate(
+            &db,
+            &[
+                &crate::consumer_schema!("s"),
+                &["CREATE TABLE s_seen (user_id TEXT)"],
+            ],
+        )
+        .unwrap();
+        let env = Envelope::new(
+            &Event::UserDeleted(UserDeleted {
+                user_id: "u1".into(),
+            }),
+            "users",
+        );
         let apply = |e: &Event| -> Result<bool, DbError> {
             if let Event::UserDeleted(d) = e {
-                db.execute("INSERT INTO s_seen (user_id) VALUES (?)", &[(&d.user_id).into()])?;
+                db.execute(
+                    "INSERT INTO s_seen (user_id) VALUES (?)",
+                    &[(&d.user_id).into()],
+                )?;
                 return Ok(true);
             }
             Ok(false)
@@ -88,7 +105,12 @@ mod tests {
         assert_eq!(db.execute("SELECT * FROM s_seen", &[]).unwrap().len(), 1);
 
         let other = Envelope::new(
-            &Event::UserRegistered(UserRegistered { user_id: "u".into(), email: "e".into(), username: "n".into(), role: "user".into() }),
+            &Event::UserRegistered(UserRegistered {
+                user_id: "u".into(),
+                email: "e".into(),
+                username: "n".into(),
+                role: "user".into(),
+            }),
             "users",
         );
         assert_eq!(consume(&db, "s", &other, apply).unwrap(), Consumed::Ignored);
@@ -98,10 +120,22 @@ mod tests {
     fn a_failed_effect_does_not_mark_the_event_processed() {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, &[&crate::consumer_schema!("s")]).unwrap();
-        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        let env = Envelope::new(
+            &Event::UserDeleted(UserDeleted {
+                user_id: "u1".into(),
+            }),
+            "users",
+        );
         let failing = |_: &Event| -> Result<bool, &str> { Err("boom") };
-        assert!(matches!(consume(&db, "s", &env, failing), Err(ConsumeError::Apply("boom"))));
+        assert!(matches!(
+            consume(&db, "s", &env, failing),
+            Err(ConsumeError::Apply("boom"))
+        ));
         let ok = |_: &Event| -> Result<bool, &str> { Ok(true) };
-        assert_eq!(consume(&db, "s", &env, ok).unwrap(), Consumed::Applied, "retried after the failure");
+        assert_eq!(
+            consume(&db, "s", &env, ok).unwrap(),
+            Consumed::Applied,
+            "retried after the failure"
+        );
     }
 }

@@ -97,7 +97,12 @@ mod tests {
 
     #[test]
     fn unknown_event_types_are_not_errors_but_bad_data_is() {
-        let mut env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u".into() }), "users");
+        let mut env = Envelope::new(
+            &Event::UserDeleted(UserDeleted {
+                user_id: "u".into(),
+            }),
+            "users",
+        );
         env.event_type = "something.new".into();
         assert_eq!(env.event().unwrap(), None);
         env.event_type = "user.deleted".into();
@@ -119,9 +124,18 @@ mod tests {
                 std::fs::write(&file, &pretty).unwrap();
             }
             let on_disk = std::fs::read_to_string(&file).unwrap_or_default();
-            assert_eq!(on_disk, pretty, "{} is out of date: run UPDATE_SCHEMAS=1 cargo test -p streamia-events", file.display());
+            assert_eq!(
+                on_disk,
+                pretty,
+                "{} is out of date: run UPDATE_SCHEMAS=1 cargo test -p streamia-events",
+                file.display()
+            );
         }
         let files = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
-        assert_eq!(files, SCHEMAS.len(), "wit/schemas/ holds a schema for an event that no longer exists");
+        assert_eq!(
+            files,
+            SCHEMAS.len(),
+            "wit/schemas/ holds a schema for an event that no longer exists"
+        );
     }
 }

@@ -46,7 +46,11 @@ pub struct Pending {
 
 impl Outbox {
     pub fn new(service: &'static str) -> Self {
-        Outbox { source: service, table: format!("{service}_outbox"), deliveries: format!("{service}_outbox_deliveries") }
+        Outbox {
+            source: service,
+            table: format!("{service}_outbox"),
+            deliveries: format!("{service}_outbox_deliveries"),
+        }
     }
 
     pub fn source(&self) -> &str {
@@ -57,8 +61,16 @@ impl Outbox {
     pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
         let envelope = Envelope::new(event, self.source);
         db.execute(
-            &format!("INSERT INTO {} (event_id, event_type, envelope, created_at) VALUES (?, ?, ?, ?)", self.table),
-            &[(&envelope.event_id).into(), (&envelope.event_type).into(), envelope.to_json().into(), (&envelope.occurred_at).into()],
+            &format!(
+                "INSERT INTO {} (event_id, event_type, envelope, created_at) VALUES (?, ?, ?, ?)",
+                self.table
+            ),
+            &[
+                (&envelope.event_id).into(),
+                (&envelope.event_type).into(),
+                envelope.to_json().into(),
+                (&envelope.occurred_at).into(),
+            ],
         )?;
         Ok(envelope)
     }
@@ -75,20 +87,35 @@ impl Outbox {
         let mut out = Vec::new();
         for row in rows.iter() {
             let text = row.text("envelope")?;
-            let envelope = Envelope::parse(text.as_bytes()).map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
-            out.push(Pending { envelope, attempts: row.int("attempts")? });
+            let envelope = Envelope::parse(text.as_bytes())
+                .map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
+            out.push(Pending {
+                envelope,
+                attempts: row.int("attempts")?,
+            });
         }
         Ok(out)
     }
 
     pub fn delivered_targets(&self, db: &dyn Db, event_id: &str) -> Result<Vec<String>, DbError> {
-        let rows = db.execute(&format!("SELECT target FROM {} WHERE event_id = ?", self.deliveries), &[event_id.into()])?;
+        let rows = db.execute(
+            &format!("SELECT target FROM {} WHERE event_id = ?", self.deliveries),
+            &[event_id.into()],
+        )?;
         rows.iter().map(|r| r.text("target")).collect()
     }
 
-    pub fn record_delivery(&self, db: &dyn Db, event_id: &str, target: &str) -> Result<(), DbError> {
+    pub fn record_delivery(
+        &self,
+        db: &dyn Db,
+        event_id: &str,
+        target: &str,
+    ) -> Result<(), DbError> {
         db.execute(
-            &format!("INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)", self.deliveries),
+            &format!(
+                "INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)",
+                self.deliveries
+            ),
             &[event_id.into(), target.into(), crate::now_rfc3339().into()],
         )?;
         Ok(())
@@ -96,15 +123,28 @@ impl Outbox {
 
     pub fn mark_delivered(&self, db: &dyn Db, event_id: &str) -> Result<(), DbError> {
         db.execute(
-            &format!("UPDATE {} SET delivered_at = ?, last_error = NULL WHERE event_id = ?", self.table),
+            &format!(
+                "UPDATE {} SET delivered_at = ?, last_error = NULL WHERE event_id = ?",
+                self.table
+            ),
             &[crate::now_rfc3339().into(), event_id.into()],
         )?;
         Ok(())
     }
 
     /// Count a failed attempt and push the next one back: 2^attempts s, capped.
-    pub fn mark_failed(&self, db: &dyn Db, event_id: &str, attempts: i64, error: &str, now: i64) -> Result<(), DbError> {
-        let backoff = 1i64.checked_shl(attempts.clamp(0, 16) as u32).unwrap_or(MAX_BACKOFF_SECS).min(MAX_BACKOFF_SECS);
+    pub fn mark_failed(
+        &self,
+        db: &dyn Db,
+        event_id: &str,
+        attempts: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let backoff = 1i64
+            .checked_shl(attempts.clamp(0, 16) as u32)
+            .unwrap_or(MAX_BACKOFF_SECS)
+            .min(MAX_BACKOFF_SECS);
         let error: String = error.chars().take(500).collect();
         db.execute(
             &format!("UPDATE {} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?", self.table),
@@ -115,7 +155,13 @@ impl Outbox {
 
     /// How many events wait for delivery (for health and metrics).
     pub fn backlog(&self, db: &dyn Db) -> Result<i64, DbError> {
-        let rows = db.execute(&format!("SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL", self.table), &[])?;
+        let rows = db.execute(
+            &format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL",
+                self.table
+            ),
+            &[],
+        )?;
         rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
     }
 }
@@ -143,12 +189,30 @@ mod tests {
         let b = outbox.add(&db, &event("b")).unwrap();
         assert_eq!(outbox.due(&db, 0, 10).unwrap().len(), 2);
 
-        outbox.mark_failed(&db, &a.event_id, 0, "connection refused", 1000).unwrap();
-        let due: Vec<String> = outbox.due(&db, 1000, 10).unwrap().into_iter().map(|p| p.envelope.event_id).collect();
-        assert_eq!(due, vec![b.event_id.clone()], "a failed event waits for its backoff");
+        outbox
+            .mark_failed(&db, &a.event_id, 0, "connection refused", 1000)
+            .unwrap();
+        let due: Vec<String> = outbox
+            .due(&db, 1000, 10)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.envelope.event_id)
+            .collect();
+        assert_eq!(
+            due,
+            vec![b.event_id.clone()],
+            "a failed event waits for its backoff"
+        );
         let later = outbox.due(&db, 1001, 10).unwrap();
         assert_eq!(later.len(), 2);
-        assert_eq!(later.iter().find(|p| p.envelope.event_id == a.event_id).unwrap().attempts, 1);
+        assert_eq!(
+            later
+                .iter()
+                .find(|p| p.envelope.event_id == a.event_id)
+                .unwrap()
+                .attempts,
+            1
+        );
 
         outbox.mark_delivered(&db, &b.event_id).unwrap();
         assert_eq!(outbox.backlog(&db).unwrap(), 1);
@@ -158,9 +222,16 @@ mod tests {
     fn deliveries_are_tracked_per_target() {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
-        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
-        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
-        assert_eq!(outbox.delivered_targets(&db, &a.event_id).unwrap(), vec!["http://x".to_owned()]);
+        outbox
+            .record_delivery(&db, &a.event_id, "http://x")
+            .unwrap();
+        outbox
+            .record_delivery(&db, &a.event_id, "http://x")
+            .unwrap();
+        assert_eq!(
+            outbox.delivered_targets(&db, &a.event_id).unwrap(),
+            vec!["http://x".to_owned()]
+        );
     }
 
     #[test]

@@ -33,24 +33,37 @@ impl Transport {
         match kind.trim() {
             "http" => {
                 let mut subs = Vec::new();
-                for entry in subscribers.split([',', ' ', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
-                    let (event_type, url) = entry
-                        .split_once('=')
-                        .ok_or_else(|| format!("event subscriber {entry:?} is not `event.type=url`"))?;
+                for entry in subscribers
+                    .split([',', ' ', '\n'])
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                {
+                    let (event_type, url) = entry.split_once('=').ok_or_else(|| {
+                        format!("event subscriber {entry:?} is not `event.type=url`")
+                    })?;
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
                         return Err(format!("event subscriber URL {url:?} must be http(s)"));
                     }
-                    subs.push(Subscription { event_type: event_type.trim().to_owned(), url: url.trim().to_owned() });
+                    subs.push(Subscription {
+                        event_type: event_type.trim().to_owned(),
+                        url: url.trim().to_owned(),
+                    });
                 }
                 Ok(Transport::Http(subs))
             }
             "redis" => {
                 if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
-                    return Err("event_transport = redis needs redis_url = redis://host:port".into());
+                    return Err(
+                        "event_transport = redis needs redis_url = redis://host:port".into(),
+                    );
                 }
-                Ok(Transport::Redis { address: redis_url.to_owned() })
+                Ok(Transport::Redis {
+                    address: redis_url.to_owned(),
+                })
             }
-            other => Err(format!("event_transport must be http or redis, not {other:?}")),
+            other => Err(format!(
+                "event_transport must be http or redis, not {other:?}"
+            )),
         }
     }
 
@@ -75,17 +88,22 @@ impl Transport {
                     .header("x-streamia-event-type", envelope.event_type.as_str())
                     .body(envelope.to_json())
                     .build();
-                let resp: spin_sdk::http::Response =
-                    spin_sdk::http::send(req).await.map_err(|e| format!("POST {target}: {e}"))?;
+                let resp: spin_sdk::http::Response = spin_sdk::http::send(req)
+                    .await
+                    .map_err(|e| format!("POST {target}: {e}"))?;
                 match *resp.status() {
                     200..=299 => Ok(()),
                     status => Err(format!("POST {target}: status {status}")),
                 }
             }
             Transport::Redis { address } => {
-                let conn = spin_sdk::redis::Connection::open(address).map_err(|e| format!("redis: {e:?}"))?;
-                conn.publish(&crate::channel(&envelope.event_type), &envelope.to_json().into_bytes())
-                    .map_err(|e| format!("redis publish: {e:?}"))
+                let conn = spin_sdk::redis::Connection::open(address)
+                    .map_err(|e| format!("redis: {e:?}"))?;
+                conn.publish(
+                    &crate::channel(&envelope.event_type),
+                    &envelope.to_json().into_bytes(),
+                )
+                .map_err(|e| format!("redis publish: {e:?}"))
             }
         }
     }
@@ -99,7 +117,11 @@ pub struct FlushReport {
 
 /// Deliver what is due in the outbox. Failures stay for a later flush;
 /// delivery is at least once (consumers skip duplicates).
-pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Result<FlushReport, DbError> {
+pub async fn flush(
+    db: &dyn Db,
+    outbox: &Outbox,
+    transport: &Transport,
+) -> Result<FlushReport, DbError> {
     let now = unix_now();
     let mut report = FlushReport::default();
     for pending in outbox.due(db, now, 25)? {
@@ -121,7 +143,13 @@ pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Resul
                 report.delivered += 1;
             }
             Some(e) => {
-                eprintln!("outbox {}: delivering {} {} failed (attempt {}): {e}", outbox.source(), env.event_type, env.event_id, pending.attempts + 1);
+                eprintln!(
+                    "outbox {}: delivering {} {} failed (attempt {}): {e}",
+                    outbox.source(),
+                    env.event_type,
+                    env.event_id,
+                    pending.attempts + 1
+                );
                 outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now)?;
                 report.failed += 1;
             }
@@ -149,9 +177,21 @@ mod tests {
             "",
         )
         .unwrap();
-        assert_eq!(t.targets("user.registered"), vec!["http://notifications.spin.internal/events", "http://audit.spin.internal/events"]);
-        assert_eq!(t.targets("user.deleted"), vec!["http://audit.spin.internal/events"]);
-        assert_eq!(Transport::parse("http", "", "").unwrap().targets("x"), Vec::<&str>::new());
+        assert_eq!(
+            t.targets("user.registered"),
+            vec![
+                "http://notifications.spin.internal/events",
+                "http://audit.spin.internal/events"
+            ]
+        );
+        assert_eq!(
+            t.targets("user.deleted"),
+            vec!["http://audit.spin.internal/events"]
+        );
+        assert_eq!(
+            Transport::parse("http", "", "").unwrap().targets("x"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
@@ -161,7 +201,9 @@ mod tests {
         assert!(Transport::parse("http", "a=ftp://x", "").is_err());
         assert!(Transport::parse("redis", "", "").is_err());
         assert_eq!(
-            Transport::parse("redis", "", "redis://127.0.0.1:6379").unwrap().targets("user.deleted"),
+            Transport::parse("redis", "", "redis://127.0.0.1:6379")
+                .unwrap()
+                .targets("user.deleted"),
             vec!["redis"]
         );
     }

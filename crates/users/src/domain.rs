@@ -1,0 +1,153 @@
+//! Validated inputs: a value of these types is valid by construction.
+
+use streamia_api::FieldError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email(String);
+
+impl Email {
+    /// Trimmed and lower-cased, so uniqueness is case-insensitive.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let email = raw.trim().to_lowercase();
+        let bad = || FieldError::new("email", "must be an e-mail address like name@example.com");
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+        if local.is_empty()
+            || local.len() > 64
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(bad());
+        }
+        Ok(Email(email))
+    }
+}
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Password(String);
+
+pub const PASSWORD_MIN: usize = 8;
+/// Bounds the work Argon2 does for one request.
+pub const PASSWORD_MAX: usize = 128;
+
+impl Password {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, FieldError> {
+        let n = raw.chars().count();
+        if n < PASSWORD_MIN {
+            return Err(FieldError::new(
+                field,
+                format!("must be at least {PASSWORD_MIN} characters"),
+            ));
+        }
+        if n > PASSWORD_MAX {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {PASSWORD_MAX} characters"),
+            ));
+        }
+        Ok(Password(raw.to_owned()))
+    }
+}
+
+impl AsRef<str> for Password {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Username(String);
+
+impl Username {
+    /// 3–30 letters, digits, `_`, `.` or `-` (no markup can hide in one).
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        let n = name.chars().count();
+        if !(3..=30).contains(&n) {
+            return Err(FieldError::new("username", "must be 3 to 30 characters"));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(FieldError::new(
+                "username",
+                "may hold only letters, digits, '_', '.' and '-'",
+            ));
+        }
+        Ok(Username(name.to_owned()))
+    }
+}
+
+impl AsRef<str> for Username {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `admin_emails`: comma- or space-separated addresses that become admins
+/// when they register (bootstrap).
+pub fn is_bootstrap_admin(admin_emails: &str, email: &Email) -> bool {
+    admin_emails
+        .split([',', ' ', ';', '\n'])
+        .filter_map(|e| Email::parse(e).ok())
+        .any(|e| e == *email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse("  Ana@Example.COM ").unwrap().as_ref(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@@example.com",
+            "ana@example..com",
+            "ana@.example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn passwords_and_usernames() {
+        assert!(Password::parse("12345678", "password").is_ok());
+        assert!(Password::parse("1234567", "password").is_err());
+        assert!(Password::parse(&"x".repeat(129), "password").is_err());
+        assert!(Username::parse("ana.maria_1").is_ok());
+        assert!(Username::parse("ñandú").is_ok());
+        for bad in ["ab", "<script>", "a b c", &"x".repeat(31)] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn admin_bootstrap_list() {
+        let email = Email::parse("Boss@Example.com").unwrap();
+        assert!(is_bootstrap_admin("x@y.z, boss@example.com", &email));
+        assert!(!is_bootstrap_admin("", &email));
+        assert!(!is_bootstrap_admin("boss@example.co", &email));
+    }
+}
