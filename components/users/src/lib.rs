@@ -13,6 +13,9 @@ use streamia_events::transport::{self, Transport};
 
 use streamia_users::{Users, SERVICE};
 
+/// The component's own database (`sqlite_databases` in spin.toml).
+const DATABASE: &str = "users";
+
 /// Configuration from Spin variables, read per request (instances are per request).
 struct Config {
     keys: JwtKeys,
@@ -76,7 +79,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     };
 
     let config = Config::load()?;
-    let db = SpinDb::open("default").map_err(ApiError::internal)?;
+    let db = SpinDb::open(DATABASE).map_err(ApiError::internal)?;
     let outbox = Outbox::new(SERVICE);
     let users = Users {
         db: &db,
@@ -222,7 +225,7 @@ fn require_admin(claims: &Claims) -> Result<(), ApiError> {
 
 fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
     let ready = || {
-        SpinDb::open("default")
+        SpinDb::open(DATABASE)
             .map(|db| streamia_db::Db::execute(&db, "SELECT 1", &[]).is_ok())
             .unwrap_or(false)
     };

@@ -1,0 +1,307 @@
+//! The gateway component: the app's only public route (`/...`). It answers
+//! CORS preflights, checks size, type and token before anything is parsed,
+//! and forwards `/api/<service>/...` to the service's base URL — service
+//! chaining (`http://users.spin.internal`) on one Spin app, any URL in a
+//! split deployment. One JSON log line per request.
+
+use std::time::Instant;
+
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use streamia_api::{request_id, ApiError, Ctx};
+use streamia_gateway::{
+    content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service,
+};
+
+struct Config {
+    keys: streamia_auth::JwtKeys,
+    cors: Cors,
+    enabled: Vec<Service>,
+    urls: Vec<(Service, String)>,
+}
+
+impl Config {
+    fn load() -> Result<Self, ApiError> {
+        let var = |name: &str| {
+            spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
+                code: "misconfigured",
+                message: format!("the gateway is misconfigured ({name}: {e:?})"),
+            })
+        };
+        let keys = streamia_auth::JwtKeys::new(&var("jwt_secret")?).map_err(|e| {
+            ApiError::Unavailable {
+                code: "misconfigured",
+                message: format!("jwt_secret: {e}"),
+            }
+        })?;
+        let mut urls = Vec::new();
+        for service in Service::ALL {
+            urls.push((
+                service,
+                var(&format!("{}_url", service.name()))?
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ));
+        }
+        Ok(Config {
+            keys,
+            cors: Cors::new(&var("cors_origins")?),
+            enabled: enabled_services(&var("enabled_services")?),
+            urls,
+        })
+    }
+
+    fn url(&self, service: Service) -> Option<&str> {
+        if !self.enabled.contains(&service) {
+            return None;
+        }
+        self.urls
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, u)| u.as_str())
+            .filter(|u| !u.is_empty())
+    }
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.header(name).and_then(|v| v.as_str())
+}
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    let started = Instant::now();
+    let ctx = Ctx::new(&req);
+    let origin = header(&req, "origin").map(str::to_owned);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let config = Config::load();
+    let (result, service) = match &config {
+        Ok(config) => serve(config, &ctx, req).await,
+        Err(e) => (
+            Err(ApiError::Unavailable {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+            None,
+        ),
+    };
+    let mut resp = ctx.respond(result);
+    resp.set_header(request_id::HEADER, ctx.request_id.as_str());
+    if let Ok(config) = &config {
+        for (name, value) in config.cors.response_headers(origin.as_deref()) {
+            resp.set_header(name, value);
+        }
+    }
+    let line = serde_json::json!({
+        "level": "info",
+        "msg": "request",
+        "requestId": ctx.request_id,
+        "method": method,
+        "path": path,
+        "status": resp.status(),
+        "service": service.map(Service::name),
+        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+    });
+    println!("{line}");
+    resp
+}
+
+/// The response (or error) and the service that served it, for the log.
+async fn serve(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+) -> (Result<Response, ApiError>, Option<Service>) {
+    let path = req.path().to_owned();
+    if *req.method() == Method::Options {
+        return (preflight(config, ctx, &req), None);
+    }
+    if let Some(rest) = path.strip_prefix("/health") {
+        return (health(config, ctx, rest).await, None);
+    }
+    let Some(route) = resolve(&req.method().to_string(), &path) else {
+        return (
+            Err(ApiError::NotFound(format!(
+                "no route for {} {path}",
+                req.method()
+            ))),
+            None,
+        );
+    };
+    (forward(config, ctx, req, route).await, Some(route.service))
+}
+
+fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+    match config.cors.preflight(
+        header(req, "origin"),
+        header(req, "access-control-request-method"),
+    ) {
+        Preflight::Allowed(headers) => {
+            let mut resp = ctx.no_content();
+            for (name, value) in headers {
+                resp.set_header(name, value);
+            }
+            Ok(resp)
+        }
+        Preflight::Refused => Err(ApiError::Forbidden(
+            "CORS: this origin or method is not allowed".into(),
+        )),
+    }
+}
+
+/// Size, type and token are checked before the service sees anything.
+async fn forward(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+    route: Route,
+) -> Result<Response, ApiError> {
+    let limit = route.body.limit();
+    let declared = header(&req, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if declared > limit || req.body().len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let has_body = !req.body().is_empty() || declared > 0;
+    if has_body && !content_type_ok(route.body, header(&req, "content-type")) {
+        return Err(match route.body {
+            streamia_gateway::BodyKind::Json => ApiError::UnsupportedMediaType,
+            streamia_gateway::BodyKind::Upload => ApiError::BadRequest {
+                code: "unsupported_media_type",
+                message: "uploads take multipart/form-data".into(),
+            },
+        });
+    }
+    if route.access == Access::Authenticated {
+        let token = streamia_auth::bearer(header(&req, "authorization"))
+            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        config
+            .keys
+            .verify(token, unix_now())
+            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    }
+    let base = config
+        .url(route.service)
+        .ok_or_else(|| ApiError::Unavailable {
+            code: "service_unavailable",
+            message: format!("the {} service is not deployed", route.service.name()),
+        })?;
+
+    let query = req.query();
+    let url = if query.is_empty() {
+        format!("{base}{}", req.path())
+    } else {
+        format!("{base}{}?{query}", req.path())
+    };
+    let mut out = Request::builder();
+    out.method(req.method().clone())
+        .uri(url)
+        .header(request_id::HEADER, ctx.request_id.as_str());
+    for name in ["authorization", "content-type", "accept"] {
+        if let Some(value) = header(&req, name) {
+            out.header(name, value);
+        }
+    }
+    if let Some(client) = header(&req, "spin-client-addr") {
+        out.header(
+            "x-forwarded-for",
+            client.rsplit_once(':').map_or(client, |(ip, _)| ip),
+        );
+    }
+    let out = out.body(req.into_body()).build();
+    let resp: Response = spin_sdk::http::send(out).await.map_err(|e| {
+        eprintln!(
+            "request {}: {} unreachable: {e}",
+            ctx.request_id,
+            route.service.name()
+        );
+        ApiError::Unavailable {
+            code: "service_unavailable",
+            message: format!("the {} service is unavailable", route.service.name()),
+        }
+    })?;
+    Ok(pass_back(resp))
+}
+
+/// The service's answer with only the headers a client should see.
+fn pass_back(resp: Response) -> Response {
+    let mut out = Response::builder();
+    out.status(*resp.status());
+    for name in [
+        "content-type",
+        "retry-after",
+        "www-authenticate",
+        "location",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        if let Some(value) = resp.header(name).and_then(|v| v.as_str()) {
+            out.header(name, value);
+        }
+    }
+    out.body(resp.into_body()).build()
+}
+
+async fn health(config: &Config, ctx: &Ctx, rest: &str) -> Result<Response, ApiError> {
+    match rest.trim_end_matches('/') {
+        "/live" => Ok(ctx.json(
+            200,
+            &serde_json::json!({"service": "gateway", "status": "ok"}),
+        )),
+        "/ready" => Ok(ctx.json(
+            200,
+            &serde_json::json!({"service": "gateway", "status": "ok"}),
+        )),
+        "" => {
+            let mut services = serde_json::Map::new();
+            let mut all_ok = true;
+            for service in &config.enabled {
+                let ok = probe(config, *service)
+                    .await
+                    .is_ok_and(|(status, _)| status == 200);
+                all_ok &= ok;
+                services.insert(
+                    service.name().into(),
+                    (if ok { "ok" } else { "unavailable" }).into(),
+                );
+            }
+            let body = serde_json::json!({"status": if all_ok { "ok" } else { "degraded" }, "gateway": "ok", "services": services});
+            Ok(ctx.json(if all_ok { 200 } else { 503 }, &body))
+        }
+        other => {
+            let name = other.trim_start_matches('/');
+            let service = Service::parse(name)
+                .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
+            match probe(config, service).await {
+                Ok((status, body)) => Ok(Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .header(request_id::HEADER, ctx.request_id.as_str())
+                    .body(body)
+                    .build()),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// A service's `/health/ready`: its status and body.
+async fn probe(config: &Config, service: Service) -> Result<(u16, Vec<u8>), ApiError> {
+    let unavailable = || ApiError::Unavailable {
+        code: "service_unavailable",
+        message: format!("the {} service is unavailable", service.name()),
+    };
+    let base = config.url(service).ok_or_else(unavailable)?;
+    let req = Request::get(format!("{base}/health/ready")).build();
+    let resp: Response = spin_sdk::http::send(req).await.map_err(|_| unavailable())?;
+    Ok((*resp.status(), resp.into_body()))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,242 @@
+//! The gateway's rules, in plain Rust: the route table ([`resolve`]), which
+//! routes are public, body limits, and CORS ([`Cors`]). `components/gateway`
+//! applies them to requests.
+
+mod cors;
+
+pub use cors::{Cors, Preflight};
+
+/// Every service behind the gateway, with its path prefix `/api/<name>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Users,
+    Movies,
+    Favorites,
+    Ratings,
+    Comments,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::Users,
+        Service::Movies,
+        Service::Favorites,
+        Service::Ratings,
+        Service::Comments,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Users => "users",
+            Service::Movies => "movies",
+            Service::Favorites => "favorites",
+            Service::Ratings => "ratings",
+            Service::Comments => "comments",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (a token, if sent, is still passed on).
+    Public,
+    /// A valid access token is required at the gateway.
+    Authenticated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json`, up to [`JSON_BODY_LIMIT`].
+    Json,
+    /// `multipart/form-data` uploads, up to [`UPLOAD_BODY_LIMIT`].
+    Upload,
+}
+
+/// SPEC §3: 1 MiB for JSON; uploads (posters, subtitles) get more.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+pub const UPLOAD_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+impl BodyKind {
+    pub fn limit(self) -> usize {
+        match self {
+            BodyKind::Json => JSON_BODY_LIMIT,
+            BodyKind::Upload => UPLOAD_BODY_LIMIT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub service: Service,
+    pub access: Access,
+    pub body: BodyKind,
+}
+
+/// Which service serves `method path`, and on what terms. `None`: no such
+/// route (JSON 404).
+pub fn resolve(method: &str, path: &str) -> Option<Route> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let ["api", service, rest @ ..] = segs.as_slice() else {
+        return None;
+    };
+    let service = Service::parse(service)?;
+    let read = matches!(method, "GET" | "HEAD");
+    let public = match (service, rest) {
+        (Service::Users, ["register" | "login" | "refresh" | "logout"]) => method == "POST",
+        (Service::Users, ["password", "forgot" | "reset"]) => method == "POST",
+        (Service::Movies, ["cloudinary", "notify"]) => method == "POST",
+        (Service::Movies, _) => read,
+        (Service::Ratings, ["movie", _, "stats"]) => read,
+        (Service::Comments, ["movie", _]) | (Service::Comments, [_, "replies"]) => read,
+        _ => false,
+    };
+    let body = match (service, rest) {
+        (Service::Movies, [_, "poster" | "subtitles"]) if method == "POST" => BodyKind::Upload,
+        _ => BodyKind::Json,
+    };
+    Some(Route {
+        service,
+        access: if public {
+            Access::Public
+        } else {
+            Access::Authenticated
+        },
+        body,
+    })
+}
+
+/// `users,movies` → the services deployed with this gateway.
+pub fn enabled_services(list: &str) -> Vec<Service> {
+    list.split([',', ' '])
+        .filter_map(|s| Service::parse(s.trim()))
+        .collect()
+}
+
+/// Does a request with this `Content-Type` fit the route's body kind?
+pub fn content_type_ok(kind: BodyKind, content_type: Option<&str>) -> bool {
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match kind {
+        BodyKind::Json => media == "application/json",
+        BodyKind::Upload => media == "multipart/form-data",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_go_to_their_service_with_the_right_access() {
+        use Access::*;
+        let cases = [
+            (
+                "POST",
+                "/api/users/register",
+                Some((Service::Users, Public)),
+            ),
+            ("POST", "/api/users/login", Some((Service::Users, Public))),
+            (
+                "POST",
+                "/api/users/password/forgot",
+                Some((Service::Users, Public)),
+            ),
+            (
+                "GET",
+                "/api/users/me",
+                Some((Service::Users, Authenticated)),
+            ),
+            ("GET", "/api/users", Some((Service::Users, Authenticated))),
+            (
+                "GET",
+                "/api/users/login",
+                Some((Service::Users, Authenticated)),
+            ),
+            ("GET", "/api/movies", Some((Service::Movies, Public))),
+            ("GET", "/api/movies/123", Some((Service::Movies, Public))),
+            (
+                "POST",
+                "/api/movies",
+                Some((Service::Movies, Authenticated)),
+            ),
+            (
+                "POST",
+                "/api/movies/cloudinary/notify",
+                Some((Service::Movies, Public)),
+            ),
+            (
+                "GET",
+                "/api/ratings/movie/1/stats",
+                Some((Service::Ratings, Public)),
+            ),
+            (
+                "GET",
+                "/api/ratings/1",
+                Some((Service::Ratings, Authenticated)),
+            ),
+            (
+                "GET",
+                "/api/comments/movie/1",
+                Some((Service::Comments, Public)),
+            ),
+            (
+                "POST",
+                "/api/comments/movie/1",
+                Some((Service::Comments, Authenticated)),
+            ),
+            (
+                "GET",
+                "/api/comments/9/replies",
+                Some((Service::Comments, Public)),
+            ),
+            (
+                "GET",
+                "/api/favorites",
+                Some((Service::Favorites, Authenticated)),
+            ),
+            ("GET", "/api/nothing", None),
+            ("GET", "/users", None),
+            ("GET", "/", None),
+        ];
+        for (method, path, want) in cases {
+            let got = resolve(method, path).map(|r| (r.service, r.access));
+            assert_eq!(got, want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn uploads_get_a_larger_limit_and_multipart() {
+        let r = resolve("POST", "/api/movies/1/poster").unwrap();
+        assert_eq!(r.body, BodyKind::Upload);
+        assert!(r.body.limit() > JSON_BODY_LIMIT);
+        assert!(content_type_ok(
+            BodyKind::Upload,
+            Some("multipart/form-data; boundary=x")
+        ));
+        assert!(!content_type_ok(BodyKind::Upload, Some("application/json")));
+        assert!(content_type_ok(
+            BodyKind::Json,
+            Some("Application/JSON; charset=utf-8")
+        ));
+        assert!(!content_type_ok(BodyKind::Json, Some("text/plain")));
+        assert!(!content_type_ok(BodyKind::Json, None));
+    }
+
+    #[test]
+    fn enabled_services_parse() {
+        assert_eq!(
+            enabled_services("users, movies,bogus"),
+            vec![Service::Users, Service::Movies]
+        );
+        assert!(enabled_services("").is_empty());
+    }
+}
