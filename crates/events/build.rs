@@ -43,10 +43,7 @@ fn main() -> Result<()> {
             code,
             "#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]"
         )?;
-        writeln!(
-            code,
-            "#[serde(rename_all = \"camelCase\", deny_unknown_fields)]"
-        )?;
+        writeln!(code, "#[serde(rename_all = \"camelCase\", deny_unknown_fields)]")?;
         writeln!(code, "pub struct {rust_name} {{")?;
         let mut properties = Vec::new();
         let mut required = Vec::new();
@@ -69,14 +66,8 @@ fn main() -> Result<()> {
         events.push((event_type, rust_name, schema));
     }
 
-    writeln!(
-        code,
-        "/// Every event, typed. Unknown event types are not an `Event`."
-    )?;
-    writeln!(
-        code,
-        "#[derive(Debug, Clone, PartialEq)]\npub enum Event {{"
-    )?;
+    writeln!(code, "/// Every event, typed. Unknown event types are not an `Event`.")?;
+    writeln!(code, "#[derive(Debug, Clone, PartialEq)]\npub enum Event {{")?;
     for (_, n, _) in &events {
         writeln!(code, "    {n}({n}),")?;
     }
@@ -94,16 +85,10 @@ fn main() -> Result<()> {
         "    pub fn data(&self) -> serde_json::Value {{\n        let v = match self {{"
     )?;
     for (_, n, _) in &events {
-        writeln!(
-            code,
-            "            Event::{n}(d) => serde_json::to_value(d),"
-        )?;
+        writeln!(code, "            Event::{n}(d) => serde_json::to_value(d),")?;
     }
     writeln!(code, "        }};\n        // Plain structs of strings and numbers always serialise.\n        v.unwrap_or(serde_json::Value::Null)\n    }}\n")?;
-    writeln!(
-        code,
-        "    /// `Ok(None)` for an event type this build does not know."
-    )?;
+    writeln!(code, "    /// `Ok(None)` for an event type this build does not know.")?;
     writeln!(code, "    pub fn from_data(event_type: &str, data: serde_json::Value) -> Result<Option<Event>, serde_json::Error> {{\n        Ok(Some(match event_type {{")?;
     for (t, n, _) in &events {
         writeln!(
@@ -111,14 +96,8 @@ fn main() -> Result<()> {
             "            \"{t}\" => Event::{n}(serde_json::from_value(data)?),"
         )?;
     }
-    writeln!(
-        code,
-        "            _ => return Ok(None),\n        }}))\n    }}\n}}\n"
-    )?;
-    writeln!(
-        code,
-        "/// `(event type, JSON Schema of its data)`, for docs and CI."
-    )?;
+    writeln!(code, "            _ => return Ok(None),\n        }}))\n    }}\n}}\n")?;
+    writeln!(code, "/// `(event type, JSON Schema of its data)`, for docs and CI.")?;
     writeln!(code, "pub const SCHEMAS: &[(&str, &str)] = &[")?;
     for (t, _, s) in &events {
         writeln!(code, "    (\"{t}\", r#\"{s}\"#),")?;
@@ -134,19 +113,9 @@ fn field_type(resolve: &Resolve, ty: &Type) -> Result<(String, String, bool)> {
     Ok(match ty {
         Type::String => ("String".into(), "{\"type\":\"string\"}".into(), false),
         Type::Bool => ("bool".into(), "{\"type\":\"boolean\"}".into(), false),
-        Type::U8 | Type::U16 | Type::U32 => (
-            "u32".into(),
-            "{\"type\":\"integer\",\"minimum\":0}".into(),
-            false,
-        ),
-        Type::U64 => (
-            "u64".into(),
-            "{\"type\":\"integer\",\"minimum\":0}".into(),
-            false,
-        ),
-        Type::S8 | Type::S16 | Type::S32 | Type::S64 => {
-            ("i64".into(), "{\"type\":\"integer\"}".into(), false)
-        }
+        Type::U8 | Type::U16 | Type::U32 => ("u32".into(), "{\"type\":\"integer\",\"minimum\":0}".into(), false),
+        Type::U64 => ("u64".into(), "{\"type\":\"integer\",\"minimum\":0}".into(), false),
+        Type::S8 | Type::S16 | Type::S32 | Type::S64 => ("i64".into(), "{\"type\":\"integer\"}".into(), false),
         Type::F32 | Type::F64 => ("f64".into(), "{\"type\":\"number\"}".into(), false),
         Type::Id(id) => match &resolve.types[*id].kind {
             TypeDefKind::Option(inner) => {

@@ -55,8 +55,7 @@ impl AllowedHosts {
                 .render(entry)
                 .with_context(|| format!("allowed_outbound_hosts entry {entry:?}"))?;
             hosts.push(
-                AllowedHost::parse(&rendered)
-                    .with_context(|| format!("allowed_outbound_hosts entry {entry:?}"))?,
+                AllowedHost::parse(&rendered).with_context(|| format!("allowed_outbound_hosts entry {entry:?}"))?,
             );
         }
         Ok(AllowedHosts(hosts))
@@ -64,11 +63,9 @@ impl AllowedHosts {
 
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let port = port.or_else(|| well_known_port(scheme));
-        self.0.iter().any(|h| {
-            h.scheme.as_deref().is_none_or(|s| s == scheme)
-                && h.host.allows(host)
-                && h.port.allows(port)
-        })
+        self.0
+            .iter()
+            .any(|h| h.scheme.as_deref().is_none_or(|s| s == scheme) && h.host.allows(host) && h.port.allows(port))
     }
 
     pub fn allows_url(&self, url: &str) -> bool {
@@ -104,9 +101,7 @@ impl AllowedHost {
         let host = match host {
             "*" => HostRule::Any,
             "self" | "self.alt" => HostRule::ToSelf,
-            h if h.starts_with("*.") && !h[2..].contains('*') => {
-                HostRule::Subdomain(h[1..].to_owned())
-            }
+            h if h.starts_with("*.") && !h[2..].contains('*') => HostRule::Subdomain(h[1..].to_owned()),
             h if h.contains('*') => {
                 bail!("wildcards are allowed only as a whole host or a subdomain prefix: {h:?}")
             }
@@ -124,10 +119,7 @@ impl AllowedHost {
                     a.parse().with_context(|| format!("port range {p:?}"))?,
                     b.parse().with_context(|| format!("port range {p:?}"))?,
                 ),
-                None => PortRule::Port(
-                    p.parse()
-                        .with_context(|| format!("port {p:?} is not a number"))?,
-                ),
+                None => PortRule::Port(p.parse().with_context(|| format!("port {p:?} is not a number"))?),
             },
         };
         Ok(AllowedHost { scheme, host, port })
@@ -195,11 +187,7 @@ mod tests {
 
     #[test]
     fn wildcards_and_ranges() {
-        let h = hosts(&[
-            "http://*.spin.internal",
-            "*://cdn.test:*",
-            "https://*:8000..8002",
-        ]);
+        let h = hosts(&["http://*.spin.internal", "*://cdn.test:*", "https://*:8000..8002"]);
         let cases = [
             ("http://movies.spin.internal/api", true),
             ("https://movies.spin.internal/api", false),
@@ -250,14 +238,8 @@ mod tests {
 
     #[test]
     fn service_chaining_hosts() {
-        assert_eq!(
-            service_chaining_target("users.spin.internal"),
-            Some("users")
-        );
-        assert_eq!(
-            service_chaining_target("users.spin.internal:80"),
-            Some("users")
-        );
+        assert_eq!(service_chaining_target("users.spin.internal"), Some("users"));
+        assert_eq!(service_chaining_target("users.spin.internal:80"), Some("users"));
         assert_eq!(service_chaining_target("users.example.com"), None);
         assert_eq!(service_chaining_target("spin.internal"), None);
     }

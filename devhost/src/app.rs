@@ -43,17 +43,12 @@ struct ComponentRuntime {
 }
 
 /// The address Spin reports for a request that came by service chaining.
-const CHAINED_CLIENT: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+const CHAINED_CLIENT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 pub type Response = hyper::Response<HyperOutgoingBody>;
 
 impl App {
-    pub async fn load(
-        manifest: &Manifest,
-        runtime: &RuntimeConfig,
-        variables: Variables,
-    ) -> Result<Arc<App>> {
+    pub async fn load(manifest: &Manifest, runtime: &RuntimeConfig, variables: Variables) -> Result<Arc<App>> {
         let engine = engine()?;
         let linker = crate::host::linker(&engine)?;
 
@@ -73,23 +68,26 @@ impl App {
         let mut components = HashMap::new();
         for (id, (http, redis, private)) in triggered {
             let decl = &manifest.components[id];
-            let ctx =
-                component_ctx(decl, &variables).with_context(|| format!("component '{id}'"))?;
+            let ctx = component_ctx(decl, &variables).with_context(|| format!("component '{id}'"))?;
             let component = crate::cache::load_component(&engine, &decl.source)
                 .with_context(|| format!("component '{id}': loading {}", decl.source.display()))?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(|e| anyhow!("component '{id}' cannot be linked (it imports something devhost does not provide): {e:#}"))?;
+            let pre = linker.instantiate_pre(&component).map_err(|e| {
+                anyhow!("component '{id}' cannot be linked (it imports something devhost does not provide): {e:#}")
+            })?;
             let http_pre = if http {
                 Some(ProxyPre::new(pre.clone()).map_err(|e| {
-                    anyhow!("component '{id}' has an HTTP trigger but does not export wasi:http/incoming-handler: {e:#}")
+                    anyhow!(
+                        "component '{id}' has an HTTP trigger but does not export wasi:http/incoming-handler: {e:#}"
+                    )
                 })?)
             } else {
                 None
             };
             let redis_pre = if redis {
                 Some(RedisHandlerPre::new(pre).map_err(|e| {
-                    anyhow!("component '{id}' has a Redis trigger but does not export fermyon:spin/inbound-redis: {e:#}")
+                    anyhow!(
+                        "component '{id}' has a Redis trigger but does not export fermyon:spin/inbound-redis: {e:#}"
+                    )
                 })?)
             } else {
                 None
@@ -105,13 +103,10 @@ impl App {
             );
         }
 
-        let public = manifest
-            .http_triggers
-            .iter()
-            .filter_map(|t| match &t.route {
-                HttpRoute::Public(r) => Some((t.component.as_str(), r.as_str())),
-                HttpRoute::Private => None,
-            });
+        let public = manifest.http_triggers.iter().filter_map(|t| match &t.route {
+            HttpRoute::Public(r) => Some((t.component.as_str(), r.as_str())),
+            HttpRoute::Private => None,
+        });
         let (router, replaced) = Router::build(public)?;
         for r in replaced {
             crate::log::info(format_args!("warning: {r}"));
@@ -183,10 +178,7 @@ impl App {
         let req = hyper::Request::from_parts(parts, body);
 
         let mut store = self.new_store(component);
-        let req = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, req)?;
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let out = store.data_mut().http().new_response_outparam(tx)?;
         // The guest may go on streaming the body after it has sent the head.
@@ -216,11 +208,7 @@ impl App {
         mut req: http::Request<wasmtime_wasi_http::WasiBody>,
     ) -> Result<Response, wasmtime_wasi_http::Error> {
         let started = Instant::now();
-        if !self
-            .components
-            .get(target)
-            .is_some_and(|c| c.http.is_some())
-        {
+        if !self.components.get(target).is_some_and(|c| c.http.is_some()) {
             crate::log::info(format_args!(
                 "component '{caller}': service chaining to '{target}', which is not an HTTP component of this app"
             ));
@@ -307,10 +295,7 @@ async fn open_stores(
     Ok(Stores::new(kv, sqlite))
 }
 
-fn component_ctx(
-    decl: &crate::manifest::ComponentDecl,
-    variables: &Variables,
-) -> Result<ComponentCtx> {
+fn component_ctx(decl: &crate::manifest::ComponentDecl, variables: &Variables) -> Result<ComponentCtx> {
     let mut rendered = BTreeMap::new();
     for (name, template) in &decl.variables {
         let value = variables
@@ -324,31 +309,19 @@ fn component_ctx(
         key_value_stores: decl.key_value_stores.iter().cloned().collect(),
         sqlite_databases: decl.sqlite_databases.iter().cloned().collect(),
         variables: rendered,
-        environment: decl
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        environment: decl.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     })
 }
 
 /// The `spin-*` headers Spin adds to every request a component receives.
-fn set_spin_headers(
-    parts: &mut http::request::Parts,
-    route: &RouteMatch,
-    client: SocketAddr,
-) -> Result<()> {
+fn set_spin_headers(parts: &mut http::request::Parts, route: &RouteMatch, client: SocketAddr) -> Result<()> {
     let host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_owned();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let full_url = format!("http://{host}{path_and_query}");
     let mut headers: Vec<(String, String)> = vec![
         ("spin-full-url".into(), full_url),
@@ -356,17 +329,11 @@ fn set_spin_headers(
         ("spin-matched-route".into(), route.raw_route.clone()),
         ("spin-base-path".into(), "/".into()),
         ("spin-raw-component-route".into(), route.raw_route.clone()),
-        (
-            "spin-component-route".into(),
-            route.component_route().to_owned(),
-        ),
+        ("spin-component-route".into(), route.component_route().to_owned()),
         ("spin-client-addr".into(), client.to_string()),
     ];
     for (name, value) in &route.captures {
-        headers.push((
-            format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value.clone(),
-        ));
+        headers.push((format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone()));
     }
     for (name, value) in headers {
         parts.headers.insert(
@@ -389,7 +356,6 @@ pub fn plain(status: u16, text: &'static str) -> Response {
         .map_err(|never| match never {})
         .boxed_unsync();
     let mut resp = hyper::Response::new(body);
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp
 }

@@ -31,17 +31,12 @@ pub fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
         // directory of the user's own, for an engine with this same hash.
         match unsafe { Component::deserialize_file(engine, &file) } {
             Ok(component) => return Ok(component),
-            Err(e) => crate::log::info(format_args!(
-                "ignoring unusable cache entry {}: {e}",
-                file.display()
-            )),
+            Err(e) => crate::log::info(format_args!("ignoring unusable cache entry {}: {e}", file.display())),
         }
     }
     let component = Component::new(engine, &bytes)?;
     if let Err(e) = store(&component, &dir, &file) {
-        crate::log::info(format_args!(
-            "could not cache the compiled component: {e:#}"
-        ));
+        crate::log::info(format_args!("could not cache the compiled component: {e:#}"));
     }
     Ok(component)
 }

@@ -69,11 +69,7 @@ impl LineWriter {
     fn emit_complete_lines(&mut self) {
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
-            component_line(
-                &self.out.component,
-                self.out.stream,
-                &line[..line.len() - 1],
-            );
+            component_line(&self.out.component, self.out.stream, &line[..line.len() - 1]);
         }
     }
 
@@ -86,11 +82,7 @@ impl LineWriter {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.pending.extend_from_slice(buf);
         self.emit_complete_lines();
         // A component that never ends its line must not grow this forever.

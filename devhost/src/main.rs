@@ -57,10 +57,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
@@ -91,8 +88,7 @@ async fn up(from: &Path, listen: SocketAddr, runtime_config_file: Option<&Path>)
     };
     let manifest = manifest::Manifest::load(&manifest_path)?;
     let vars = variables::Variables::resolve(&manifest.variables, |k| std::env::var(k).ok())?;
-    let runtime =
-        runtime_config::RuntimeConfig::load(runtime_config_file, &manifest.dir.join(".spin"))?;
+    let runtime = runtime_config::RuntimeConfig::load(runtime_config_file, &manifest.dir.join(".spin"))?;
 
     let redis_triggers = manifest
         .redis_triggers

@@ -119,8 +119,7 @@ struct RawComponent {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read manifest {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -177,9 +176,7 @@ impl Manifest {
                         let channel = t
                             .get("channel")
                             .and_then(|c| c.as_str())
-                            .ok_or_else(|| {
-                                anyhow!("redis trigger for '{component}' needs a channel")
-                            })?
+                            .ok_or_else(|| anyhow!("redis trigger for '{component}' needs a channel"))?
                             .to_owned();
                         let address = t
                             .get("address")
@@ -195,9 +192,7 @@ impl Manifest {
                             address,
                         });
                     }
-                    other => bail!(
-                        "trigger type '{other}' is not supported by devhost (http and redis are)"
-                    ),
+                    other => bail!("trigger type '{other}' is not supported by devhost (http and redis are)"),
                 }
             }
         }
@@ -216,9 +211,7 @@ impl Manifest {
 fn component_decl(id: String, raw: RawComponent, dir: &Path) -> Result<ComponentDecl> {
     let source = match &raw.source {
         toml::Value::String(path) => dir.join(path),
-        _ => bail!(
-            "component '{id}': only a local file `source = \"path.wasm\"` is supported by devhost"
-        ),
+        _ => bail!("component '{id}': only a local file `source = \"path.wasm\"` is supported by devhost"),
     };
     if !raw.files.is_empty() {
         bail!("component '{id}': `files` mounts are not supported by devhost");
@@ -252,10 +245,7 @@ fn component_decl(id: String, raw: RawComponent, dir: &Path) -> Result<Component
     })
 }
 
-fn trigger_component(
-    t: &toml::Table,
-    components: &BTreeMap<String, ComponentDecl>,
-) -> Result<String> {
+fn trigger_component(t: &toml::Table, components: &BTreeMap<String, ComponentDecl>) -> Result<String> {
     match t.get("component") {
         Some(toml::Value::String(id)) => {
             if !components.contains_key(id) {
@@ -275,9 +265,7 @@ fn http_route(t: &toml::Table, component: &str) -> Result<HttpRoute> {
         Some(toml::Value::String(route)) => Ok(HttpRoute::Public(route.clone())),
         Some(toml::Value::Table(tbl)) => match tbl.get("private") {
             Some(toml::Value::Boolean(true)) => Ok(HttpRoute::Private),
-            _ => bail!(
-                "route must be a string pattern or '{{ private = true }}': component '{component}'"
-            ),
+            _ => bail!("route must be a string pattern or '{{ private = true }}': component '{component}'"),
         },
         _ => bail!("http trigger for component '{component}' needs a route"),
     }
@@ -285,12 +273,10 @@ fn http_route(t: &toml::Table, component: &str) -> Result<HttpRoute> {
 
 /// Spin's rule: kebab-case of lower-case letters and digits, starting with a letter.
 fn check_component_id(id: &str) -> Result<()> {
-    let ok = id.split('-').all(|part| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    }) && id.starts_with(|c: char| c.is_ascii_lowercase());
+    let ok = id
+        .split('-')
+        .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && id.starts_with(|c: char| c.is_ascii_lowercase());
     if !ok {
         bail!("component id '{id}' must be kebab-case: lower-case letters, digits and single dashes, starting with a letter");
     }
@@ -306,9 +292,7 @@ pub fn check_variable_name(name: &str) -> Result<()> {
         && !name.contains("__")
         && !name.ends_with('_');
     if !ok {
-        bail!(
-            "variable name '{name}' must be lower_snake_case (letters, digits, single underscores)"
-        );
+        bail!("variable name '{name}' must be lower_snake_case (letters, digits, single underscores)");
     }
     Ok(())
 }
@@ -349,23 +333,14 @@ key_value_stores = ["default"]
     fn parses_components_triggers_and_variables() {
         let m = Manifest::parse(APP, Path::new("/app")).unwrap();
         assert_eq!(m.name, "demo");
-        assert_eq!(
-            m.components["back"].source,
-            PathBuf::from("/app/target/back.wasm")
-        );
+        assert_eq!(m.components["back"].source, PathBuf::from("/app/target/back.wasm"));
         assert_eq!(m.http_triggers.len(), 2);
-        assert_eq!(
-            m.http_triggers[0].route,
-            HttpRoute::Public("/api/...".into())
-        );
+        assert_eq!(m.http_triggers[0].route, HttpRoute::Public("/api/...".into()));
         assert_eq!(m.http_triggers[1].route, HttpRoute::Private);
         assert_eq!(m.redis_triggers[0].address, "redis://127.0.0.1:6379");
         assert_eq!(m.redis_triggers[0].channel, "jobs");
         assert!(m.variables["token"].secret);
-        assert_eq!(
-            m.components["front"].variables["greeting"],
-            "{{ greeting }}, friend"
-        );
+        assert_eq!(m.components["front"].variables["greeting"], "{{ greeting }}, friend");
     }
 
     #[test]
@@ -396,10 +371,7 @@ key_value_stores = ["default"]
             ),
         ];
         for (text, why) in cases {
-            assert!(
-                Manifest::parse(&text, Path::new(".")).is_err(),
-                "should reject: {why}"
-            );
+            assert!(Manifest::parse(&text, Path::new(".")).is_err(), "should reject: {why}");
         }
     }
 

@@ -21,8 +21,7 @@ pub struct OutboundHooks {
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture =
-    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -51,9 +50,7 @@ impl WasiHttpHooks for OutboundHooks {
             let caller = self.component.id.clone();
             return Box::new(async move {
                 let Some(app) = app.upgrade() else {
-                    return Err(Error::InternalError(Some(
-                        "application is shutting down".into(),
-                    )));
+                    return Err(Error::InternalError(Some("application is shutting down".into())));
                 };
                 let response = app.handle_chained(&caller, &target, request).await?;
                 Ok((response, Box::new(async { Ok(()) }) as IoFuture))
@@ -63,10 +60,7 @@ impl WasiHttpHooks for OutboundHooks {
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as IoFuture,
-            ))
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
     }
 }

@@ -48,9 +48,7 @@ pub async fn start(app: Arc<App>, triggers: Vec<(String, String, String)>) -> Re
                         let e = dispatch(&app, p, &subs).await;
                         crate::log::info(format_args!("Redis trigger: {e:#}; reconnecting"));
                     }
-                    Err(e) => crate::log::info(format_args!(
-                        "Redis trigger: {e:#}; retrying in {backoff:?}"
-                    )),
+                    Err(e) => crate::log::info(format_args!("Redis trigger: {e:#}; retrying in {backoff:?}")),
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -61,8 +59,8 @@ pub async fn start(app: Arc<App>, triggers: Vec<(String, String, String)>) -> Re
 }
 
 async fn subscribe(address: &str, subs: &Subscriptions) -> Result<redis::aio::PubSub> {
-    let client = redis::Client::open(address)
-        .with_context(|| format!("invalid redis address {}", redact_url(address)))?;
+    let client =
+        redis::Client::open(address).with_context(|| format!("invalid redis address {}", redact_url(address)))?;
     let mut pubsub = client
         .get_async_pubsub()
         .await
@@ -77,11 +75,7 @@ async fn subscribe(address: &str, subs: &Subscriptions) -> Result<redis::aio::Pu
 }
 
 /// Runs until the connection drops; returns why.
-async fn dispatch(
-    app: &Arc<App>,
-    mut pubsub: redis::aio::PubSub,
-    subs: &Subscriptions,
-) -> anyhow::Error {
+async fn dispatch(app: &Arc<App>, mut pubsub: redis::aio::PubSub, subs: &Subscriptions) -> anyhow::Error {
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
         let channel = msg.get_channel_name().to_owned();

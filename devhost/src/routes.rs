@@ -66,9 +66,7 @@ impl Router {
     /// Build from `(component, route)` pairs in manifest order. A duplicate
     /// route replaces the earlier one, as in Spin; the replaced component is
     /// returned so the caller can warn.
-    pub fn build<'a>(
-        routes: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<(Self, Vec<String>)> {
+    pub fn build<'a>(routes: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(Self, Vec<String>)> {
         let mut router = Router::default();
         let mut replaced = Vec::new();
         for (component, raw) in routes {
@@ -91,9 +89,7 @@ impl Router {
     }
 
     pub fn routes(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.routes
-            .iter()
-            .map(|r| (r.raw.as_str(), r.component.as_str()))
+        self.routes.iter().map(|r| (r.raw.as_str(), r.component.as_str()))
     }
 
     pub fn route(&self, path: &str) -> Option<RouteMatch> {
@@ -119,9 +115,7 @@ impl Router {
 
 impl Route {
     fn matches(&self, path: &str, parts: &[&str]) -> Option<RouteMatch> {
-        if parts.len() < self.segments.len()
-            || (!self.wildcard && parts.len() != self.segments.len())
-        {
+        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len()) {
             return None;
         }
         let mut captures = BTreeMap::new();
@@ -161,10 +155,7 @@ fn parse(component: &str, raw: &str) -> Result<Route> {
     } else {
         format!("/{raw}")
     };
-    let (prefix, wildcard) = match absolute
-        .strip_suffix("/...")
-        .or_else(|| absolute.strip_suffix("/*"))
-    {
+    let (prefix, wildcard) = match absolute.strip_suffix("/...").or_else(|| absolute.strip_suffix("/*")) {
         Some(prefix) => (prefix, true),
         None => (absolute.as_str(), false),
     };

@@ -66,8 +66,7 @@ impl RuntimeConfig {
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read runtime config {}", file.display()))?;
                 let base = file.parent().unwrap_or(Path::new("."));
-                Self::parse(&text, base)
-                    .with_context(|| format!("invalid runtime config {}", file.display()))?
+                Self::parse(&text, base).with_context(|| format!("invalid runtime config {}", file.display()))?
             }
             None => RuntimeConfig::default(),
         };
@@ -85,14 +84,18 @@ impl RuntimeConfig {
     pub fn parse(text: &str, base: &Path) -> Result<Self> {
         let raw: Raw = toml::from_str(text)?;
         for key in raw.other.keys() {
-            bail!("runtime config section '{key}' is not supported by devhost (key_value_store and sqlite_database are)");
+            bail!(
+                "runtime config section '{key}' is not supported by devhost (key_value_store and sqlite_database are)"
+            );
         }
         let mut config = RuntimeConfig::default();
         for (label, store) in raw.key_value_store {
             let backend = match store.kind.as_str() {
                 "spin" => KvBackend::Spin(store.path.map(|p| base.join(p))),
                 "redis" => KvBackend::Redis(
-                    store.url.with_context(|| format!("key_value_store.{label}: redis needs a url"))?,
+                    store
+                        .url
+                        .with_context(|| format!("key_value_store.{label}: redis needs a url"))?,
                 ),
                 other => bail!("key_value_store.{label}: type '{other}' is not supported by devhost (spin, redis)"),
             };
@@ -161,10 +164,7 @@ path = "data/movies.db"
             "[key_value_store.x]\ntype = \"redis\"",
             "[llm_compute]\ntype = \"spin\"",
         ] {
-            assert!(
-                RuntimeConfig::parse(text, Path::new(".")).is_err(),
-                "{text}"
-            );
+            assert!(RuntimeConfig::parse(text, Path::new(".")).is_err(), "{text}");
         }
     }
 }

@@ -41,11 +41,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
     }
 }
 
-async fn handle(
-    app: &Arc<App>,
-    req: hyper::Request<hyper::body::Incoming>,
-    client: SocketAddr,
-) -> Response {
+async fn handle(app: &Arc<App>, req: hyper::Request<hyper::body::Incoming>, client: SocketAddr) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -58,10 +54,7 @@ async fn handle(
                 let resp = match app.handle_http(&route, req, client).await {
                     Ok(resp) => resp,
                     Err(e) => {
-                        crate::log::info(format_args!(
-                            "component '{}' failed: {e:#}",
-                            route.component
-                        ));
+                        crate::log::info(format_args!("component '{}' failed: {e:#}", route.component));
                         plain(500, "Internal Server Error")
                     }
                 };
@@ -72,13 +65,7 @@ async fn handle(
     log_request(started, &method, &path, resp, target)
 }
 
-fn log_request(
-    started: Instant,
-    method: &http::Method,
-    path: &str,
-    resp: Response,
-    target: &str,
-) -> Response {
+fn log_request(started: Instant, method: &http::Method, path: &str, resp: Response, target: &str) -> Response {
     crate::log::info(format_args!(
         "{method} {path} {} {:.1}ms -> {target}",
         resp.status().as_u16(),

@@ -32,8 +32,7 @@ impl Template {
                 .find("}}")
                 .ok_or_else(|| anyhow!("unclosed '{{{{' in template {text:?}"))?;
             let name = after[..end].trim();
-            crate::manifest::check_variable_name(name)
-                .map_err(|e| anyhow!("in template {text:?}: {e}"))?;
+            crate::manifest::check_variable_name(name).map_err(|e| anyhow!("in template {text:?}: {e}"))?;
             parts.push(Part::Variable(name.to_owned()));
             rest = &after[end + 2..];
         }
@@ -99,10 +98,7 @@ pub fn env_name(variable: &str) -> String {
 }
 
 impl Variables {
-    pub fn resolve(
-        decls: &BTreeMap<String, VariableDecl>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self> {
+    pub fn resolve(decls: &BTreeMap<String, VariableDecl>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut values = BTreeMap::new();
         let mut missing = Vec::new();
         for (name, decl) in decls {
@@ -121,10 +117,7 @@ impl Variables {
             }
         }
         if !missing.is_empty() {
-            bail!(
-                "required variable(s) without a value: {}",
-                missing.join(", ")
-            );
+            bail!("required variable(s) without a value: {}", missing.join(", "));
         }
         Ok(Variables { values })
     }
@@ -182,26 +175,15 @@ mod tests {
 
     #[test]
     fn missing_required_variable_is_an_error_naming_it() {
-        let err = Variables::resolve(&decls(), |_| None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("'token'") && err.contains("SPIN_VARIABLE_TOKEN"),
-            "{err}"
-        );
+        let err = Variables::resolve(&decls(), |_| None).unwrap_err().to_string();
+        assert!(err.contains("'token'") && err.contains("SPIN_VARIABLE_TOKEN"), "{err}");
     }
 
     #[test]
     fn debug_output_hides_secrets() {
-        let vars = Variables::resolve(&decls(), |k| {
-            (k == "SPIN_VARIABLE_TOKEN").then(|| "s3cret".into())
-        })
-        .unwrap();
+        let vars = Variables::resolve(&decls(), |k| (k == "SPIN_VARIABLE_TOKEN").then(|| "s3cret".into())).unwrap();
         let shown = format!("{vars:?}");
-        assert!(
-            !shown.contains("s3cret") && shown.contains("example.com"),
-            "{shown}"
-        );
+        assert!(!shown.contains("s3cret") && shown.contains("example.com"), "{shown}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! devhost end to end: real fixture components, built for wasm32-wasip2,
 //! served by the devhost binary over HTTP.
 
-mod support;
+use streamia_testkit::{get, request, upstream, App, Redis};
 
-use support::{get, request, upstream, App, Redis};
+/// Tests of this very binary, not whatever devhost the harness would build.
+fn app(spin_toml: &str) -> App {
+    App::new(spin_toml).binary(env!("CARGO_BIN_EXE_devhost"))
+}
 
 const ROUTED: &str = r#"
 spin_manifest_version = 2
@@ -35,13 +38,12 @@ source = "{http}"
 "#;
 
 fn header<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    body.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
 
 #[test]
 fn wildcard_routes_receive_the_spin_headers() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     let r = get(&host.url("/front/a/b/headers?x=1"));
     assert_eq!(r.status, 200, "{}", r.body);
     let port = host.base.rsplit(':').next().unwrap();
@@ -57,17 +59,10 @@ fn wildcard_routes_receive_the_spin_headers() {
         ("spin-base-path", "/".to_owned()),
     ];
     for (name, want) in expected {
-        assert_eq!(
-            header(&r.body, name),
-            Some(want.as_str()),
-            "{name} in\n{}",
-            r.body
-        );
+        assert_eq!(header(&r.body, name), Some(want.as_str()), "{name} in\n{}", r.body);
     }
     assert!(
-        header(&r.body, "spin-client-addr")
-            .unwrap()
-            .starts_with("127.0.0.1:"),
+        header(&r.body, "spin-client-addr").unwrap().starts_with("127.0.0.1:"),
         "{}",
         r.body
     );
@@ -75,30 +70,19 @@ fn wildcard_routes_receive_the_spin_headers() {
 
 #[test]
 fn the_most_specific_route_wins_and_named_segments_are_passed_on() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     let exact = get(&host.url("/front/exact/headers"));
-    assert_eq!(
-        header(&exact.body, "spin-matched-route"),
-        Some("/front/exact/headers")
-    );
+    assert_eq!(header(&exact.body, "spin-matched-route"), Some("/front/exact/headers"));
     assert_eq!(header(&exact.body, "spin-path-info"), Some(""));
 
     let users = get(&host.url("/users/42/headers"));
-    assert_eq!(
-        header(&users.body, "spin-path-match-id"),
-        Some("42"),
-        "{}",
-        users.body
-    );
-    assert_eq!(
-        header(&users.body, "spin-component-route"),
-        Some("/users/:id")
-    );
+    assert_eq!(header(&users.body, "spin-path-match-id"), Some("42"), "{}", users.body);
+    assert_eq!(header(&users.body, "spin-component-route"), Some("/users/:id"));
 }
 
 #[test]
 fn unknown_paths_and_private_components_answer_404() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     for path in ["/", "/nothing/here", "/back/headers", "/users"] {
         let r = get(&host.url(path));
         assert_eq!(r.status, 404, "{path}: {}", r.body);
@@ -108,16 +92,11 @@ fn unknown_paths_and_private_components_answer_404() {
 
 #[test]
 fn service_chaining_reaches_a_private_component_in_process() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     let r = get(&host.url("/front/chain?target=back&path=/inner/headers"));
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.starts_with("200 from back"), "{}", r.body);
-    assert_eq!(
-        header(&r.body, "spin-path-info"),
-        Some("/inner/headers"),
-        "{}",
-        r.body
-    );
+    assert_eq!(header(&r.body, "spin-path-info"), Some("/inner/headers"), "{}", r.body);
     assert_eq!(header(&r.body, "spin-matched-route"), Some("/..."));
     assert_eq!(header(&r.body, "spin-client-addr"), Some("0.0.0.0:0"));
     host.wait_for_log("(chained from front)");
@@ -125,7 +104,7 @@ fn service_chaining_reaches_a_private_component_in_process() {
 
 #[test]
 fn service_chaining_needs_the_target_in_allowed_outbound_hosts() {
-    let host = App::new(&ROUTED.replace(
+    let host = app(&ROUTED.replace(
         "allowed_outbound_hosts = [\"http://back.spin.internal\"]",
         "allowed_outbound_hosts = [\"http://other.spin.internal\"]",
     ))
@@ -138,8 +117,7 @@ fn service_chaining_needs_the_target_in_allowed_outbound_hosts() {
 
 #[test]
 fn chaining_to_a_component_that_is_not_in_the_app_fails_cleanly() {
-    let host =
-        App::new(&ROUTED.replace("http://back.spin.internal", "http://*.spin.internal")).start();
+    let host = app(&ROUTED.replace("http://back.spin.internal", "http://*.spin.internal")).start();
     let r = get(&host.url("/front/chain?target=ghost&bodyless=1"));
     assert_eq!(r.status, 502, "{}", r.body);
     assert!(r.body.contains("DestinationNotFound"), "{}", r.body);
@@ -164,10 +142,8 @@ source = "{{http}}"
 allowed_outbound_hosts = ["{{{{ upstream }}}}"]
 "#
     );
-    let host = App::new(&manifest).start();
-    let ok = get(&host.url(&format!(
-        "/outbound?url=http%3A%2F%2F127.0.0.1%3A{allowed}%2Fhello"
-    )));
+    let host = app(&manifest).start();
+    let ok = get(&host.url(&format!("/outbound?url=http%3A%2F%2F127.0.0.1%3A{allowed}%2Fhello")));
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body, "status 200: upstream /hello");
 
@@ -178,11 +154,7 @@ allowed_outbound_hosts = ["{{{{ upstream }}}}"]
     ] {
         let r = get(&host.url(&format!("/outbound?url={refused}")));
         assert_eq!(r.status, 502, "{refused}: {}", r.body);
-        assert!(
-            r.body.contains("HttpRequestDenied"),
-            "{refused}: {}",
-            r.body
-        );
+        assert!(r.body.contains("HttpRequestDenied"), "{refused}: {}", r.body);
     }
 }
 
@@ -205,33 +177,26 @@ key = "{{ api_key }}"
 
 #[test]
 fn variables_come_from_defaults_and_spin_variable_environment() {
-    let host = App::new(VARS)
-        .env("SPIN_VARIABLE_API_KEY", "k-123-secret")
-        .start();
+    let host = app(VARS).env("SPIN_VARIABLE_API_KEY", "k-123-secret").start();
     assert_eq!(get(&host.url("/var?name=message")).body, "hello, world");
     assert_eq!(get(&host.url("/var?name=key")).body, "k-123-secret");
     // Application variables are not visible unless the component maps them.
     let r = get(&host.url("/var?name=greeting"));
     assert_eq!(r.status, 404);
     assert!(r.body.contains("Undefined"), "{}", r.body);
-    assert!(get(&host.url("/var?name=Bad-Name"))
-        .body
-        .contains("InvalidName"));
+    assert!(get(&host.url("/var?name=Bad-Name")).body.contains("InvalidName"));
 
-    let host = App::new(VARS)
+    let host = app(VARS)
         .env("SPIN_VARIABLE_API_KEY", "k-456-secret")
         .env("SPIN_VARIABLE_GREETING", "hi")
         .start();
     assert_eq!(get(&host.url("/var?name=message")).body, "hi, world");
-    assert!(
-        !host.log().contains("k-456-secret"),
-        "a secret reached the log"
-    );
+    assert!(!host.log().contains("k-456-secret"), "a secret reached the log");
 }
 
 #[test]
 fn a_required_variable_without_a_value_stops_start_up() {
-    let err = App::new(VARS).start_failure();
+    let err = app(VARS).start_failure();
     assert!(
         err.contains("api_key") && err.contains("SPIN_VARIABLE_API_KEY"),
         "{err}"
@@ -263,21 +228,12 @@ type = "spin"
 
 #[test]
 fn key_value_get_set_delete_and_keys() {
-    let host = App::new(STORES).runtime_config(STORES_RC).start();
-    assert_eq!(
-        request("PUT", &host.url("/owner/kv?key=a"), "one").status,
-        200
-    );
-    assert_eq!(
-        request("PUT", &host.url("/owner/kv?key=b"), "two").status,
-        200
-    );
+    let host = app(STORES).runtime_config(STORES_RC).start();
+    assert_eq!(request("PUT", &host.url("/owner/kv?key=a"), "one").status, 200);
+    assert_eq!(request("PUT", &host.url("/owner/kv?key=b"), "two").status, 200);
     assert_eq!(get(&host.url("/owner/kv?key=a")).body, "one");
     assert_eq!(request("POST", &host.url("/owner/kv"), "").body, "a,b");
-    assert_eq!(
-        request("DELETE", &host.url("/owner/kv?key=a"), "").status,
-        200
-    );
+    assert_eq!(request("DELETE", &host.url("/owner/kv?key=a"), "").status, 200);
     assert_eq!(get(&host.url("/owner/kv?key=a")).status, 404);
     // Stores are separate: "cache" does not see "default"'s keys.
     assert_eq!(get(&host.url("/owner/kv?store=cache&key=b")).status, 404);
@@ -285,7 +241,7 @@ fn key_value_get_set_delete_and_keys() {
 
 #[test]
 fn a_component_sees_only_the_stores_it_lists() {
-    let host = App::new(STORES).runtime_config(STORES_RC).start();
+    let host = app(STORES).runtime_config(STORES_RC).start();
     let kv = get(&host.url("/stranger/kv?key=a"));
     assert_eq!(kv.status, 403);
     assert!(kv.body.contains("AccessDenied"), "{}", kv.body);
@@ -296,23 +252,15 @@ fn a_component_sees_only_the_stores_it_lists() {
 
 #[test]
 fn key_value_and_sqlite_persist_under_dot_spin_across_restarts() {
-    let host = App::new(STORES).runtime_config(STORES_RC).start();
+    let host = app(STORES).runtime_config(STORES_RC).start();
     request("PUT", &host.url("/owner/kv?key=kept"), "still here");
-    request(
-        "POST",
-        &host.url("/owner/sqlite"),
-        "CREATE TABLE t (n INTEGER)",
-    );
-    request(
-        "POST",
-        &host.url("/owner/sqlite?p=7"),
-        "INSERT INTO t (n) VALUES (?)",
-    );
+    request("POST", &host.url("/owner/sqlite"), "CREATE TABLE t (n INTEGER)");
+    request("POST", &host.url("/owner/sqlite?p=7"), "INSERT INTO t (n) VALUES (?)");
     let dir = host.stop();
     assert!(dir.path().join(".spin/sqlite_key_value.db").exists());
     assert!(dir.path().join(".spin/sqlite_db.db").exists());
 
-    let host = App::new(STORES).runtime_config(STORES_RC).start_in(dir);
+    let host = app(STORES).runtime_config(STORES_RC).start_in(dir);
     assert_eq!(get(&host.url("/owner/kv?key=kept")).body, "still here");
     assert_eq!(
         request("POST", &host.url("/owner/sqlite"), "SELECT n FROM t").body,
@@ -322,7 +270,7 @@ fn key_value_and_sqlite_persist_under_dot_spin_across_restarts() {
 
 #[test]
 fn sqlite_runs_statements_with_parameters_and_reports_errors() {
-    let host = App::new(STORES).runtime_config(STORES_RC).start();
+    let host = app(STORES).runtime_config(STORES_RC).start();
     let sql = |body: &str, q: &str| request("POST", &host.url(&format!("/owner/sqlite{q}")), body);
     assert_eq!(
         sql(
@@ -333,25 +281,14 @@ fn sqlite_runs_statements_with_parameters_and_reports_errors() {
         200
     );
     assert_eq!(
-        sql(
-            "INSERT INTO movies (title, rating) VALUES (?, 4.5)",
-            "?p=Alien"
-        )
-        .status,
+        sql("INSERT INTO movies (title, rating) VALUES (?, 4.5)", "?p=Alien").status,
         200
     );
     assert_eq!(
-        sql(
-            "INSERT INTO movies (title, rating) VALUES (?, NULL)",
-            "?p=Heat"
-        )
-        .status,
+        sql("INSERT INTO movies (title, rating) VALUES (?, NULL)", "?p=Heat").status,
         200
     );
-    let rows = sql(
-        "SELECT id, title, rating FROM movies WHERE id >= ? ORDER BY id",
-        "?p=1",
-    );
+    let rows = sql("SELECT id, title, rating FROM movies WHERE id >= ? ORDER BY id", "?p=1");
     assert_eq!(rows.body, "id|title|rating\n1|Alien|4.5\n2|Heat|null");
     let bad = sql("SELEKT nonsense", "");
     assert_eq!(bad.status, 400);
@@ -360,16 +297,13 @@ fn sqlite_runs_statements_with_parameters_and_reports_errors() {
 
 #[test]
 fn undefined_stores_stop_start_up() {
-    let err = App::new(&STORES.replace("\"cache\"", "\"nowhere\""))
+    let err = app(&STORES.replace("\"cache\"", "\"nowhere\""))
         .runtime_config(STORES_RC)
         .start_failure();
     assert!(err.contains("'nowhere'"), "{err}");
-    let err = App::new(&STORES.replace(
-        "sqlite_databases = [\"default\"]",
-        "sqlite_databases = [\"movies\"]",
-    ))
-    .runtime_config(STORES_RC)
-    .start_failure();
+    let err = app(&STORES.replace("sqlite_databases = [\"default\"]", "sqlite_databases = [\"movies\"]"))
+        .runtime_config(STORES_RC)
+        .start_failure();
     assert!(err.contains("'movies'"), "{err}");
 }
 
@@ -380,17 +314,14 @@ fn key_value_can_live_in_redis() {
         "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n{STORES_RC}",
         redis.url()
     );
-    let host = App::new(STORES).runtime_config(&rc).start();
-    assert_eq!(
-        request("PUT", &host.url("/owner/kv?key=film"), "Alien").status,
-        200
-    );
+    let host = app(STORES).runtime_config(&rc).start();
+    assert_eq!(request("PUT", &host.url("/owner/kv?key=film"), "Alien").status, 200);
     assert!(redis.command(&["GET", "film"]).contains("Alien"));
     assert_eq!(get(&host.url("/owner/kv?key=film")).body, "Alien");
 }
 
 fn redis_app(redis: &Redis) -> App {
-    App::new(&format!(
+    app(&format!(
         r#"
 spin_manifest_version = 2
 [application]
@@ -453,10 +384,7 @@ fn the_redis_trigger_delivers_each_published_message_in_order() {
     // Published by the app itself (outbound redis) and by an outside client.
     let addr = format!("redis%3A%2F%2F127.0.0.1%3A{}", redis.port);
     assert_eq!(
-        get(&host.url(&format!(
-            "/redis?address={addr}&op=publish&key=jobs&value=first"
-        )))
-        .body,
+        get(&host.url(&format!("/redis?address={addr}&op=publish&key=jobs&value=first"))).body,
         "published"
     );
     redis.command(&["PUBLISH", "jobs", "second"]);
@@ -468,11 +396,7 @@ fn the_redis_trigger_delivers_each_published_message_in_order() {
         if r.body == "first\nsecond\nthird\n" {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "messages so far: {:?}",
-            r.body
-        );
+        assert!(std::time::Instant::now() < deadline, "messages so far: {:?}", r.body);
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     host.wait_for_log("[listener] stdout: received 5 bytes");
@@ -480,8 +404,8 @@ fn the_redis_trigger_delivers_each_published_message_in_order() {
 
 #[test]
 fn a_redis_trigger_that_cannot_connect_stops_start_up() {
-    let port = support::free_port();
-    let err = App::new(&format!(
+    let port = streamia_testkit::free_port();
+    let err = app(&format!(
         r#"
 spin_manifest_version = 2
 [application]
@@ -502,7 +426,7 @@ key_value_stores = ["default"]
 
 #[test]
 fn component_output_and_requests_are_logged() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     get(&host.url("/front/log"));
     let log = host.wait_for_log("[front] stderr: hello from stderr");
     assert!(log.contains("[front] stdout: hello from stdout"), "{log}");
@@ -513,7 +437,7 @@ fn component_output_and_requests_are_logged() {
 
 #[test]
 fn a_trapping_component_gets_500_and_the_host_keeps_serving() {
-    let host = App::new(ROUTED).start();
+    let host = app(ROUTED).start();
     let r = get(&host.url("/front/trap"));
     assert_eq!(r.status, 500);
     assert!(
@@ -526,7 +450,7 @@ fn a_trapping_component_gets_500_and_the_host_keeps_serving() {
 
 #[test]
 fn many_requests_at_once_each_get_their_own_instance() {
-    let host = App::new(STORES).runtime_config(STORES_RC).start();
+    let host = app(STORES).runtime_config(STORES_RC).start();
     let threads: Vec<_> = (0..32)
         .map(|i| {
             let url = host.url(&format!("/owner/kv?key=k{i}"));
@@ -543,7 +467,7 @@ fn many_requests_at_once_each_get_their_own_instance() {
 
 #[test]
 fn a_missing_component_file_stops_start_up() {
-    let err = App::new(&ROUTED.replace(
+    let err = app(&ROUTED.replace(
         "source = \"{http}\"\n[component.users]",
         "source = \"/no/such/file.wasm\"\n[component.users]",
     ))

@@ -9,9 +9,7 @@ use std::time::Instant;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
-use streamia_gateway::{
-    content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service,
-};
+use streamia_gateway::{content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service};
 
 struct Config {
     keys: streamia_auth::JwtKeys,
@@ -28,11 +26,9 @@ impl Config {
                 message: format!("the gateway is misconfigured ({name}: {e:?})"),
             })
         };
-        let keys = streamia_auth::JwtKeys::new(&var("jwt_secret")?).map_err(|e| {
-            ApiError::Unavailable {
-                code: "misconfigured",
-                message: format!("jwt_secret: {e}"),
-            }
+        let keys = streamia_auth::JwtKeys::new(&var("jwt_secret")?).map_err(|e| ApiError::Unavailable {
+            code: "misconfigured",
+            message: format!("jwt_secret: {e}"),
         })?;
         let mut urls = Vec::new();
         for service in Service::ALL {
@@ -107,11 +103,7 @@ async fn handle(req: Request) -> Response {
 }
 
 /// The response (or error) and the service that served it, for the log.
-async fn serve(
-    config: &Config,
-    ctx: &Ctx,
-    req: Request,
-) -> (Result<Response, ApiError>, Option<Service>) {
+async fn serve(config: &Config, ctx: &Ctx, req: Request) -> (Result<Response, ApiError>, Option<Service>) {
     let path = req.path().to_owned();
     if *req.method() == Method::Options {
         return (preflight(config, ctx, &req), None);
@@ -121,10 +113,7 @@ async fn serve(
     }
     let Some(route) = resolve(&req.method().to_string(), &path) else {
         return (
-            Err(ApiError::NotFound(format!(
-                "no route for {} {path}",
-                req.method()
-            ))),
+            Err(ApiError::NotFound(format!("no route for {} {path}", req.method()))),
             None,
         );
     };
@@ -132,10 +121,10 @@ async fn serve(
 }
 
 fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    match config.cors.preflight(
-        header(req, "origin"),
-        header(req, "access-control-request-method"),
-    ) {
+    match config
+        .cors
+        .preflight(header(req, "origin"), header(req, "access-control-request-method"))
+    {
         Preflight::Allowed(headers) => {
             let mut resp = ctx.no_content();
             for (name, value) in headers {
@@ -143,19 +132,12 @@ fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiE
             }
             Ok(resp)
         }
-        Preflight::Refused => Err(ApiError::Forbidden(
-            "CORS: this origin or method is not allowed".into(),
-        )),
+        Preflight::Refused => Err(ApiError::Forbidden("CORS: this origin or method is not allowed".into())),
     }
 }
 
 /// Size, type and token are checked before the service sees anything.
-async fn forward(
-    config: &Config,
-    ctx: &Ctx,
-    req: Request,
-    route: Route,
-) -> Result<Response, ApiError> {
+async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Result<Response, ApiError> {
     let limit = route.body.limit();
     let declared = header(&req, "content-length")
         .and_then(|v| v.parse::<usize>().ok())
@@ -174,19 +156,17 @@ async fn forward(
         });
     }
     if route.access == Access::Authenticated {
-        let token = streamia_auth::bearer(header(&req, "authorization"))
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        let token =
+            streamia_auth::bearer(header(&req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
         config
             .keys
             .verify(token, unix_now())
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
-    let base = config
-        .url(route.service)
-        .ok_or_else(|| ApiError::Unavailable {
-            code: "service_unavailable",
-            message: format!("the {} service is not deployed", route.service.name()),
-        })?;
+    let base = config.url(route.service).ok_or_else(|| ApiError::Unavailable {
+        code: "service_unavailable",
+        message: format!("the {} service is not deployed", route.service.name()),
+    })?;
 
     let query = req.query();
     let url = if query.is_empty() {
@@ -204,18 +184,11 @@ async fn forward(
         }
     }
     if let Some(client) = header(&req, "spin-client-addr") {
-        out.header(
-            "x-forwarded-for",
-            client.rsplit_once(':').map_or(client, |(ip, _)| ip),
-        );
+        out.header("x-forwarded-for", client.rsplit_once(':').map_or(client, |(ip, _)| ip));
     }
     let out = out.body(req.into_body()).build();
     let resp: Response = spin_sdk::http::send(out).await.map_err(|e| {
-        eprintln!(
-            "request {}: {} unreachable: {e}",
-            ctx.request_id,
-            route.service.name()
-        );
+        eprintln!("request {}: {} unreachable: {e}", ctx.request_id, route.service.name());
         ApiError::Unavailable {
             code: "service_unavailable",
             message: format!("the {} service is unavailable", route.service.name()),
@@ -246,34 +219,23 @@ fn pass_back(resp: Response) -> Response {
 
 async fn health(config: &Config, ctx: &Ctx, rest: &str) -> Result<Response, ApiError> {
     match rest.trim_end_matches('/') {
-        "/live" => Ok(ctx.json(
-            200,
-            &serde_json::json!({"service": "gateway", "status": "ok"}),
-        )),
-        "/ready" => Ok(ctx.json(
-            200,
-            &serde_json::json!({"service": "gateway", "status": "ok"}),
-        )),
+        "/live" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
+        "/ready" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
         "" => {
             let mut services = serde_json::Map::new();
             let mut all_ok = true;
             for service in &config.enabled {
-                let ok = probe(config, *service)
-                    .await
-                    .is_ok_and(|(status, _)| status == 200);
+                let ok = probe(config, *service).await.is_ok_and(|(status, _)| status == 200);
                 all_ok &= ok;
-                services.insert(
-                    service.name().into(),
-                    (if ok { "ok" } else { "unavailable" }).into(),
-                );
+                services.insert(service.name().into(), (if ok { "ok" } else { "unavailable" }).into());
             }
             let body = serde_json::json!({"status": if all_ok { "ok" } else { "degraded" }, "gateway": "ok", "services": services});
             Ok(ctx.json(if all_ok { 200 } else { 503 }, &body))
         }
         other => {
             let name = other.trim_start_matches('/');
-            let service = Service::parse(name)
-                .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
+            let service =
+                Service::parse(name).ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
             match probe(config, service).await {
                 Ok((status, body)) => Ok(Response::builder()
                     .status(status)

@@ -36,8 +36,7 @@ impl Config {
             code: "misconfigured",
             message: what,
         };
-        let keys = JwtKeys::new(&variable("jwt_secret")?)
-            .map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
+        let keys = JwtKeys::new(&variable("jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
         let transport = Transport::parse(
             &variable("event_transport")?,
             &variable("event_subscribers")?,
@@ -101,21 +100,12 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     result
 }
 
-fn dispatch(
-    ctx: &Ctx,
-    req: &Request,
-    users: &Users<'_>,
-    method: &Method,
-    rest: &[&str],
-) -> Result<Response, ApiError> {
+fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: &[&str]) -> Result<Response, ApiError> {
     match (method, rest) {
         // POST /api/users/register {email,password,username}
         (Method::Post, ["register"]) => {
             let body: Register = json_body(req, DEFAULT_BODY_LIMIT)?;
-            Ok(ctx.json(
-                201,
-                &users.register(&body.email, &body.password, &body.username)?,
-            ))
+            Ok(ctx.json(201, &users.register(&body.email, &body.password, &body.username)?))
         }
         // POST /api/users/login {email,password}
         (Method::Post, ["login"]) => {
@@ -137,7 +127,10 @@ fn dispatch(
         (Method::Post, ["password", "forgot"]) => {
             let body: Forgot = json_body(req, DEFAULT_BODY_LIMIT)?;
             users.forgot_password(&body.email)?;
-            Ok(ctx.json(202, &serde_json::json!({"message": "if the account exists, a reset e-mail is on its way"})))
+            Ok(ctx.json(
+                202,
+                &serde_json::json!({"message": "if the account exists, a reset e-mail is on its way"}),
+            ))
         }
         // POST /api/users/password/reset {token,newPassword}
         (Method::Post, ["password", "reset"]) => {
@@ -157,11 +150,7 @@ fn dispatch(
             let body: Profile = json_body(req, DEFAULT_BODY_LIMIT)?;
             Ok(ctx.json(
                 200,
-                &users.update_profile(
-                    &claims.sub,
-                    body.username.as_deref(),
-                    body.email.as_deref(),
-                )?,
+                &users.update_profile(&claims.sub, body.username.as_deref(), body.email.as_deref())?,
             ))
         }
         // DELETE /api/users/me: starts the deletion saga (user.deleted)
@@ -235,10 +224,7 @@ fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
             let body = serde_json::json!({"service": SERVICE, "status": if ok { "ok" } else { "unavailable" }, "checks": {"sqlite": ok}});
             Ok(ctx.json(if ok { 200 } else { 503 }, &body))
         }
-        ["live"] => Ok(ctx.json(
-            200,
-            &serde_json::json!({"service": SERVICE, "status": "ok"}),
-        )),
+        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": SERVICE, "status": "ok"}))),
         _ => Err(ApiError::NotFound("no such health check".into())),
     }
 }

@@ -231,9 +231,6 @@ mod tests {
     fn rate_limits_say_when_to_retry() {
         let resp = ApiError::TooManyRequests { retry_after: 7 }.to_response("r");
         assert_eq!(*resp.status(), 429);
-        assert_eq!(
-            resp.header("retry-after").and_then(|v| v.as_str()),
-            Some("7")
-        );
+        assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("7"));
     }
 }

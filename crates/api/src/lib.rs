@@ -67,9 +67,7 @@ impl Ctx {
 }
 
 pub fn parse_query(query: &str) -> HashMap<String, String> {
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> Response {
@@ -87,10 +85,7 @@ pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> 
 /// Read a JSON body: 415 unless it is `application/json`, 413 above `limit`
 /// bytes, 400 with the parser's reason when it does not fit `T`.
 pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
-    let content_type = req
-        .header("content-type")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let content_type = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::UnsupportedMediaType);
@@ -146,10 +141,7 @@ mod tests {
     #[test]
     fn json_bodies_are_checked_before_parsing() {
         let ok = json_body::<Login>(
-            &request(
-                Some("application/json; charset=utf-8"),
-                br#"{"email":"a@b.c"}"#,
-            ),
+            &request(Some("application/json; charset=utf-8"), br#"{"email":"a@b.c"}"#),
             100,
         );
         assert!(ok.is_ok());
@@ -161,12 +153,7 @@ mod tests {
         ];
         for (ct, body, limit, status) in cases {
             let err = json_body::<Login>(&request(ct, body), limit).unwrap_err();
-            assert_eq!(
-                err.status(),
-                status,
-                "{ct:?} {:?}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(err.status(), status, "{ct:?} {:?}", String::from_utf8_lossy(body));
         }
     }
 }

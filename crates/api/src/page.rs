@@ -22,10 +22,7 @@ impl Page {
             Some(p) => match p.parse::<u32>() {
                 Ok(n) if n >= 1 && n <= 1_000_000 => n,
                 _ => {
-                    errors.push(crate::FieldError::new(
-                        "page",
-                        "must be a whole number from 1",
-                    ));
+                    errors.push(crate::FieldError::new("page", "must be a whole number from 1"));
                     1
                 }
             },
@@ -100,10 +97,7 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(
-            Page::parse(None, None).unwrap(),
-            Page { page: 1, limit: 20 }
-        );
+        assert_eq!(Page::parse(None, None).unwrap(), Page { page: 1, limit: 20 });
         assert_eq!(Page::parse(Some("3"), Some("100")).unwrap().offset(), 200);
         for (p, l) in [
             (Some("0"), None),
@@ -121,21 +115,8 @@ mod tests {
     #[test]
     fn total_pages_round_up() {
         let page = Page::parse(Some("1"), Some("20")).unwrap();
-        assert_eq!(
-            Paginated::<u8>::new(vec![], page, 57)
-                .pagination
-                .total_pages,
-            3
-        );
-        assert_eq!(
-            Paginated::<u8>::new(vec![], page, 0).pagination.total_pages,
-            0
-        );
-        assert_eq!(
-            Paginated::<u8>::new(vec![], page, 40)
-                .pagination
-                .total_pages,
-            2
-        );
+        assert_eq!(Paginated::<u8>::new(vec![], page, 57).pagination.total_pages, 3);
+        assert_eq!(Paginated::<u8>::new(vec![], page, 0).pagination.total_pages, 0);
+        assert_eq!(Paginated::<u8>::new(vec![], page, 40).pagination.total_pages, 2);
     }
 }

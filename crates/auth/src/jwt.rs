@@ -61,12 +61,7 @@ impl JwtKeys {
     }
 
     /// A signed access token for `user_id`, issued at `now` (Unix seconds).
-    pub fn issue(
-        &self,
-        user_id: &str,
-        role: Role,
-        now: u64,
-    ) -> Result<(String, Claims), AuthError> {
+    pub fn issue(&self, user_id: &str, role: Role, now: u64) -> Result<(String, Claims), AuthError> {
         let claims = Claims {
             sub: user_id.to_owned(),
             role,
@@ -74,8 +69,8 @@ impl JwtKeys {
             exp: now + ACCESS_TOKEN_TTL_SECS,
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|_| AuthError::InvalidToken)?;
+        let token =
+            encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| AuthError::InvalidToken)?;
         Ok((token, claims))
     }
 
@@ -85,8 +80,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         // Expiry is checked below against the caller's clock, exactly.
         validation.validate_exp = false;
-        let data = decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|_| AuthError::InvalidToken)?;
+        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|_| AuthError::InvalidToken)?;
         if data.claims.exp <= now {
             return Err(AuthError::InvalidToken);
         }
@@ -116,11 +110,7 @@ mod tests {
         let keys = JwtKeys::new(SECRET).unwrap();
         let (token, _) = keys.issue("u1", Role::User, NOW).unwrap();
         let other = JwtKeys::new("another-secret-of-at-least-thirty-two!!").unwrap();
-        assert_eq!(
-            other.verify(&token, NOW),
-            Err(AuthError::InvalidToken),
-            "wrong secret"
-        );
+        assert_eq!(other.verify(&token, NOW), Err(AuthError::InvalidToken), "wrong secret");
 
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let parts: Vec<&str> = token.split('.').collect();
@@ -128,12 +118,7 @@ mod tests {
         let payload = String::from_utf8(b64.decode(parts[1]).unwrap())
             .unwrap()
             .replace("\"user\"", "\"admin\"");
-        let tampered = format!(
-            "{}.{}.{}",
-            parts[0],
-            b64.encode(payload.as_bytes()),
-            parts[2]
-        );
+        let tampered = format!("{}.{}.{}", parts[0], b64.encode(payload.as_bytes()), parts[2]);
         assert_eq!(
             keys.verify(&tampered, NOW),
             Err(AuthError::InvalidToken),
@@ -147,19 +132,12 @@ mod tests {
             "garbage".to_owned(),
             String::new(),
         ] {
-            assert_eq!(
-                keys.verify(&forged, NOW),
-                Err(AuthError::InvalidToken),
-                "{forged}"
-            );
+            assert_eq!(keys.verify(&forged, NOW), Err(AuthError::InvalidToken), "{forged}");
         }
     }
 
     #[test]
     fn short_secrets_are_refused() {
-        assert!(matches!(
-            JwtKeys::new("short"),
-            Err(AuthError::WeakSecret(32))
-        ));
+        assert!(matches!(JwtKeys::new("short"), Err(AuthError::WeakSecret(32))));
     }
 }

@@ -27,10 +27,7 @@ pub enum AuthError {
 /// `Authorization: Bearer <token>` → `<token>`.
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header.ok_or(AuthError::MissingToken)?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(AuthError::InvalidToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::InvalidToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(AuthError::InvalidToken);
     }

@@ -30,9 +30,7 @@ pub enum DbError {
 impl DbError {
     /// Sort a driver message into [`DbError::Unique`] or [`DbError::Sql`].
     pub fn from_message(message: String) -> Self {
-        if message.contains("UNIQUE constraint failed")
-            || message.contains("PRIMARY KEY constraint failed")
-        {
+        if message.contains("UNIQUE constraint failed") || message.contains("PRIMARY KEY constraint failed") {
             DbError::Unique(message)
         } else {
             DbError::Sql(message)
@@ -102,10 +100,7 @@ impl Db for SpinDb {
 /// Run `work` inside `BEGIN IMMEDIATE … COMMIT`; any error rolls back.
 /// IMMEDIATE takes the write lock up front, so two requests cannot both read
 /// and then race to write.
-pub fn transaction<T, E: From<DbError>>(
-    db: &dyn Db,
-    work: impl FnOnce() -> Result<T, E>,
-) -> Result<T, E> {
+pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     db.execute("BEGIN IMMEDIATE", &[])?;
     match work() {
         Ok(value) => {
@@ -184,9 +179,7 @@ mod tests {
             Ok(())
         });
         assert!(matches!(result, Err(DbError::Unique(_))), "{result:?}");
-        let rows = db
-            .execute("SELECT COUNT(*) AS n FROM t_items", &[])
-            .unwrap();
+        let rows = db.execute("SELECT COUNT(*) AS n FROM t_items", &[]).unwrap();
         assert_eq!(rows.iter().next().unwrap().int("n").unwrap(), 0);
     }
 }

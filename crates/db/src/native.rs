@@ -35,9 +35,7 @@ impl Db for MemoryDb {
             Value::Blob(b) => SqlValue::Blob(b.clone()),
             Value::Null => SqlValue::Null,
         });
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params))
-            .map_err(err)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
             let mut values = Vec::with_capacity(columns.len());

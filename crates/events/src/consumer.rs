@@ -44,13 +44,15 @@ pub fn consume<E>(
     envelope: &Envelope,
     apply: impl FnOnce(&Event) -> Result<bool, E>,
 ) -> Result<Consumed, ConsumeError<E>> {
-    let event = envelope
-        .event()
-        .map_err(|e| ConsumeError::BadData(e.to_string()))?;
+    let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
     streamia_db::transaction(db, || {
         let inserted = db.execute(
             &format!("INSERT INTO {service}_processed_events (event_id, event_type, processed_at) VALUES (?, ?, ?)"),
-            &[(&envelope.event_id).into(), (&envelope.event_type).into(), crate::now_rfc3339().into()],
+            &[
+                (&envelope.event_id).into(),
+                (&envelope.event_type).into(),
+                crate::now_rfc3339().into(),
+            ],
         );
         match inserted {
             Err(DbError::Unique(_)) => return Ok(Consumed::Duplicate),
@@ -78,24 +80,13 @@ mod tests {
         let db = MemoryDb::new();
         streamia_db::migrate(
             &db,
-            &[
-                &crate::consumer_schema!("s"),
-                &["CREATE TABLE s_seen (user_id TEXT)"],
-            ],
+            &[&crate::consumer_schema!("s"), &["CREATE TABLE s_seen (user_id TEXT)"]],
         )
         .unwrap();
-        let env = Envelope::new(
-            &Event::UserDeleted(UserDeleted {
-                user_id: "u1".into(),
-            }),
-            "users",
-        );
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
         let apply = |e: &Event| -> Result<bool, DbError> {
             if let Event::UserDeleted(d) = e {
-                db.execute(
-                    "INSERT INTO s_seen (user_id) VALUES (?)",
-                    &[(&d.user_id).into()],
-                )?;
+                db.execute("INSERT INTO s_seen (user_id) VALUES (?)", &[(&d.user_id).into()])?;
                 return Ok(true);
             }
             Ok(false)
@@ -120,12 +111,7 @@ mod tests {
     fn a_failed_effect_does_not_mark_the_event_processed() {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, &[&crate::consumer_schema!("s")]).unwrap();
-        let env = Envelope::new(
-            &Event::UserDeleted(UserDeleted {
-                user_id: "u1".into(),
-            }),
-            "users",
-        );
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
         let failing = |_: &Event| -> Result<bool, &str> { Err("boom") };
         assert!(matches!(
             consume(&db, "s", &env, failing),

@@ -97,12 +97,7 @@ mod tests {
 
     #[test]
     fn unknown_event_types_are_not_errors_but_bad_data_is() {
-        let mut env = Envelope::new(
-            &Event::UserDeleted(UserDeleted {
-                user_id: "u".into(),
-            }),
-            "users",
-        );
+        let mut env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u".into() }), "users");
         env.event_type = "something.new".into();
         assert_eq!(env.event().unwrap(), None);
         env.event_type = "user.deleted".into();

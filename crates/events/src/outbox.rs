@@ -87,8 +87,8 @@ impl Outbox {
         let mut out = Vec::new();
         for row in rows.iter() {
             let text = row.text("envelope")?;
-            let envelope = Envelope::parse(text.as_bytes())
-                .map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
+            let envelope =
+                Envelope::parse(text.as_bytes()).map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
             out.push(Pending {
                 envelope,
                 attempts: row.int("attempts")?,
@@ -105,12 +105,7 @@ impl Outbox {
         rows.iter().map(|r| r.text("target")).collect()
     }
 
-    pub fn record_delivery(
-        &self,
-        db: &dyn Db,
-        event_id: &str,
-        target: &str,
-    ) -> Result<(), DbError> {
+    pub fn record_delivery(&self, db: &dyn Db, event_id: &str, target: &str) -> Result<(), DbError> {
         db.execute(
             &format!(
                 "INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)",
@@ -147,7 +142,10 @@ impl Outbox {
             .min(MAX_BACKOFF_SECS);
         let error: String = error.chars().take(500).collect();
         db.execute(
-            &format!("UPDATE {} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?", self.table),
+            &format!(
+                "UPDATE {} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
+                self.table
+            ),
             &[Value::Integer(now + backoff), error.into(), event_id.into()],
         )?;
         Ok(())
@@ -156,10 +154,7 @@ impl Outbox {
     /// How many events wait for delivery (for health and metrics).
     pub fn backlog(&self, db: &dyn Db) -> Result<i64, DbError> {
         let rows = db.execute(
-            &format!(
-                "SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL",
-                self.table
-            ),
+            &format!("SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL", self.table),
             &[],
         )?;
         rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
@@ -198,11 +193,7 @@ mod tests {
             .into_iter()
             .map(|p| p.envelope.event_id)
             .collect();
-        assert_eq!(
-            due,
-            vec![b.event_id.clone()],
-            "a failed event waits for its backoff"
-        );
+        assert_eq!(due, vec![b.event_id.clone()], "a failed event waits for its backoff");
         let later = outbox.due(&db, 1001, 10).unwrap();
         assert_eq!(later.len(), 2);
         assert_eq!(
@@ -222,12 +213,8 @@ mod tests {
     fn deliveries_are_tracked_per_target() {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
-        outbox
-            .record_delivery(&db, &a.event_id, "http://x")
-            .unwrap();
-        outbox
-            .record_delivery(&db, &a.event_id, "http://x")
-            .unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
         assert_eq!(
             outbox.delivered_targets(&db, &a.event_id).unwrap(),
             vec!["http://x".to_owned()]

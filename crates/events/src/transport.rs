@@ -38,9 +38,9 @@ impl Transport {
                     .map(str::trim)
                     .filter(|e| !e.is_empty())
                 {
-                    let (event_type, url) = entry.split_once('=').ok_or_else(|| {
-                        format!("event subscriber {entry:?} is not `event.type=url`")
-                    })?;
+                    let (event_type, url) = entry
+                        .split_once('=')
+                        .ok_or_else(|| format!("event subscriber {entry:?} is not `event.type=url`"))?;
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
                         return Err(format!("event subscriber URL {url:?} must be http(s)"));
                     }
@@ -53,17 +53,13 @@ impl Transport {
             }
             "redis" => {
                 if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
-                    return Err(
-                        "event_transport = redis needs redis_url = redis://host:port".into(),
-                    );
+                    return Err("event_transport = redis needs redis_url = redis://host:port".into());
                 }
                 Ok(Transport::Redis {
                     address: redis_url.to_owned(),
                 })
             }
-            other => Err(format!(
-                "event_transport must be http or redis, not {other:?}"
-            )),
+            other => Err(format!("event_transport must be http or redis, not {other:?}")),
         }
     }
 
@@ -97,13 +93,9 @@ impl Transport {
                 }
             }
             Transport::Redis { address } => {
-                let conn = spin_sdk::redis::Connection::open(address)
-                    .map_err(|e| format!("redis: {e:?}"))?;
-                conn.publish(
-                    &crate::channel(&envelope.event_type),
-                    &envelope.to_json().into_bytes(),
-                )
-                .map_err(|e| format!("redis publish: {e:?}"))
+                let conn = spin_sdk::redis::Connection::open(address).map_err(|e| format!("redis: {e:?}"))?;
+                conn.publish(&crate::channel(&envelope.event_type), &envelope.to_json().into_bytes())
+                    .map_err(|e| format!("redis publish: {e:?}"))
             }
         }
     }
@@ -117,11 +109,7 @@ pub struct FlushReport {
 
 /// Deliver what is due in the outbox. Failures stay for a later flush;
 /// delivery is at least once (consumers skip duplicates).
-pub async fn flush(
-    db: &dyn Db,
-    outbox: &Outbox,
-    transport: &Transport,
-) -> Result<FlushReport, DbError> {
+pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Result<FlushReport, DbError> {
     let now = unix_now();
     let mut report = FlushReport::default();
     for pending in outbox.due(db, now, 25)? {
@@ -184,10 +172,7 @@ mod tests {
                 "http://audit.spin.internal/events"
             ]
         );
-        assert_eq!(
-            t.targets("user.deleted"),
-            vec!["http://audit.spin.internal/events"]
-        );
+        assert_eq!(t.targets("user.deleted"), vec!["http://audit.spin.internal/events"]);
         assert_eq!(
             Transport::parse("http", "", "").unwrap().targets("x"),
             Vec::<&str>::new()

@@ -43,11 +43,7 @@ impl Cors {
             Some(o) if self.allows(o) => vec![
                 (
                     "access-control-allow-origin",
-                    if self.any {
-                        "*".to_owned()
-                    } else {
-                        o.to_owned()
-                    },
+                    if self.any { "*".to_owned() } else { o.to_owned() },
                 ),
                 ("access-control-expose-headers", EXPOSED_HEADERS.to_owned()),
                 ("vary", "origin".to_owned()),
@@ -85,10 +81,7 @@ mod tests {
         assert!(cors.allows("https://streamia.example"));
         assert!(!cors.allows("https://evil.example"));
         let h = cors.response_headers(Some("http://localhost:5173"));
-        assert!(h.contains(&(
-            "access-control-allow-origin",
-            "http://localhost:5173".to_owned()
-        )));
+        assert!(h.contains(&("access-control-allow-origin", "http://localhost:5173".to_owned())));
         assert!(!cors
             .response_headers(Some("https://evil.example"))
             .iter()

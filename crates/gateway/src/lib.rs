@@ -100,11 +100,7 @@ pub fn resolve(method: &str, path: &str) -> Option<Route> {
     };
     Some(Route {
         service,
-        access: if public {
-            Access::Public
-        } else {
-            Access::Authenticated
-        },
+        access: if public { Access::Public } else { Access::Authenticated },
         body,
     })
 }
@@ -139,70 +135,26 @@ mod tests {
     fn routes_go_to_their_service_with_the_right_access() {
         use Access::*;
         let cases = [
-            (
-                "POST",
-                "/api/users/register",
-                Some((Service::Users, Public)),
-            ),
+            ("POST", "/api/users/register", Some((Service::Users, Public))),
             ("POST", "/api/users/login", Some((Service::Users, Public))),
-            (
-                "POST",
-                "/api/users/password/forgot",
-                Some((Service::Users, Public)),
-            ),
-            (
-                "GET",
-                "/api/users/me",
-                Some((Service::Users, Authenticated)),
-            ),
+            ("POST", "/api/users/password/forgot", Some((Service::Users, Public))),
+            ("GET", "/api/users/me", Some((Service::Users, Authenticated))),
             ("GET", "/api/users", Some((Service::Users, Authenticated))),
-            (
-                "GET",
-                "/api/users/login",
-                Some((Service::Users, Authenticated)),
-            ),
+            ("GET", "/api/users/login", Some((Service::Users, Authenticated))),
             ("GET", "/api/movies", Some((Service::Movies, Public))),
             ("GET", "/api/movies/123", Some((Service::Movies, Public))),
-            (
-                "POST",
-                "/api/movies",
-                Some((Service::Movies, Authenticated)),
-            ),
-            (
-                "POST",
-                "/api/movies/cloudinary/notify",
-                Some((Service::Movies, Public)),
-            ),
-            (
-                "GET",
-                "/api/ratings/movie/1/stats",
-                Some((Service::Ratings, Public)),
-            ),
-            (
-                "GET",
-                "/api/ratings/1",
-                Some((Service::Ratings, Authenticated)),
-            ),
-            (
-                "GET",
-                "/api/comments/movie/1",
-                Some((Service::Comments, Public)),
-            ),
+            ("POST", "/api/movies", Some((Service::Movies, Authenticated))),
+            ("POST", "/api/movies/cloudinary/notify", Some((Service::Movies, Public))),
+            ("GET", "/api/ratings/movie/1/stats", Some((Service::Ratings, Public))),
+            ("GET", "/api/ratings/1", Some((Service::Ratings, Authenticated))),
+            ("GET", "/api/comments/movie/1", Some((Service::Comments, Public))),
             (
                 "POST",
                 "/api/comments/movie/1",
                 Some((Service::Comments, Authenticated)),
             ),
-            (
-                "GET",
-                "/api/comments/9/replies",
-                Some((Service::Comments, Public)),
-            ),
-            (
-                "GET",
-                "/api/favorites",
-                Some((Service::Favorites, Authenticated)),
-            ),
+            ("GET", "/api/comments/9/replies", Some((Service::Comments, Public))),
+            ("GET", "/api/favorites", Some((Service::Favorites, Authenticated))),
             ("GET", "/api/nothing", None),
             ("GET", "/users", None),
             ("GET", "/", None),
@@ -223,10 +175,7 @@ mod tests {
             Some("multipart/form-data; boundary=x")
         ));
         assert!(!content_type_ok(BodyKind::Upload, Some("application/json")));
-        assert!(content_type_ok(
-            BodyKind::Json,
-            Some("Application/JSON; charset=utf-8")
-        ));
+        assert!(content_type_ok(BodyKind::Json, Some("Application/JSON; charset=utf-8")));
         assert!(!content_type_ok(BodyKind::Json, Some("text/plain")));
         assert!(!content_type_ok(BodyKind::Json, None));
     }

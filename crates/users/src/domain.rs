@@ -111,10 +111,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse("  Ana@Example.COM ").unwrap().as_ref(),
-            "ana@example.com"
-        );
+        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_ref(), "ana@example.com");
         for bad in [
             "",
             "ana",

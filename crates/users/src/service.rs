@@ -78,8 +78,7 @@ fn user_from(row: &Row<'_>) -> Result<User, ApiError> {
         id: row.text("id")?,
         email: row.text("email")?,
         username: row.text("username")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| ApiError::internal(format!("stored role {role:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| ApiError::internal(format!("stored role {role:?}")))?,
         created_at: row.text("created_at")?,
         updated_at: row.text("updated_at")?,
         password_hash: row.text("password_hash")?,
@@ -139,12 +138,7 @@ impl Users<'_> {
         })
     }
 
-    pub fn register(
-        &self,
-        email: &str,
-        password: &str,
-        username: &str,
-    ) -> Result<Session, ApiError> {
+    pub fn register(&self, email: &str, password: &str, username: &str) -> Result<Session, ApiError> {
         let mut v = Validator::new();
         let email = v.check(Email::parse(email));
         let password = v.check(Password::parse(password, "password"));
@@ -182,9 +176,7 @@ impl Users<'_> {
             );
             match inserted {
                 Err(DbError::Unique(_)) => {
-                    return Err(ApiError::Conflict(
-                        "an account with this e-mail already exists".into(),
-                    ))
+                    return Err(ApiError::Conflict("an account with this e-mail already exists".into()))
                 }
                 other => {
                     other?;
@@ -276,22 +268,18 @@ impl Users<'_> {
     }
 
     fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
-        self.db
-            .execute(
-                "UPDATE users_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-                &[self.timestamp().into(), family.into()],
-            )
-            ?;
+        self.db.execute(
+            "UPDATE users_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+            &[self.timestamp().into(), family.into()],
+        )?;
         Ok(())
     }
 
     fn revoke_all_sessions(&self, user_id: &str) -> Result<(), ApiError> {
-        self.db
-            .execute(
-                "UPDATE users_refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                &[self.timestamp().into(), user_id.into()],
-            )
-            ?;
+        self.db.execute(
+            "UPDATE users_refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            &[self.timestamp().into(), user_id.into()],
+        )?;
         Ok(())
     }
 
@@ -308,17 +296,9 @@ impl Users<'_> {
         Ok(())
     }
 
-    pub fn update_profile(
-        &self,
-        user_id: &str,
-        username: Option<&str>,
-        email: Option<&str>,
-    ) -> Result<User, ApiError> {
+    pub fn update_profile(&self, user_id: &str, username: Option<&str>, email: Option<&str>) -> Result<User, ApiError> {
         if username.is_none() && email.is_none() {
-            return Err(ApiError::validation(
-                "body",
-                "give a username, an email, or both",
-            ));
+            return Err(ApiError::validation("body", "give a username, an email, or both"));
         }
         let mut v = Validator::new();
         let username = username.map(|u| v.check(Username::parse(u)));
@@ -348,9 +328,7 @@ impl Users<'_> {
             );
             match updated {
                 Err(DbError::Unique(_)) => {
-                    return Err(ApiError::Conflict(
-                        "an account with this e-mail already exists".into(),
-                    ))
+                    return Err(ApiError::Conflict("an account with this e-mail already exists".into()))
                 }
                 other => {
                     other?;
@@ -370,12 +348,7 @@ impl Users<'_> {
 
     /// Change the password; every existing session ends and the caller gets
     /// a new one.
-    pub fn change_password(
-        &self,
-        user_id: &str,
-        current: &str,
-        new: &str,
-    ) -> Result<Tokens, ApiError> {
+    pub fn change_password(&self, user_id: &str, current: &str, new: &str) -> Result<Tokens, ApiError> {
         let new = Password::parse(new, "newPassword").map_err(|e| ApiError::Validation(vec![e]))?;
         let user = self
             .find(user_id)?
@@ -405,17 +378,19 @@ impl Users<'_> {
         };
         let reset_token = token::new_token().map_err(ApiError::internal)?;
         let expires = self.now + RESET_TTL_SECS;
-        let expires_at = humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires as u64),
-        )
-        .to_string();
+        let expires_at =
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires as u64))
+                .to_string();
         transaction(self.db, || {
-            self.db
-                .execute(
-                    "INSERT INTO users_password_resets (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
-                    &[token::digest(&reset_token).into(), (&user.id).into(), expires.into(), self.timestamp().into()],
-                )
-                ?;
+            self.db.execute(
+                "INSERT INTO users_password_resets (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
+                &[
+                    token::digest(&reset_token).into(),
+                    (&user.id).into(),
+                    expires.into(),
+                    self.timestamp().into(),
+                ],
+            )?;
             self.outbox.add(
                 self.db,
                 &Event::PasswordResetRequested(PasswordResetRequested {
@@ -439,10 +414,10 @@ impl Users<'_> {
         let digest = token::digest(reset_token);
         let hash = password::hash(new.as_ref()).map_err(ApiError::internal)?;
         transaction(self.db, || {
-            let rows = self
-                .db
-                .execute("SELECT user_id, expires_at, used_at FROM users_password_resets WHERE token_hash = ?", &[digest.clone().into()])
-                ?;
+            let rows = self.db.execute(
+                "SELECT user_id, expires_at, used_at FROM users_password_resets WHERE token_hash = ?",
+                &[digest.clone().into()],
+            )?;
             let Some(row) = rows.first() else {
                 return Err(invalid());
             };
@@ -456,11 +431,7 @@ impl Users<'_> {
             )?;
             self.db.execute(
                 "UPDATE users_accounts SET password_hash = ?, updated_at = ? WHERE id = ?",
-                &[
-                    hash.clone().into(),
-                    self.timestamp().into(),
-                    (&user_id).into(),
-                ],
+                &[hash.clone().into(), self.timestamp().into(), (&user_id).into()],
             )?;
             self.revoke_all_sessions(&user_id)
         })
@@ -475,14 +446,10 @@ impl Users<'_> {
             if gone.is_empty() {
                 return Err(ApiError::NotFound("account not found".into()));
             }
-            self.db.execute(
-                "DELETE FROM users_refresh_tokens WHERE user_id = ?",
-                &[user_id.into()],
-            )?;
-            self.db.execute(
-                "DELETE FROM users_password_resets WHERE user_id = ?",
-                &[user_id.into()],
-            )?;
+            self.db
+                .execute("DELETE FROM users_refresh_tokens WHERE user_id = ?", &[user_id.into()])?;
+            self.db
+                .execute("DELETE FROM users_password_resets WHERE user_id = ?", &[user_id.into()])?;
             self.outbox.add(
                 self.db,
                 &Event::UserDeleted(UserDeleted {
@@ -494,37 +461,27 @@ impl Users<'_> {
     }
 
     pub fn list(&self, page: Page) -> Result<Paginated<User>, ApiError> {
-        let total = self
-            .db
-            .execute("SELECT COUNT(*) AS n FROM users_accounts", &[])?;
+        let total = self.db.execute("SELECT COUNT(*) AS n FROM users_accounts", &[])?;
         let total = total.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
-        let rows = self
-            .db
-            .execute(
-                &format!("SELECT {USER_COLUMNS} FROM users_accounts ORDER BY created_at, id LIMIT ? OFFSET ?"),
-                &[i64::from(page.limit()).into(), page.offset().into()],
-            )
-            ?;
-        let users = rows
-            .iter()
-            .map(|r| user_from(&r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = self.db.execute(
+            &format!("SELECT {USER_COLUMNS} FROM users_accounts ORDER BY created_at, id LIMIT ? OFFSET ?"),
+            &[i64::from(page.limit()).into(), page.offset().into()],
+        )?;
+        let users = rows.iter().map(|r| user_from(&r)).collect::<Result<Vec<_>, _>>()?;
         Ok(Paginated::new(users, page, total as u64))
     }
 
     /// An admin changes a role; the last admin cannot be demoted.
     pub fn set_role(&self, user_id: &str, role: &str) -> Result<User, ApiError> {
-        let role = Role::parse(role)
-            .ok_or_else(|| ApiError::validation("role", "must be user or admin"))?;
+        let role = Role::parse(role).ok_or_else(|| ApiError::validation("role", "must be user or admin"))?;
         transaction(self.db, || {
             let mut user = self
                 .find(user_id)?
                 .ok_or_else(|| ApiError::NotFound("user not found".into()))?;
             if user.role == Role::Admin && role == Role::User {
-                let admins = self.db.execute(
-                    "SELECT COUNT(*) AS n FROM users_accounts WHERE role = 'admin'",
-                    &[],
-                )?;
+                let admins = self
+                    .db
+                    .execute("SELECT COUNT(*) AS n FROM users_accounts WHERE role = 'admin'", &[])?;
                 if admins.first().map(|r| r.int("n")).transpose()?.unwrap_or(0) <= 1 {
                     return Err(ApiError::Unprocessable {
                         code: "last_admin",
@@ -536,11 +493,7 @@ impl Users<'_> {
             user.updated_at = self.timestamp();
             self.db.execute(
                 "UPDATE users_accounts SET role = ?, updated_at = ? WHERE id = ?",
-                &[
-                    role.as_str().into(),
-                    (&user.updated_at).into(),
-                    user_id.into(),
-                ],
+                &[role.as_str().into(), (&user.updated_at).into(), user_id.into()],
             )?;
             Ok(user)
         })
@@ -599,17 +552,11 @@ mod tests {
     #[test]
     fn registration_hashes_the_password_and_records_user_registered() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("Ana@Example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("Ana@Example.com", "s3cret-pass", "ana").unwrap();
         assert_eq!(s.user.email, "ana@example.com");
         assert_eq!(s.user.role, Role::User);
         assert!(s.user.password_hash.starts_with("$argon2id$"));
-        assert_eq!(
-            f.keys.verify(&s.access_token, 1_800_000_001).unwrap().sub,
-            s.user.id
-        );
+        assert_eq!(f.keys.verify(&s.access_token, 1_800_000_001).unwrap().sub, s.user.id);
         assert_eq!(f.events(), vec!["user.registered"]);
         let json = serde_json::to_value(&s.user).unwrap();
         assert!(json.get("passwordHash").is_none() && json.get("password_hash").is_none());
@@ -618,9 +565,7 @@ mod tests {
     #[test]
     fn emails_are_unique_whatever_their_case() {
         let f = Fixture::new();
-        f.users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         let err = f
             .users(0)
             .register("ANA@example.com", "other-pass", "ana2")
@@ -657,9 +602,7 @@ mod tests {
     #[test]
     fn login_fails_the_same_way_for_unknown_email_and_wrong_password() {
         let f = Fixture::new();
-        f.users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         assert!(f.users(0).login("ANA@example.com", "s3cret-pass").is_ok());
         for (email, pass) in [
             ("ana@example.com", "wrong-pass"),
@@ -667,32 +610,20 @@ mod tests {
             ("not-an-email", "x"),
         ] {
             let err = f.users(0).login(email, pass).unwrap_err();
-            assert!(
-                matches!(err, ApiError::InvalidCredentials),
-                "{email}: {err:?}"
-            );
+            assert!(matches!(err, ApiError::InvalidCredentials), "{email}: {err:?}");
         }
     }
 
     #[test]
     fn refresh_rotates_and_reuse_revokes_the_family() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         let second = f.users(1).refresh(&s.refresh_token).unwrap();
         assert_ne!(second.refresh_token, s.refresh_token);
         // The first token again: theft suspected, the family dies.
+        assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
         assert_eq!(
-            f.users(2).refresh(&s.refresh_token).unwrap_err().status(),
-            401
-        );
-        assert_eq!(
-            f.users(3)
-                .refresh(&second.refresh_token)
-                .unwrap_err()
-                .status(),
+            f.users(3).refresh(&second.refresh_token).unwrap_err().status(),
             401,
             "the rotated-to token is revoked too"
         );
@@ -704,10 +635,7 @@ mod tests {
     #[test]
     fn refresh_tokens_expire_and_logout_ends_the_session() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         assert_eq!(
             f.users(REFRESH_TTL_SECS)
                 .refresh(&s.refresh_token)
@@ -717,20 +645,14 @@ mod tests {
         );
         let s = f.users(0).login("ana@example.com", "s3cret-pass").unwrap();
         f.users(1).logout(&s.refresh_token).unwrap();
-        assert_eq!(
-            f.users(2).refresh(&s.refresh_token).unwrap_err().status(),
-            401
-        );
+        assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
         f.users(3).logout("never-issued").unwrap();
     }
 
     #[test]
     fn reset_tokens_work_once_within_an_hour() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         f.users(0).forgot_password("ana@example.com").unwrap();
         f.users(0).forgot_password("nobody@example.com").unwrap();
         let token = f
@@ -756,21 +678,13 @@ mod tests {
             400,
             "expired"
         );
-        f.users(10)
-            .reset_password(&token, "brand-new-pass")
-            .unwrap();
+        f.users(10).reset_password(&token, "brand-new-pass").unwrap();
         assert_eq!(
-            f.users(11)
-                .reset_password(&token, "another-pass")
-                .unwrap_err()
-                .status(),
+            f.users(11).reset_password(&token, "another-pass").unwrap_err().status(),
             400,
             "used"
         );
-        assert!(f
-            .users(12)
-            .login("ana@example.com", "brand-new-pass")
-            .is_ok());
+        assert!(f.users(12).login("ana@example.com", "brand-new-pass").is_ok());
         assert_eq!(
             f.users(13).refresh(&s.refresh_token).unwrap_err().status(),
             401,
@@ -781,10 +695,7 @@ mod tests {
     #[test]
     fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         assert_eq!(
             f.users(1)
                 .change_password(&s.user.id, "wrong", "brand-new-pass")
@@ -796,65 +707,29 @@ mod tests {
             .users(1)
             .change_password(&s.user.id, "s3cret-pass", "brand-new-pass")
             .unwrap();
-        assert_eq!(
-            f.users(2).refresh(&s.refresh_token).unwrap_err().status(),
-            401
-        );
+        assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
         assert!(f.users(2).refresh(&fresh.refresh_token).is_ok());
     }
 
     #[test]
     fn the_last_admin_cannot_be_demoted() {
         let f = Fixture::new();
-        let boss = f
-            .users(0)
-            .register("boss@example.com", "s3cret-pass", "boss")
-            .unwrap();
-        let ana = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
-        assert_eq!(
-            f.users(1)
-                .set_role(&boss.user.id, "user")
-                .unwrap_err()
-                .status(),
-            422
-        );
-        assert_eq!(
-            f.users(1).set_role(&ana.user.id, "admin").unwrap().role,
-            Role::Admin
-        );
-        assert_eq!(
-            f.users(1).set_role(&boss.user.id, "user").unwrap().role,
-            Role::User
-        );
-        assert_eq!(
-            f.users(1)
-                .set_role(&ana.user.id, "root")
-                .unwrap_err()
-                .status(),
-            400
-        );
-        assert_eq!(
-            f.users(1).set_role("missing", "user").unwrap_err().status(),
-            404
-        );
+        let boss = f.users(0).register("boss@example.com", "s3cret-pass", "boss").unwrap();
+        let ana = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+        assert_eq!(f.users(1).set_role(&boss.user.id, "user").unwrap_err().status(), 422);
+        assert_eq!(f.users(1).set_role(&ana.user.id, "admin").unwrap().role, Role::Admin);
+        assert_eq!(f.users(1).set_role(&boss.user.id, "user").unwrap().role, Role::User);
+        assert_eq!(f.users(1).set_role(&ana.user.id, "root").unwrap_err().status(), 400);
+        assert_eq!(f.users(1).set_role("missing", "user").unwrap_err().status(), 404);
     }
 
     #[test]
     fn deleting_an_account_emits_user_deleted_and_ends_its_sessions() {
         let f = Fixture::new();
-        let s = f
-            .users(0)
-            .register("ana@example.com", "s3cret-pass", "ana")
-            .unwrap();
+        let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
         f.users(1).delete(&s.user.id).unwrap();
         assert_eq!(f.events(), vec!["user.registered", "user.deleted"]);
-        assert_eq!(
-            f.users(2).refresh(&s.refresh_token).unwrap_err().status(),
-            401
-        );
+        assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
         assert_eq!(f.users(2).delete(&s.user.id).unwrap_err().status(), 404);
     }
 
@@ -863,17 +738,10 @@ mod tests {
         let f = Fixture::new();
         for i in 0..5 {
             f.users(0)
-                .register(
-                    &format!("u{i}@example.com"),
-                    "s3cret-pass",
-                    &format!("user{i}"),
-                )
+                .register(&format!("u{i}@example.com"), "s3cret-pass", &format!("user{i}"))
                 .unwrap();
         }
-        let page = f
-            .users(0)
-            .list(Page::parse(Some("2"), Some("2")).unwrap())
-            .unwrap();
+        let page = f.users(0).list(Page::parse(Some("2"), Some("2")).unwrap()).unwrap();
         assert_eq!(page.data.len(), 2);
         assert_eq!(page.data[0].email, "u2@example.com");
         assert_eq!(page.pagination.total, 5);

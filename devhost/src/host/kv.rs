@@ -32,8 +32,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
 impl KvStore {
     pub fn sqlite(path: Option<&Path>, label: &str) -> Result<Self> {
         let conn = super::sqlite::open_file(path)?;
-        conn.execute(CREATE_TABLE, [])
-            .context("creating the key-value table")?;
+        conn.execute(CREATE_TABLE, []).context("creating the key-value table")?;
         Ok(KvStore::Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             label: label.to_owned(),
@@ -41,8 +40,7 @@ impl KvStore {
     }
 
     pub async fn redis(url: &str) -> Result<Self> {
-        let client =
-            redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
+        let client = redis::Client::open(url).with_context(|| format!("invalid redis url {url}"))?;
         let conn = redis::aio::ConnectionManager::new(client)
             .await
             .with_context(|| format!("cannot connect to the key-value redis at {url}"))?;
@@ -56,9 +54,7 @@ impl KvStore {
     ) -> Result<T, Error> {
         let conn = conn.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .map_err(|_| anyhow!("key-value connection poisoned"))?;
+            let conn = conn.lock().map_err(|_| anyhow!("key-value connection poisoned"))?;
             f(&conn).map_err(anyhow::Error::from)
         })
         .await
@@ -108,11 +104,8 @@ impl KvStore {
             KvStore::Sqlite { conn, label } => {
                 let label = label.clone();
                 self.sql(conn, move |c| {
-                    c.execute(
-                        "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                        (label, key),
-                    )
-                    .map(drop)
+                    c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", (label, key))
+                        .map(drop)
                 })
                 .await
             }
@@ -157,45 +150,26 @@ impl HostStore for InstanceState {
         let Some(store) = self.stores.kv.get(&label) else {
             return Ok(Err(Error::NoSuchStore));
         };
-        let handle = KvHandle {
-            store: store.clone(),
-        };
+        let handle = KvHandle { store: store.clone() };
         Ok(self.table.push(handle).map_err(|_| Error::StoreTableFull))
     }
 
-    async fn get(
-        &mut self,
-        store: Resource<KvHandle>,
-        key: String,
-    ) -> Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(&mut self, store: Resource<KvHandle>, key: String) -> Result<Result<Option<Vec<u8>>, Error>> {
         let store = self.table.get(&store)?.store.clone();
         Ok(store.get(key).await)
     }
 
-    async fn set(
-        &mut self,
-        store: Resource<KvHandle>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<Result<(), Error>> {
+    async fn set(&mut self, store: Resource<KvHandle>, key: String, value: Vec<u8>) -> Result<Result<(), Error>> {
         let store = self.table.get(&store)?.store.clone();
         Ok(store.set(key, value).await)
     }
 
-    async fn delete(
-        &mut self,
-        store: Resource<KvHandle>,
-        key: String,
-    ) -> Result<Result<(), Error>> {
+    async fn delete(&mut self, store: Resource<KvHandle>, key: String) -> Result<Result<(), Error>> {
         let store = self.table.get(&store)?.store.clone();
         Ok(store.delete(key).await)
     }
 
-    async fn exists(
-        &mut self,
-        store: Resource<KvHandle>,
-        key: String,
-    ) -> Result<Result<bool, Error>> {
+    async fn exists(&mut self, store: Resource<KvHandle>, key: String) -> Result<Result<bool, Error>> {
         let store = self.table.get(&store)?.store.clone();
         Ok(store.exists(key).await)
     }

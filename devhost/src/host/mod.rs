@@ -36,10 +36,7 @@ pub struct Stores {
 }
 
 impl Stores {
-    pub fn new(
-        kv: HashMap<String, Arc<kv::KvStore>>,
-        sqlite: HashMap<String, Arc<sqlite::SqliteDb>>,
-    ) -> Self {
+    pub fn new(kv: HashMap<String, Arc<kv::KvStore>>, sqlite: HashMap<String, Arc<sqlite::SqliteDb>>) -> Self {
         Stores {
             kv,
             sqlite,
@@ -97,10 +94,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::bindings::spin::SpinImports::add_to_linker::<_, HasSelf<InstanceState>>(
-        &mut linker,
-        |s| s,
-    )?;
+    crate::bindings::spin::SpinImports::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
     Ok(linker)
 }
 

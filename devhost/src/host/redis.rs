@@ -6,9 +6,7 @@ use redis::AsyncCommands;
 use wasmtime::component::Resource;
 
 use super::InstanceState;
-use crate::bindings::spin::fermyon::spin2_0_0::redis::{
-    Error, Host, HostConnection, RedisParameter, RedisResult,
-};
+use crate::bindings::spin::fermyon::spin2_0_0::redis::{Error, Host, HostConnection, RedisParameter, RedisResult};
 
 pub struct RedisHandle {
     conn: redis::aio::ConnectionManager,
@@ -35,9 +33,7 @@ fn flatten(value: redis::Value, out: &mut Vec<RedisResult>) {
         redis::Value::BulkString(b) => out.push(RedisResult::Binary(b)),
         redis::Value::SimpleString(s) => out.push(RedisResult::Status(s)),
         redis::Value::Okay => out.push(RedisResult::Status("OK".into())),
-        redis::Value::Array(items)
-        | redis::Value::Set(items)
-        | redis::Value::Push { data: items, .. } => {
+        redis::Value::Array(items) | redis::Value::Set(items) | redis::Value::Push { data: items, .. } => {
             for item in items {
                 flatten(item, out);
             }
@@ -50,9 +46,7 @@ fn flatten(value: redis::Value, out: &mut Vec<RedisResult>) {
         }
         redis::Value::Double(d) => out.push(RedisResult::Binary(d.to_string().into_bytes())),
         redis::Value::Boolean(b) => out.push(RedisResult::Int64(i64::from(b))),
-        redis::Value::VerbatimString { text, .. } => {
-            out.push(RedisResult::Binary(text.into_bytes()))
-        }
+        redis::Value::VerbatimString { text, .. } => out.push(RedisResult::Binary(text.into_bytes())),
         redis::Value::BigNumber(n) => out.push(RedisResult::Binary(n.to_string().into_bytes())),
         redis::Value::Attribute { data, .. } => flatten(*data, out),
         redis::Value::ServerError(e) => out.push(RedisResult::Status(format!("{e:?}"))),
@@ -91,21 +85,12 @@ impl HostConnection for InstanceState {
             .map_err(other))
     }
 
-    async fn get(
-        &mut self,
-        c: Resource<RedisHandle>,
-        key: String,
-    ) -> Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(&mut self, c: Resource<RedisHandle>, key: String) -> Result<Result<Option<Vec<u8>>, Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.get(key).await.map_err(other))
     }
 
-    async fn set(
-        &mut self,
-        c: Resource<RedisHandle>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<Result<(), Error>> {
+    async fn set(&mut self, c: Resource<RedisHandle>, key: String, value: Vec<u8>) -> Result<Result<(), Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.set(key, value).await.map_err(other))
     }
@@ -115,40 +100,22 @@ impl HostConnection for InstanceState {
         Ok(conn.incr(key, 1).await.map_err(other))
     }
 
-    async fn del(
-        &mut self,
-        c: Resource<RedisHandle>,
-        keys: Vec<String>,
-    ) -> Result<Result<u32, Error>> {
+    async fn del(&mut self, c: Resource<RedisHandle>, keys: Vec<String>) -> Result<Result<u32, Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.del(keys).await.map_err(other))
     }
 
-    async fn sadd(
-        &mut self,
-        c: Resource<RedisHandle>,
-        key: String,
-        values: Vec<String>,
-    ) -> Result<Result<u32, Error>> {
+    async fn sadd(&mut self, c: Resource<RedisHandle>, key: String, values: Vec<String>) -> Result<Result<u32, Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.sadd(key, values).await.map_err(other))
     }
 
-    async fn smembers(
-        &mut self,
-        c: Resource<RedisHandle>,
-        key: String,
-    ) -> Result<Result<Vec<String>, Error>> {
+    async fn smembers(&mut self, c: Resource<RedisHandle>, key: String) -> Result<Result<Vec<String>, Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.smembers(key).await.map_err(other))
     }
 
-    async fn srem(
-        &mut self,
-        c: Resource<RedisHandle>,
-        key: String,
-        values: Vec<String>,
-    ) -> Result<Result<u32, Error>> {
+    async fn srem(&mut self, c: Resource<RedisHandle>, key: String, values: Vec<String>) -> Result<Result<u32, Error>> {
         let mut conn = self.table.get(&c)?.conn();
         Ok(conn.srem(key, values).await.map_err(other))
     }

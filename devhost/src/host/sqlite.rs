@@ -11,9 +11,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::Resource;
 
 use super::InstanceState;
-use crate::bindings::spin::fermyon::spin2_0_0::sqlite::{
-    Error, Host, HostConnection, QueryResult, RowResult, Value,
-};
+use crate::bindings::spin::fermyon::spin2_0_0::sqlite::{Error, Host, HostConnection, QueryResult, RowResult, Value};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -34,11 +32,9 @@ pub fn open_file(path: Option<&Path>) -> Result<rusqlite::Connection> {
     let conn = match path {
         Some(path) => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            rusqlite::Connection::open(path)
-                .with_context(|| format!("opening SQLite file {}", path.display()))?
+            rusqlite::Connection::open(path).with_context(|| format!("opening SQLite file {}", path.display()))?
         }
         None => rusqlite::Connection::open_in_memory()?,
     };
@@ -51,8 +47,7 @@ impl SqliteDb {
         let (path, temp) = match path {
             Some(p) => (p.to_path_buf(), None),
             None => {
-                let dir = tempfile::tempdir()
-                    .context("creating a directory for an in-memory database")?;
+                let dir = tempfile::tempdir().context("creating a directory for an in-memory database")?;
                 (dir.path().join("memory.db"), Some(dir))
             }
         };
@@ -68,11 +63,7 @@ impl SqliteDb {
     }
 }
 
-fn execute(
-    conn: &rusqlite::Connection,
-    sql: &str,
-    params: Vec<Value>,
-) -> Result<QueryResult, rusqlite::Error> {
+fn execute(conn: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> Result<QueryResult, rusqlite::Error> {
     let mut stmt = conn.prepare_cached(sql)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let params = params.into_iter().map(|v| match v {
@@ -128,9 +119,7 @@ impl HostConnection for InstanceState {
     ) -> Result<Result<QueryResult, Error>> {
         let conn = self.table.get(&conn)?.conn.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let conn = conn
-                .lock()
-                .map_err(|_| anyhow!("sqlite connection poisoned"))?;
+            let conn = conn.lock().map_err(|_| anyhow!("sqlite connection poisoned"))?;
             Ok::<_, anyhow::Error>(execute(&conn, &statement, parameters))
         })
         .await??;

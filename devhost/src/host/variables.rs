@@ -9,9 +9,7 @@ use crate::bindings::spin::fermyon::spin2_0_0::variables::{Error, Host};
 impl Host for InstanceState {
     async fn get(&mut self, name: String) -> Result<Result<String, Error>> {
         if crate::manifest::check_variable_name(&name).is_err() {
-            return Ok(Err(Error::InvalidName(format!(
-                "invalid variable name {name:?}"
-            ))));
+            return Ok(Err(Error::InvalidName(format!("invalid variable name {name:?}"))));
         }
         Ok(self
             .component

@@ -1,8 +1,8 @@
-//! Test harness: builds the fixture components once, starts devhost on a
-//! free port with a spin.toml written for the test, and starts real servers
-//! (redis-server, a tiny upstream HTTP server) on loopback when a test needs them.
-
-#![allow(dead_code)]
+//! Test harness shared by devhost's tests and the end-to-end tests: builds
+//! components for wasm32-wasip2 once, starts devhost on a free port with a
+//! spin.toml written for the test (state in a temporary directory), talks
+//! HTTP, and starts real servers (redis-server, a tiny upstream HTTP server)
+//! on loopback when a test needs them.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,27 +13,30 @@ use std::time::{Duration, Instant};
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
 }
 
-/// Build `tests/fixtures` for wasm32-wasip2 (once per test binary) and return
-/// the directory holding the `.wasm` files.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Build devhost's fixture components for wasm32-wasip2 (once per test
+/// binary) and return the directory holding the `.wasm` files.
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let target = workspace_root().join("target/fixtures");
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/Cargo.toml");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
+        let target = target_dir().join("fixtures");
+        let status = cargo()
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(workspace_root().join("devhost/tests/fixtures/Cargo.toml"))
             .env("CARGO_TARGET_DIR", &target)
             .status()
             .expect("cargo runs");
@@ -43,10 +46,43 @@ pub fn fixtures() -> &'static Path {
 }
 
 pub fn fixture(name: &str) -> String {
-    fixtures()
-        .join(format!("fixture_{name}.wasm"))
-        .display()
-        .to_string()
+    fixtures().join(format!("fixture_{name}.wasm")).display().to_string()
+}
+
+/// Build workspace components for wasm32-wasip2 (release), where spin.toml's
+/// `source` paths point. Once per test binary.
+pub fn build_components(packages: &[&str]) {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cmd = cargo();
+        cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(workspace_root().join("Cargo.toml"));
+        for p in packages {
+            cmd.args(["-p", p]);
+        }
+        assert!(
+            cmd.status().expect("cargo runs").success(),
+            "building {packages:?} for wasm32-wasip2 failed"
+        );
+    });
+}
+
+/// The devhost binary: `$DEVHOST_BIN`, or the workspace's, built on first use.
+pub fn devhost_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("DEVHOST_BIN") {
+            return PathBuf::from(bin);
+        }
+        let status = cargo()
+            .args(["build", "-p", "devhost", "--manifest-path"])
+            .arg(workspace_root().join("Cargo.toml"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building devhost failed");
+        target_dir().join("debug/devhost")
+    })
+    .clone()
 }
 
 /// A running `devhost up`. Killed on drop.
@@ -61,20 +97,44 @@ pub struct App {
     pub spin_toml: String,
     pub runtime_config: Option<String>,
     pub env: Vec<(String, String)>,
+    binary: Option<PathBuf>,
 }
 
 impl App {
-    /// `{http}`, `{redis}` and `{noop}` in the manifest become fixture paths.
+    /// `{http}`, `{redis}` and `{noop}` in the manifest become the paths of
+    /// devhost's fixture components.
     pub fn new(spin_toml: &str) -> Self {
-        let spin_toml = spin_toml
-            .replace("{http}", &fixture("http"))
-            .replace("{redis}", &fixture("redis"))
-            .replace("{noop}", &fixture("noop"));
+        let mut spin_toml = spin_toml.to_owned();
+        for name in ["http", "redis", "noop"] {
+            let placeholder = format!("{{{name}}}");
+            if spin_toml.contains(&placeholder) {
+                spin_toml = spin_toml.replace(&placeholder, &fixture(name));
+            }
+        }
         App {
             spin_toml,
             runtime_config: None,
             env: Vec::new(),
+            binary: None,
         }
+    }
+
+    /// A manifest (and optionally runtime config) from the repository, its
+    /// `source = "target/..."` paths made absolute so that it runs from a
+    /// temporary directory holding the state.
+    pub fn from_repo(manifest: &str, runtime_config: Option<&str>) -> Self {
+        let root = workspace_root();
+        let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let text = read(manifest).replace("source = \"target/", &format!("source = \"{}/", target_dir().display()));
+        let mut app = App::new(&text);
+        app.runtime_config = runtime_config.map(read);
+        app
+    }
+
+    /// Run this binary instead of the workspace's devhost.
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
     }
 
     pub fn runtime_config(mut self, text: &str) -> Self {
@@ -89,20 +149,16 @@ impl App {
 
     fn command(&self, dir: &Path) -> Command {
         std::fs::write(dir.join("spin.toml"), &self.spin_toml).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_devhost"));
+        let mut cmd = Command::new(self.binary.clone().unwrap_or_else(devhost_binary));
         cmd.arg("up")
             .arg("-f")
             .arg(dir.join("spin.toml"))
             .args(["--listen", "127.0.0.1:0"]);
         if let Some(rc) = &self.runtime_config {
             std::fs::write(dir.join("runtime-config.toml"), rc).unwrap();
-            cmd.arg("--runtime-config-file")
-                .arg(dir.join("runtime-config.toml"));
+            cmd.arg("--runtime-config-file").arg(dir.join("runtime-config.toml"));
         }
-        cmd.env(
-            "DEVHOST_CACHE_DIR",
-            workspace_root().join("target/devhost-cache"),
-        );
+        cmd.env("DEVHOST_CACHE_DIR", target_dir().join("devhost-cache"));
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -145,17 +201,9 @@ impl App {
         let Some(base) = base else {
             let status = child.wait().unwrap();
             std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "devhost did not start ({status}):\n{}",
-                log.lock().unwrap().join("\n")
-            );
+            panic!("devhost did not start ({status}):\n{}", log.lock().unwrap().join("\n"));
         };
-        Devhost {
-            child,
-            base,
-            dir,
-            log,
-        }
+        Devhost { child, base, dir, log }
     }
 
     /// Run devhost expecting it to refuse to start; returns its stderr.
@@ -166,10 +214,7 @@ impl App {
             .stdin(Stdio::null())
             .output()
             .expect("devhost runs");
-        assert!(
-            !out.status.success(),
-            "devhost should have refused to start"
-        );
+        assert!(!out.status.success(), "devhost should have refused to start");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
@@ -191,10 +236,7 @@ impl Devhost {
             if log.contains(needle) {
                 return log;
             }
-            assert!(
-                Instant::now() < deadline,
-                "log never showed {needle:?}:\n{log}"
-            );
+            assert!(Instant::now() < deadline, "log never showed {needle:?}:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -218,6 +260,20 @@ impl Drop for Devhost {
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -229,17 +285,25 @@ fn agent() -> ureq::Agent {
 }
 
 pub fn request(method: &str, url: &str, body: &str) -> Reply {
-    let req = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .body(body.to_owned())
-        .unwrap();
-    let mut resp = agent()
-        .run(req)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    call(method, url, &[], body)
+}
+
+/// Any request, with headers; an HTTP error status is a reply, not a failure.
+pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder.body(body.to_owned()).unwrap();
+    let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
-    Reply { status, body }
+    Reply { status, body, headers }
 }
 
 pub fn get(url: &str) -> Reply {
@@ -247,11 +311,7 @@ pub fn get(url: &str) -> Reply {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A real `redis-server` on a free loopback port, without persistence.
@@ -264,7 +324,16 @@ impl Redis {
     pub fn start() -> Redis {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (apt-get install redis-server; the test command does this)");
