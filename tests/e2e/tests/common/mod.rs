@@ -1,0 +1,127 @@
+//! The app as a user meets it: the repository's spin.toml and runtime config,
+//! the release .wasm files, served by devhost with state in a temp directory.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use streamia_testkit::{build_components, App};
+pub use streamia_testkit::{call, Devhost, Reply};
+
+pub const SECRET: &str = "e2e-test-secret-that-is-long-enough-0123";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "s3cret-pass";
+
+/// The app's manifest plus the test-only event sink, subscribed over http
+/// to every users event.
+pub fn app() -> App {
+    build_components(&["gateway", "users", "event-sink", "event-sink-redis"]);
+    let mut app = App::from_repo("spin.toml", Some("runtime-config.toml"));
+    app.spin_toml = app.spin_toml.replace(
+        "  \"http://notifications.spin.internal\",\n",
+        "  \"http://notifications.spin.internal\",\n  \"http://event-sink.spin.internal\",\n",
+    );
+    app.spin_toml.push_str(&sink_component());
+    app.runtime_config
+        .as_mut()
+        .unwrap()
+        .push_str("\n[sqlite_database.sink]\ntype = \"spin\"\npath = \".spin/sink.db\"\n");
+    app.env("SPIN_VARIABLE_JWT_SECRET", SECRET)
+        .env("SPIN_VARIABLE_ADMIN_EMAILS", ADMIN_EMAIL)
+        .env(
+            "SPIN_VARIABLE_USERS_EVENT_SUBSCRIBERS",
+            "*=http://event-sink.spin.internal/sink/events",
+        )
+}
+
+fn sink_component() -> String {
+    let wasm = streamia_testkit::workspace_root().join("target/wasm32-wasip2/release/event_sink.wasm");
+    format!(
+        r#"
+[[trigger.http]]
+route = "/sink/..."
+component = "event-sink"
+[component.event-sink]
+source = "{}"
+sqlite_databases = ["sink"]
+"#,
+        wasm.display()
+    )
+}
+
+pub struct Api {
+    pub host: Devhost,
+}
+
+pub fn start() -> Api {
+    Api { host: app().start() }
+}
+
+impl Api {
+    pub fn url(&self, path: &str) -> String {
+        self.host.url(path)
+    }
+
+    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        call(method, &self.url(path), &headers, &body)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, None, Some(&body))
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, None)
+    }
+
+    /// Register and return `(user, accessToken, refreshToken)`.
+    pub fn register(&self, email: &str, username: &str) -> (Value, String, String) {
+        let r = self.post(
+            "/api/users/register",
+            json!({"email": email, "password": PASSWORD, "username": username}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let v = r.json();
+        (
+            v["user"].clone(),
+            v["accessToken"].as_str().unwrap().to_owned(),
+            v["refreshToken"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn admin(&self) -> String {
+        self.register(ADMIN_EMAIL, "admin").1
+    }
+
+    /// Events the test sink recorded, in order.
+    pub fn received(&self) -> Vec<Value> {
+        let r = self.get("/sink/received", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json().as_array().unwrap().clone()
+    }
+
+    pub fn received_of(&self, event_type: &str) -> Vec<Value> {
+        self.received()
+            .into_iter()
+            .filter(|e| e["eventType"] == event_type)
+            .collect()
+    }
+}
+
+/// The SPEC §3 error shape, with the response's request id.
+pub fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["error"]["code"], code, "{}", r.body);
+    assert!(
+        v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.body
+    );
+    assert_eq!(v["error"]["requestId"].as_str(), r.header("x-request-id"), "{}", r.body);
+}
