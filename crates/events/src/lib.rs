@@ -1,7 +1,7 @@
 //! Streamia events (SPEC §5).
 //!
 //! Layout: the payload types and [`Event`] are generated from
-//! `wit/events.wit` (see `build.rs`); [`Envelope`] is what travels;
+//! `wit/events/events.wit` (see `build.rs`); [`Envelope`] is what travels;
 //! [`outbox`] stores events in the producer's database in the same
 //! transaction as the change and tracks their delivery; [`transport`]
 //! delivers them over HTTP (service chaining to subscribers' `/events`) or
@@ -105,7 +105,7 @@ mod tests {
         assert!(env.event().is_err());
     }
 
-    /// The JSON Schemas in wit/schemas/ are kept in step with wit/events.wit;
+    /// The JSON Schemas in wit/schemas/ are kept in step with wit/events/events.wit;
     /// `UPDATE_SCHEMAS=1 cargo test -p streamia-events` rewrites them.
     #[test]
     fn checked_in_json_schemas_match_the_wit() {

@@ -50,21 +50,29 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// Build workspace components for wasm32-wasip2 (release), where spin.toml's
-/// `source` paths point. Once per test binary.
+/// `source` paths point. Each package at most once per test binary.
 pub fn build_components(packages: &[&str]) {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut cmd = cargo();
-        cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(workspace_root().join("Cargo.toml"));
-        for p in packages {
-            cmd.args(["-p", p]);
-        }
-        assert!(
-            cmd.status().expect("cargo runs").success(),
-            "building {packages:?} for wasm32-wasip2 failed"
-        );
-    });
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !built.iter().any(|b| b == p))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(workspace_root().join("Cargo.toml"));
+    for p in &missing {
+        cmd.args(["-p", p]);
+    }
+    assert!(
+        cmd.status().expect("cargo runs").success(),
+        "building {missing:?} for wasm32-wasip2 failed"
+    );
+    built.extend(missing.iter().map(|p| p.to_string()));
 }
 
 /// The devhost binary: `$DEVHOST_BIN`, or the workspace's, built on first use.
