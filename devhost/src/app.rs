@@ -254,6 +254,15 @@ impl App {
 fn engine() -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
+    // Spin pre-allocates instance slots too; a fresh instance per request
+    // then costs a few microseconds instead of fresh mmaps.
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(1000)
+        .total_core_instances(4000)
+        .total_memories(4000)
+        .total_tables(4000)
+        .max_memory_size(1 << 30);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     Ok(Engine::new(&config)?)
 }
 
