@@ -208,7 +208,7 @@ impl App {
         mut req: http::Request<wasmtime_wasi_http::WasiBody>,
     ) -> Result<Response, wasmtime_wasi_http::Error> {
         let started = Instant::now();
-        if !self.components.get(target).is_some_and(|c| c.http.is_some()) {
+        if self.components.get(target).is_none_or(|c| c.http.is_none()) {
             crate::log::info(format_args!(
                 "component '{caller}': service chaining to '{target}', which is not an HTTP component of this app"
             ));

@@ -83,7 +83,7 @@ impl RuntimeConfig {
 
     pub fn parse(text: &str, base: &Path) -> Result<Self> {
         let raw: Raw = toml::from_str(text)?;
-        for key in raw.other.keys() {
+        if let Some(key) = raw.other.keys().next() {
             bail!(
                 "runtime config section '{key}' is not supported by devhost (key_value_store and sqlite_database are)"
             );

@@ -20,7 +20,7 @@ impl Page {
         let page = match page {
             None => 1,
             Some(p) => match p.parse::<u32>() {
-                Ok(n) if n >= 1 && n <= 1_000_000 => n,
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
                 _ => {
                     errors.push(crate::FieldError::new("page", "must be a whole number from 1"));
                     1
