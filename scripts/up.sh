@@ -11,8 +11,14 @@ case " $* " in
 esac
 "$ROOT/scripts/build.sh"
 cd "$ROOT"
-# A development secret so the app starts out of the box; set your own for anything real.
-export SPIN_VARIABLE_JWT_SECRET="${SPIN_VARIABLE_JWT_SECRET:-dev-only-insecure-jwt-secret-change-me-0123456789}"
+# jwt_secret is a required secret. Unless you set SPIN_VARIABLE_JWT_SECRET,
+# a random one is made once per checkout and kept in .spin/ (not committed).
+if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ]; then
+    mkdir -p .spin
+    [ -s .spin/dev-jwt-secret ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > .spin/dev-jwt-secret)
+    SPIN_VARIABLE_JWT_SECRET="$(cat .spin/dev-jwt-secret)"
+    export SPIN_VARIABLE_JWT_SECRET
+fi
 if command -v spin >/dev/null; then
     exec spin up -f spin.toml "${args[@]}"
 fi
