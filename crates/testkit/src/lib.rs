@@ -155,13 +155,25 @@ impl App {
         self
     }
 
+    /// `devhost up`, or `spin up` when `STREAMIA_TEST_HOST=spin` (then on a
+    /// free port: both print `Serving http://…`). Tests that read devhost's
+    /// log format are devhost's own.
     fn command(&self, dir: &Path) -> Command {
         std::fs::write(dir.join("spin.toml"), &self.spin_toml).unwrap();
-        let mut cmd = Command::new(self.binary.clone().unwrap_or_else(devhost_binary));
+        let on_spin = self.binary.is_none() && std::env::var("STREAMIA_TEST_HOST").as_deref() == Ok("spin");
+        let (program, listen) = if on_spin {
+            (PathBuf::from("spin"), format!("127.0.0.1:{}", free_port()))
+        } else {
+            (
+                self.binary.clone().unwrap_or_else(devhost_binary),
+                "127.0.0.1:0".to_owned(),
+            )
+        };
+        let mut cmd = Command::new(program);
         cmd.arg("up")
             .arg("-f")
             .arg(dir.join("spin.toml"))
-            .args(["--listen", "127.0.0.1:0"]);
+            .args(["--listen", &listen]);
         if let Some(rc) = &self.runtime_config {
             std::fs::write(dir.join("runtime-config.toml"), rc).unwrap();
             cmd.arg("--runtime-config-file").arg(dir.join("runtime-config.toml"));
