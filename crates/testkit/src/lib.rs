@@ -18,7 +18,8 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root exists")
 }
 
-fn target_dir() -> PathBuf {
+/// Cargo's target directory (`$CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
@@ -73,6 +74,11 @@ pub fn build_components(packages: &[&str]) {
         "building {missing:?} for wasm32-wasip2 failed"
     );
     built.extend(missing.iter().map(|p| p.to_string()));
+}
+
+/// A workspace component's release build: `event-sink` → `…/event_sink.wasm`.
+pub fn component_wasm(package: &str) -> PathBuf {
+    target_dir().join(format!("wasm32-wasip2/release/{}.wasm", package.replace('-', "_")))
 }
 
 /// The devhost binary: `$DEVHOST_BIN`, or the workspace's, built on first use.

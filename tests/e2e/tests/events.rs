@@ -35,7 +35,7 @@ fn over_redis_an_event_reaches_the_subscriber_once_even_when_published_twice() {
     let mut app = common::app()
         .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
         .env("SPIN_VARIABLE_REDIS_URL", &redis.url());
-    let wasm = streamia_testkit::workspace_root().join("target/wasm32-wasip2/release/event_sink_redis.wasm");
+    let wasm = streamia_testkit::component_wasm("event-sink-redis");
     app.spin_toml = app.spin_toml.replacen(
         "\n[variables]\n",
         &format!(

@@ -94,7 +94,7 @@ fn the_check_catches_an_undeclared_import() {
     let (pkg, _) = resolve.push_dir(root.join("wit")).unwrap();
     streamia_testkit::build_components(&["users"]);
     // The users component uses SQLite, which the gateway's world does not grant.
-    let users = wasm_imports(&std::fs::read(root.join("target/wasm32-wasip2/release/users.wasm")).unwrap());
+    let users = wasm_imports(&std::fs::read(streamia_testkit::component_wasm("users")).unwrap());
     let gateway_world = world_imports(&resolve, pkg, "gateway");
     assert!(users.contains("fermyon:spin/sqlite@2"));
     assert!(!gateway_world.contains("fermyon:spin/sqlite@2"));

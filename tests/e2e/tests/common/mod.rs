@@ -34,7 +34,7 @@ pub fn app() -> App {
 }
 
 fn sink_component() -> String {
-    let wasm = streamia_testkit::workspace_root().join("target/wasm32-wasip2/release/event_sink.wasm");
+    let wasm = streamia_testkit::component_wasm("event-sink");
     format!(
         r#"
 [[trigger.http]]
