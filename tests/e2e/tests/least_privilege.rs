@@ -66,10 +66,7 @@ fn every_component_imports_only_what_its_world_declares() {
     let (pkg, _) = resolve.push_dir(root.join("wit")).expect("wit/ parses");
     assert!(!components.is_empty());
     for component in &components {
-        let wasm = root.join(format!(
-            "target/wasm32-wasip2/release/{}.wasm",
-            component.replace('-', "_")
-        ));
+        let wasm = streamia_testkit::component_wasm(component);
         let imported = wasm_imports(&std::fs::read(&wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display())));
         let allowed = world_imports(&resolve, pkg, component);
         let extra: Vec<&String> = imported
