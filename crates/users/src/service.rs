@@ -55,6 +55,16 @@ pub struct Session {
     pub refresh_token: String,
 }
 
+impl Session {
+    fn new(user: User, tokens: Tokens) -> Self {
+        Session {
+            user,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
@@ -83,6 +93,14 @@ fn user_from(row: &Row<'_>) -> Result<User, ApiError> {
         updated_at: row.text("updated_at")?,
         password_hash: row.text("password_hash")?,
     })
+}
+
+/// The only UNIQUE column of users_accounts besides the id is the e-mail.
+fn email_taken(result: Result<streamia_db::Rows, DbError>) -> Result<(), ApiError> {
+    match result {
+        Err(DbError::Unique(_)) => Err(ApiError::Conflict("an account with this e-mail already exists".into())),
+        other => other.map(drop).map_err(Into::into),
+    }
 }
 
 /// After [`Validator::finish`] succeeded every checked value is `Some`.
@@ -174,14 +192,7 @@ impl Users<'_> {
                     (&user.updated_at).into(),
                 ],
             );
-            match inserted {
-                Err(DbError::Unique(_)) => {
-                    return Err(ApiError::Conflict("an account with this e-mail already exists".into()))
-                }
-                other => {
-                    other?;
-                }
-            };
+            email_taken(inserted)?;
             self.outbox.add(
                 self.db,
                 &Event::UserRegistered(UserRegistered {
@@ -192,11 +203,7 @@ impl Users<'_> {
                 }),
             )?;
             let tokens = self.session_tokens(&user, None)?;
-            Ok(Session {
-                user: user.clone(),
-                access_token: tokens.access_token,
-                refresh_token: tokens.refresh_token,
-            })
+            Ok(Session::new(user.clone(), tokens))
         })
     }
 
@@ -217,11 +224,7 @@ impl Users<'_> {
         };
         transaction(self.db, || {
             let tokens = self.session_tokens(&user, None)?;
-            Ok(Session {
-                user: user.clone(),
-                access_token: tokens.access_token,
-                refresh_token: tokens.refresh_token,
-            })
+            Ok(Session::new(user.clone(), tokens))
         })
     }
 
@@ -258,11 +261,7 @@ impl Users<'_> {
                 &[self.timestamp().into(), digest.clone().into()],
             )?;
             let tokens = self.session_tokens(&user, Some(&family))?;
-            Ok(Ok(Session {
-                user,
-                access_token: tokens.access_token,
-                refresh_token: tokens.refresh_token,
-            }))
+            Ok(Ok(Session::new(user, tokens)))
         })?
         // The reuse case commits the revocation before answering 401.
     }
@@ -326,14 +325,7 @@ impl Users<'_> {
                     (&user.id).into(),
                 ],
             );
-            match updated {
-                Err(DbError::Unique(_)) => {
-                    return Err(ApiError::Conflict("an account with this e-mail already exists".into()))
-                }
-                other => {
-                    other?;
-                }
-            };
+            email_taken(updated)?;
             self.outbox.add(
                 self.db,
                 &Event::UserUpdated(UserUpdated {
