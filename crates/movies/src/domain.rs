@@ -1,0 +1,399 @@
+//! The movie model and its validated inputs.
+
+use serde::{Deserialize, Serialize};
+use streamia_api::{FieldError, Page, Validator};
+
+/// The first films date from 1888.
+pub const FIRST_FILM_YEAR: u32 = 1888;
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 5000;
+pub const MAX_DURATION_MINUTES: u32 = 1000;
+pub const MAX_LIST_ITEMS: usize = 20;
+pub const MAX_NAME: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subtitle {
+    pub language: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Movie {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub genres: Vec<String>,
+    pub release_year: u32,
+    pub duration_minutes: Option<u32>,
+    pub director: Option<String>,
+    pub cast: Vec<String>,
+    pub poster_url: Option<String>,
+    pub video_url: Option<String>,
+    pub subtitles: Vec<Subtitle>,
+    pub average_rating: f64,
+    pub total_ratings: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The editable fields, as a client sends them (all optional so that PATCH
+/// can use the same shape; POST and PUT require title, description, year).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MovieFields {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub genres: Option<Vec<String>>,
+    pub release_year: Option<i64>,
+    pub duration_minutes: Option<i64>,
+    pub director: Option<String>,
+    pub cast: Option<Vec<String>>,
+}
+
+/// Fields that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovieInput {
+    pub title: String,
+    pub description: String,
+    pub genres: Vec<String>,
+    pub release_year: u32,
+    pub duration_minutes: Option<u32>,
+    pub director: Option<String>,
+    pub cast: Vec<String>,
+}
+
+fn text(v: &mut Validator, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    let value = value?.trim();
+    let n = value.chars().count();
+    v.check(if n == 0 {
+        Err(FieldError::new(field, "must not be empty"))
+    } else if n > max {
+        Err(FieldError::new(field, format!("must be at most {max} characters")))
+    } else if value.chars().any(|c| c.is_control() && c != '\n') {
+        Err(FieldError::new(field, "must not contain control characters"))
+    } else {
+        Ok(value.to_owned())
+    })
+}
+
+fn list(v: &mut Validator, field: &str, items: Option<&[String]>) -> Vec<String> {
+    let Some(items) = items else { return Vec::new() };
+    if items.len() > MAX_LIST_ITEMS {
+        v.check::<()>(Err(FieldError::new(
+            field,
+            format!("must have at most {MAX_LIST_ITEMS} entries"),
+        )));
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if let Some(item) = text(v, field, Some(item), MAX_NAME) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&item)) {
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+impl MovieInput {
+    /// Validate a complete movie (POST, PUT, or PATCH merged onto the stored
+    /// one). `current_year` bounds the release year: up to next year.
+    pub fn parse(fields: &MovieFields, current_year: u32) -> Result<Self, streamia_api::ApiError> {
+        let mut v = Validator::new();
+        let title = text(&mut v, "title", fields.title.as_deref(), MAX_TITLE);
+        if fields.title.is_none() {
+            v.check::<()>(Err(FieldError::new("title", "is required")));
+        }
+        let description = text(&mut v, "description", fields.description.as_deref(), MAX_DESCRIPTION);
+        if fields.description.is_none() {
+            v.check::<()>(Err(FieldError::new("description", "is required")));
+        }
+        let release_year = match fields.release_year {
+            None => v.check(Err(FieldError::new("releaseYear", "is required"))),
+            Some(y) if y >= i64::from(FIRST_FILM_YEAR) && y <= i64::from(current_year + 1) => Some(y as u32),
+            Some(_) => v.check(Err(FieldError::new(
+                "releaseYear",
+                format!("must be from {FIRST_FILM_YEAR} to {}", current_year + 1),
+            ))),
+        };
+        let duration_minutes = match fields.duration_minutes {
+            None => None,
+            Some(d) if d >= 1 && d <= i64::from(MAX_DURATION_MINUTES) => Some(d as u32),
+            Some(_) => v.check(Err(FieldError::new(
+                "durationMinutes",
+                format!("must be a whole number of minutes from 1 to {MAX_DURATION_MINUTES}"),
+            ))),
+        };
+        let director = text(&mut v, "director", fields.director.as_deref(), MAX_NAME);
+        let genres = list(&mut v, "genres", fields.genres.as_deref());
+        let cast = list(&mut v, "cast", fields.cast.as_deref());
+        v.finish()?;
+        match (title, description, release_year) {
+            (Some(title), Some(description), Some(release_year)) => Ok(MovieInput {
+                title,
+                description,
+                genres,
+                release_year,
+                duration_minutes,
+                director,
+                cast,
+            }),
+            _ => Err(streamia_api::ApiError::internal("validated movie fields missing")),
+        }
+    }
+
+    /// PATCH: the stored movie with the given fields replaced.
+    pub fn merge(movie: &Movie, patch: &MovieFields) -> MovieFields {
+        MovieFields {
+            title: patch.title.clone().or_else(|| Some(movie.title.clone())),
+            description: patch.description.clone().or_else(|| Some(movie.description.clone())),
+            genres: patch.genres.clone().or_else(|| Some(movie.genres.clone())),
+            release_year: patch.release_year.or(Some(i64::from(movie.release_year))),
+            duration_minutes: patch.duration_minutes.or(movie.duration_minutes.map(i64::from)),
+            director: patch.director.clone().or_else(|| movie.director.clone()),
+            cast: patch.cast.clone().or_else(|| Some(movie.cast.clone())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SortField {
+    Title,
+    ReleaseYear,
+    AverageRating,
+    CreatedAt,
+}
+
+impl SortField {
+    pub fn column(self) -> &'static str {
+        match self {
+            SortField::Title => "title COLLATE NOCASE",
+            SortField::ReleaseYear => "release_year",
+            SortField::AverageRating => "average_rating",
+            SortField::CreatedAt => "created_at",
+        }
+    }
+}
+
+/// `GET /api/movies` parameters, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub page: Page,
+    pub genre: Option<String>,
+    pub year: Option<u32>,
+    pub search: Option<String>,
+    pub sort: SortField,
+    pub descending: bool,
+}
+
+impl ListQuery {
+    pub fn parse(get: impl Fn(&str) -> Option<String>, current_year: u32) -> Result<Self, streamia_api::ApiError> {
+        let page = Page::parse(get("page").as_deref(), get("limit").as_deref());
+        let mut v = Validator::new();
+        let page = match page {
+            Ok(p) => Some(p),
+            Err(streamia_api::ApiError::Validation(errors)) => {
+                for e in errors {
+                    v.check::<()>(Err(e));
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let genre = get("genre").map(|g| g.trim().to_owned()).filter(|g| !g.is_empty());
+        if genre.as_ref().is_some_and(|g| g.chars().count() > MAX_NAME) {
+            v.check::<()>(Err(FieldError::new(
+                "genre",
+                format!("must be at most {MAX_NAME} characters"),
+            )));
+        }
+        let year = match get("year") {
+            None => None,
+            Some(y) => match y.trim().parse::<u32>() {
+                Ok(y) if (FIRST_FILM_YEAR..=current_year + 1).contains(&y) => Some(y),
+                _ => v.check(Err(FieldError::new(
+                    "year",
+                    format!("must be a year from {FIRST_FILM_YEAR} to {}", current_year + 1),
+                ))),
+            },
+        };
+        let search = get("search").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_TITLE) {
+            v.check::<()>(Err(FieldError::new(
+                "search",
+                format!("must be at most {MAX_TITLE} characters"),
+            )));
+        }
+        let (sort, descending) = match get("sort") {
+            None => (Some(SortField::CreatedAt), true),
+            Some(s) => {
+                let (name, dir) = s.split_once(':').map_or((s.as_str(), None), |(n, d)| (n, Some(d)));
+                let field = match name {
+                    "title" => Some(SortField::Title),
+                    "releaseYear" => Some(SortField::ReleaseYear),
+                    "averageRating" => Some(SortField::AverageRating),
+                    "createdAt" => Some(SortField::CreatedAt),
+                    _ => None,
+                };
+                match (field, dir) {
+                    (Some(f), None | Some("asc")) => (Some(f), false),
+                    (Some(f), Some("desc")) => (Some(f), true),
+                    _ => (
+                        v.check(Err(FieldError::new(
+                            "sort",
+                            "must be title, releaseYear, averageRating or createdAt, optionally with :asc or :desc",
+                        ))),
+                        false,
+                    ),
+                }
+            }
+        };
+        v.finish()?;
+        match (page, sort) {
+            (Some(page), Some(sort)) => Ok(ListQuery {
+                page,
+                genre,
+                year,
+                search,
+                sort,
+                descending,
+            }),
+            _ => Err(streamia_api::ApiError::internal("validated query missing")),
+        }
+    }
+
+    /// A stable key for the list cache: equal queries, equal keys.
+    pub fn cache_key(&self) -> String {
+        format!(
+            "p={};l={};g={};y={};s={};o={:?}{}",
+            self.page.page(),
+            self.page.limit(),
+            self.genre.as_deref().unwrap_or("").to_lowercase(),
+            self.year.map(|y| y.to_string()).unwrap_or_default(),
+            self.search.as_deref().unwrap_or("").to_lowercase(),
+            self.sort,
+            if self.descending { ":desc" } else { "" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(v: serde_json::Value) -> MovieFields {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn field_names(err: streamia_api::ApiError) -> Vec<String> {
+        match err {
+            streamia_api::ApiError::Validation(f) => f.into_iter().map(|f| f.field).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_complete_movie_validates() {
+        let m = MovieInput::parse(
+            &fields(serde_json::json!({"title": " Alien ", "description": "In space.", "releaseYear": 1979,
+                "durationMinutes": 117, "genres": ["Sci-Fi", "Horror", "sci-fi"], "cast": ["Sigourney Weaver"], "director": "Ridley Scott"})),
+            2026,
+        )
+        .unwrap();
+        assert_eq!(m.title, "Alien");
+        assert_eq!(m.genres, ["Sci-Fi", "Horror"], "duplicates dropped");
+        assert_eq!(m.release_year, 1979);
+    }
+
+    #[test]
+    fn bad_movies_name_every_bad_field() {
+        let cases = [
+            (serde_json::json!({}), vec!["title", "description", "releaseYear"]),
+            (
+                serde_json::json!({"title": "", "description": "d", "releaseYear": 1887}),
+                vec!["title", "releaseYear"],
+            ),
+            (
+                serde_json::json!({"title": "t", "description": "d", "releaseYear": 2028}),
+                vec!["releaseYear"],
+            ),
+            (
+                serde_json::json!({"title": "t", "description": "d", "releaseYear": 2000, "durationMinutes": 0}),
+                vec!["durationMinutes"],
+            ),
+            (
+                serde_json::json!({"title": "t", "description": "d", "releaseYear": 2000, "durationMinutes": -5}),
+                vec!["durationMinutes"],
+            ),
+            (
+                serde_json::json!({"title": "x".repeat(201), "description": "d", "releaseYear": 2000}),
+                vec!["title"],
+            ),
+            (
+                serde_json::json!({"title": "t", "description": "d", "releaseYear": 2000, "genres": vec!["g"; 21]}),
+                vec!["genres"],
+            ),
+            (
+                serde_json::json!({"title": "t", "description": "d", "releaseYear": 2000, "cast": [""]}),
+                vec!["cast"],
+            ),
+        ];
+        for (body, want) in cases {
+            let got = field_names(MovieInput::parse(&fields(body.clone()), 2026).unwrap_err());
+            assert_eq!(got, want, "{body}");
+        }
+        assert!(MovieInput::parse(
+            &fields(serde_json::json!({"title": "t", "description": "d", "releaseYear": 2027})),
+            2026
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_value::<MovieFields>(serde_json::json!({"title": "t", "averageRating": 5})).is_err());
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Result<ListQuery, streamia_api::ApiError> {
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        ListQuery::parse(|k| owned.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()), 2026)
+    }
+
+    #[test]
+    fn list_queries_parse_and_reject_bad_parameters() {
+        let q = query(&[
+            ("genre", "Drama"),
+            ("year", "1999"),
+            ("search", "matrix"),
+            ("sort", "releaseYear:desc"),
+        ])
+        .unwrap();
+        assert_eq!(q.sort, SortField::ReleaseYear);
+        assert!(q.descending);
+        assert_eq!(q.year, Some(1999));
+        let default = query(&[]).unwrap();
+        assert_eq!((default.sort, default.descending), (SortField::CreatedAt, true));
+        for (k, v) in [
+            ("sort", "rating"),
+            ("sort", "title:up"),
+            ("year", "19x9"),
+            ("year", "1500"),
+            ("page", "0"),
+            ("limit", "1000"),
+        ] {
+            assert_eq!(query(&[(k, v)]).unwrap_err().status(), 400, "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn cache_keys_distinguish_queries() {
+        let a = query(&[("genre", "Drama")]).unwrap().cache_key();
+        let b = query(&[("genre", "drama")]).unwrap().cache_key();
+        let c = query(&[("genre", "Drama"), ("page", "2")]).unwrap().cache_key();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,9 @@
+//! The movies service's logic, in plain Rust so native tests run it:
+//! [`domain`] holds the model and validated inputs (movie fields, list
+//! queries), [`service`] the catalogue over a database, a cache and the
+//! outbox. `components/movies` wires it to Spin.
+
+pub mod domain;
+pub mod service;
+
+pub use service::{Cache, Movies, MIGRATIONS, SERVICE};
