@@ -13,6 +13,7 @@ use wit_parser::{Resolve, Type, TypeDefKind};
 fn main() -> Result<()> {
     let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/events/events.wit");
     println!("cargo:rerun-if-changed={}", wit.display());
+    println!("cargo:rerun-if-changed=build.rs");
     let mut resolve = Resolve::default();
     let pkg = resolve.push_file(&wit).context("parsing wit/events/events.wit")?;
     let iface = resolve.packages[pkg]

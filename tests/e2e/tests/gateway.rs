@@ -18,19 +18,21 @@ fn health_reports_the_gateway_and_each_deployed_service() {
     let r = api.get("/health", None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["services"]["users"], "ok");
+    assert_eq!(r.json()["services"]["movies"], "ok");
     assert_eq!(api.get("/health/live", None).status, 200);
     assert_eq!(api.get("/health/ready", None).status, 200);
     let users = api.get("/health/users", None);
     assert_eq!(users.status, 200, "{}", users.body);
     assert_eq!(users.json()["checks"]["sqlite"], true);
-    assert_error(&api.get("/health/movies", None), 503, "service_unavailable");
+    assert_eq!(api.get("/health/movies", None).json()["checks"]["sqlite"], true);
+    assert_error(&api.get("/health/comments", None), 503, "service_unavailable");
     assert_error(&api.get("/health/nope", None), 404, "not_found");
 }
 
 #[test]
 fn services_not_deployed_answer_503_after_the_token_check() {
     let api = start();
-    assert_error(&api.get("/api/movies", None), 503, "service_unavailable");
+    assert_error(&api.get("/api/comments/movie/1", None), 503, "service_unavailable");
     assert_error(&api.get("/api/favorites", None), 401, "unauthorized");
     let (_, token, _) = api.register("ana@example.com", "ana");
     assert_error(&api.get("/api/favorites", Some(&token)), 503, "service_unavailable");

@@ -1,6 +1,8 @@
 //! Test-only event subscriber (not part of the product): `POST …/events`
 //! takes an envelope as the http transport delivers it; `GET …/received`
-//! lists what was recorded, each event once.
+//! lists what was recorded, each event once; `POST …/relay/<service>`
+//! hands a body to that service's private `/events`, so a test can deliver
+//! events the way a producer would.
 
 mod sink;
 
@@ -19,8 +21,12 @@ fn json(status: u16, value: serde_json::Value) -> Response {
 }
 
 #[http_component]
-fn handle(req: Request) -> Response {
+async fn handle(req: Request) -> Response {
     let path = req.path().to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let (Method::Post, [.., "relay", target]) = (req.method(), segs.as_slice()) {
+        return relay(target, req.body().to_vec()).await;
+    }
     match (req.method(), path.rsplit('/').next().unwrap_or("")) {
         (Method::Post, "events") => match Envelope::parse(req.body()) {
             Err(e) => json(400, serde_json::json!({"error": e.to_string()})),
@@ -62,5 +68,22 @@ fn handle(req: Request) -> Response {
             }
         }
         _ => json(404, serde_json::json!({"error": "not found"})),
+    }
+}
+
+async fn relay(target: &str, body: Vec<u8>) -> Response {
+    let out = Request::builder()
+        .method(Method::Post)
+        .uri(format!("http://{target}.spin.internal/events"))
+        .header("content-type", "application/json")
+        .body(body)
+        .build();
+    match spin_sdk::http::send::<_, Response>(out).await {
+        Ok(resp) => Response::builder()
+            .status(*resp.status())
+            .header("content-type", "application/json")
+            .body(resp.into_body())
+            .build(),
+        Err(e) => json(502, serde_json::json!({"error": e.to_string()})),
     }
 }

@@ -14,11 +14,12 @@ pub const PASSWORD: &str = "s3cret-pass";
 /// The app's manifest plus the test-only event sink, subscribed over http
 /// to every users event.
 pub fn app() -> App {
-    build_components(&["gateway", "users", "event-sink", "event-sink-redis"]);
+    build_components(&["gateway", "users", "movies", "event-sink", "event-sink-redis"]);
     let mut app = App::from_repo("spin.toml", Some("runtime-config.toml"));
+    // Every component may reach the sink, as a real subscriber would be listed.
     app.spin_toml = app.spin_toml.replace(
-        "  \"http://notifications.spin.internal\",\n",
-        "  \"http://notifications.spin.internal\",\n  \"http://event-sink.spin.internal\",\n",
+        "allowed_outbound_hosts = [\n",
+        "allowed_outbound_hosts = [\n  \"http://event-sink.spin.internal\",\n",
     );
     app.spin_toml.push_str(&sink_component());
     app.runtime_config
@@ -43,6 +44,7 @@ component = "event-sink"
 [component.event-sink]
 source = "{}"
 sqlite_databases = ["sink"]
+allowed_outbound_hosts = ["http://*.spin.internal"]
 "#,
         wasm.display()
     )
@@ -96,6 +98,17 @@ impl Api {
 
     pub fn admin(&self) -> String {
         self.register(ADMIN_EMAIL, "admin").1
+    }
+
+    /// Deliver an envelope to a service's private `/events`, as the http
+    /// transport does (through the sink's relay).
+    pub fn deliver(&self, service: &str, envelope: &Value) -> Reply {
+        call(
+            "POST",
+            &self.url(&format!("/sink/relay/{service}")),
+            &[("content-type", "application/json")],
+            &envelope.to_string(),
+        )
     }
 
     /// Events the test sink recorded, in order.

@@ -1,0 +1,236 @@
+//! The movies component: a private route reached from the gateway (reads are
+//! public there, writes need an admin token, which is checked here again).
+//! `POST /events` takes rating events over the http transport.
+
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
+use streamia_auth::{JwtKeys, Role};
+use streamia_db::SpinDb;
+use streamia_events::outbox::Outbox;
+use streamia_events::transport::{self, Transport};
+use streamia_events::Envelope;
+use streamia_movies::domain::{ListQuery, MovieFields, MovieInput};
+use streamia_movies::{Cache, Movies, SERVICE};
+
+/// The component's own database and key-value store (spin.toml).
+const DATABASE: &str = "movies";
+const CACHE_STORE: &str = "movies";
+
+struct Config {
+    keys: JwtKeys,
+    transport: Transport,
+}
+
+fn variable(name: &str) -> Result<String, ApiError> {
+    spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
+        code: "misconfigured",
+        message: format!("the movies service is misconfigured ({name}: {e:?})"),
+    })
+}
+
+impl Config {
+    fn load() -> Result<Self, ApiError> {
+        let misconfigured = |what: String| ApiError::Unavailable {
+            code: "misconfigured",
+            message: what,
+        };
+        let keys = JwtKeys::new(&variable("jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
+        let transport = Transport::parse(
+            &variable("event_transport")?,
+            &variable("event_subscribers")?,
+            &variable("redis_url")?,
+        )
+        .map_err(misconfigured)?;
+        Ok(Config { keys, transport })
+    }
+}
+
+/// The key-value store as the catalogue's cache. A cache that fails is a
+/// cache miss, never a failed request.
+struct KvCache(Option<spin_sdk::key_value::Store>);
+
+impl KvCache {
+    fn open() -> Self {
+        match spin_sdk::key_value::Store::open(CACHE_STORE) {
+            Ok(store) => KvCache(Some(store)),
+            Err(e) => {
+                eprintln!("movies cache unavailable: {e:?}");
+                KvCache(None)
+            }
+        }
+    }
+}
+
+impl Cache for KvCache {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.as_ref()?.get(key).ok().flatten()
+    }
+    fn set(&self, key: &str, value: &[u8]) {
+        if let Some(store) = &self.0 {
+            if let Err(e) = store.set(key, value) {
+                eprintln!("movies cache: set {key} failed: {e:?}");
+            }
+        }
+    }
+    fn delete(&self, key: &str) {
+        if let Some(store) = &self.0 {
+            if let Err(e) = store.delete(key) {
+                eprintln!("movies cache: delete {key} failed: {e:?}");
+            }
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    transport::unix_now()
+}
+
+/// The calendar year of a Unix time (UTC), for the release-year bound.
+fn year_of(unix: i64) -> u32 {
+    // Days since 1970-01-01 → civil year (Howard Hinnant's algorithm).
+    let days = unix.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as u32
+}
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    let ctx = Ctx::new(&req);
+    let result = route(&ctx, &req).await;
+    ctx.respond(result)
+}
+
+async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let config = Config::load()?;
+    let db = SpinDb::open(DATABASE).map_err(ApiError::internal)?;
+    let cache = KvCache::open();
+    let outbox = Outbox::new(SERVICE);
+    let now = unix_now();
+    let movies = Movies {
+        db: &db,
+        outbox: &outbox,
+        cache: &cache,
+        now,
+        current_year: year_of(now),
+    };
+    if let ["health", rest @ ..] = segs.as_slice() {
+        return health(ctx, &movies, rest);
+    }
+    movies.migrate()?;
+    let result = match (&method, segs.as_slice()) {
+        // POST /events: rating.* from the ratings service (http transport)
+        (Method::Post, ["events"]) => {
+            let envelope = Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
+                code: "invalid_event",
+                message: e.to_string(),
+            })?;
+            let outcome = movies.apply_rating_event(&envelope)?;
+            Ok(ctx.json(
+                200,
+                &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
+            ))
+        }
+        (_, ["api", "movies", rest @ ..]) => dispatch(ctx, req, &config, &movies, &method, rest),
+        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    };
+    if method != Method::Get {
+        if let Err(e) = transport::flush(&db, &outbox, &config.transport).await {
+            eprintln!("request {}: outbox flush failed: {e}", ctx.request_id);
+        }
+    }
+    result
+}
+
+fn dispatch(
+    ctx: &Ctx,
+    req: &Request,
+    config: &Config,
+    movies: &Movies<'_>,
+    method: &Method,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    match (method, rest) {
+        // GET /api/movies?page&limit&genre&year&search&sort
+        (Method::Get, []) => {
+            let query = ListQuery::parse(|k| ctx.query(k).map(str::to_owned), movies.current_year)?;
+            Ok(ctx.json(200, &movies.list(&query)?))
+        }
+        // GET /api/movies/{id}
+        (Method::Get, [id]) => Ok(ctx.json(200, &movies.get(id)?)),
+        // POST /api/movies (admin)
+        (Method::Post, []) => {
+            require_admin(req, config, movies.now)?;
+            let fields: MovieFields = json_body(req, DEFAULT_BODY_LIMIT)?;
+            let movie = movies.create(&MovieInput::parse(&fields, movies.current_year)?)?;
+            Ok(ctx.json(201, &movie))
+        }
+        // PUT /api/movies/{id} (admin): every field, as for POST
+        (Method::Put, [id]) => {
+            require_admin(req, config, movies.now)?;
+            let fields: MovieFields = json_body(req, DEFAULT_BODY_LIMIT)?;
+            Ok(ctx.json(
+                200,
+                &movies.update(id, &MovieInput::parse(&fields, movies.current_year)?)?,
+            ))
+        }
+        // PATCH /api/movies/{id} (admin): only the fields given
+        (Method::Patch, [id]) => {
+            require_admin(req, config, movies.now)?;
+            let patch: MovieFields = json_body(req, DEFAULT_BODY_LIMIT)?;
+            let merged = MovieInput::merge(&movies.load(id)?, &patch);
+            Ok(ctx.json(
+                200,
+                &movies.update(id, &MovieInput::parse(&merged, movies.current_year)?)?,
+            ))
+        }
+        // DELETE /api/movies/{id} (admin): starts the movie deletion saga
+        (Method::Delete, [id]) => {
+            require_admin(req, config, movies.now)?;
+            movies.delete(id)?;
+            Ok(ctx.no_content())
+        }
+        (_, [] | [_]) => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound("no such movies route".into())),
+    }
+}
+
+/// Writes are for admins; the token is checked here as well as at the gateway.
+fn require_admin(req: &Request, config: &Config, now: i64) -> Result<(), ApiError> {
+    let header = req.header("authorization").and_then(|v| v.as_str());
+    let token = streamia_auth::bearer(header).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let claims = config
+        .keys
+        .verify(token, now as u64)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    match claims.role {
+        Role::Admin => Ok(()),
+        Role::User => Err(ApiError::Forbidden("admins only".into())),
+    }
+}
+
+fn health(ctx: &Ctx, movies: &Movies<'_>, rest: &[&str]) -> Result<Response, ApiError> {
+    match rest {
+        [] | ["ready"] => {
+            let ok = movies.ready();
+            let body = serde_json::json!({
+                "service": SERVICE,
+                "status": if ok { "ok" } else { "unavailable" },
+                "checks": {"sqlite": ok},
+                "cache": movies.cache_stats(),
+            });
+            Ok(ctx.json(if ok { 200 } else { 503 }, &body))
+        }
+        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": SERVICE, "status": "ok"}))),
+        _ => Err(ApiError::NotFound("no such health check".into())),
+    }
+}
