@@ -3,6 +3,7 @@
 //! queries), [`service`] the catalogue over a database, a cache and the
 //! outbox. `components/movies` wires it to Spin.
 
+pub mod cloudinary;
 pub mod domain;
 pub mod service;
 
