@@ -178,7 +178,14 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
     out.method(req.method().clone())
         .uri(url)
         .header(request_id::HEADER, ctx.request_id.as_str());
-    for name in ["authorization", "content-type", "accept"] {
+    // X-Cld-*: Cloudinary's notification signature, checked by the movies service.
+    for name in [
+        "authorization",
+        "content-type",
+        "accept",
+        "x-cld-timestamp",
+        "x-cld-signature",
+    ] {
         if let Some(value) = header(&req, name) {
             out.header(name, value);
         }

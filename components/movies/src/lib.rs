@@ -10,6 +10,7 @@ use streamia_db::SpinDb;
 use streamia_events::outbox::Outbox;
 use streamia_events::transport::{self, Transport};
 use streamia_events::Envelope;
+use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError};
 use streamia_movies::domain::{ListQuery, MovieFields, MovieInput};
 use streamia_movies::{Cache, Movies, SERVICE};
 
@@ -20,6 +21,9 @@ const CACHE_STORE: &str = "movies";
 struct Config {
     keys: JwtKeys,
     transport: Transport,
+    /// `None`: media endpoints answer 503 `media_not_configured`.
+    cloudinary: Option<Cloudinary>,
+    notification_url: String,
 }
 
 fn variable(name: &str) -> Result<String, ApiError> {
@@ -42,7 +46,25 @@ impl Config {
             &variable("redis_url")?,
         )
         .map_err(misconfigured)?;
-        Ok(Config { keys, transport })
+        let cloudinary = Cloudinary::configure(
+            &variable("cloudinary_cloud_name")?,
+            &variable("cloudinary_api_key")?,
+            &variable("cloudinary_api_secret")?,
+            &variable("cloudinary_base_url")?,
+        );
+        Ok(Config {
+            keys,
+            transport,
+            cloudinary,
+            notification_url: variable("cloudinary_notification_url")?,
+        })
+    }
+
+    fn media(&self) -> Result<&Cloudinary, ApiError> {
+        self.cloudinary.as_ref().ok_or_else(|| ApiError::Unavailable {
+            code: "media_not_configured",
+            message: "media uploads are not configured (cloudinary_* variables)".into(),
+        })
     }
 }
 
@@ -140,7 +162,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
                 &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
             ))
         }
-        (_, ["api", "movies", rest @ ..]) => dispatch(ctx, req, &config, &movies, &method, rest),
+        (_, ["api", "movies", rest @ ..]) => dispatch(ctx, req, &config, &movies, &method, rest).await,
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
@@ -151,7 +173,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     result
 }
 
-fn dispatch(
+async fn dispatch(
     ctx: &Ctx,
     req: &Request,
     config: &Config,
@@ -193,14 +215,97 @@ fn dispatch(
                 &movies.update(id, &MovieInput::parse(&merged, movies.current_year)?)?,
             ))
         }
-        // DELETE /api/movies/{id} (admin): starts the movie deletion saga
+        // DELETE /api/movies/{id} (admin): starts the movie deletion saga and
+        // destroys the movie's Cloudinary assets
         (Method::Delete, [id]) => {
             require_admin(req, config, movies.now)?;
-            movies.delete(id)?;
+            let assets = movies.delete(id)?;
+            if let Some(cloud) = &config.cloudinary {
+                for (kind, public_id) in assets {
+                    destroy(ctx, cloud, kind, &public_id, movies.now).await;
+                }
+            }
             Ok(ctx.no_content())
         }
-        (_, [] | [_]) => Err(ApiError::MethodNotAllowed),
+        // POST /api/movies/{id}/video/upload-signature (admin): signed
+        // parameters for a direct browser-to-Cloudinary video upload
+        (Method::Post, [id, "video", "upload-signature"]) => {
+            require_admin(req, config, movies.now)?;
+            let cloud = config.media()?;
+            if !movies.exists(id)? {
+                return Err(ApiError::NotFound("movie not found".into()));
+            }
+            Ok(ctx.json(200, &cloud.video_upload(id, movies.now, Some(&config.notification_url))))
+        }
+        // POST /api/movies/cloudinary/notify: Cloudinary's upload notification
+        (Method::Post, ["cloudinary", "notify"]) => notify(ctx, req, config, movies),
+        (_, [] | [_] | [_, "video", "upload-signature"] | ["cloudinary", "notify"]) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such movies route".into())),
+    }
+}
+
+/// Cloudinary's notification, trusted only with a valid, fresh signature.
+fn notify(ctx: &Ctx, req: &Request, config: &Config, movies: &Movies<'_>) -> Result<Response, ApiError> {
+    let cloud = config.media()?;
+    let header = |name: &str| req.header(name).and_then(|v| v.as_str());
+    cloud
+        .verify_notification(
+            req.body(),
+            header("x-cld-timestamp"),
+            header("x-cld-signature"),
+            movies.now,
+        )
+        .map_err(|e| {
+            ApiError::Unauthorized(
+                match e {
+                    NotificationError::MissingHeaders => "X-Cld-Timestamp and X-Cld-Signature are required",
+                    NotificationError::Stale => "the notification is too old",
+                    NotificationError::BadSignature => "the notification signature does not match",
+                }
+                .into(),
+            )
+        })?;
+    let body: serde_json::Value = serde_json::from_slice(req.body()).map_err(|e| ApiError::BadRequest {
+        code: "invalid_json",
+        message: e.to_string(),
+    })?;
+    let field = |name: &str| body.get(name).and_then(|v| v.as_str());
+    if field("notification_type") != Some("upload") || field("resource_type") != Some("video") {
+        return Ok(ctx.json(200, &serde_json::json!({"result": "ignored"})));
+    }
+    let public_id = field("public_id").ok_or_else(|| ApiError::validation("public_id", "is required"))?;
+    let url = field("secure_url").ok_or_else(|| ApiError::validation("secure_url", "is required"))?;
+    if !url.starts_with("https://") {
+        return Err(ApiError::validation("secure_url", "must be an https URL"));
+    }
+    let movie_id =
+        movie_of_video(public_id).ok_or_else(|| ApiError::validation("public_id", "is not a Streamia movie video"))?;
+    Ok(ctx.json(200, &movies.set_video(movie_id, url, public_id)?))
+}
+
+/// Best effort: a movie is deleted even when Cloudinary is unreachable; the
+/// orphaned asset is logged for an operator.
+async fn destroy(ctx: &Ctx, cloud: &Cloudinary, kind: &str, public_id: &str, now: i64) {
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(cloud.destroy_form(public_id, now))
+        .finish();
+    let out = Request::builder()
+        .method(Method::Post)
+        .uri(cloud.endpoint(kind, "destroy"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .build();
+    match spin_sdk::http::send::<_, Response>(out).await {
+        Ok(resp) if (200..300).contains(resp.status()) => {}
+        Ok(resp) => eprintln!(
+            "request {}: destroying {kind} {public_id} on Cloudinary: status {}",
+            ctx.request_id,
+            resp.status()
+        ),
+        Err(e) => eprintln!(
+            "request {}: destroying {kind} {public_id} on Cloudinary: {e}",
+            ctx.request_id
+        ),
     }
 }
 

@@ -10,7 +10,7 @@ use streamia_api::{ApiError, Paginated};
 use streamia_db::{transaction, Db, Row, Value};
 use streamia_events::consumer::{consume, ConsumeError, Consumed};
 use streamia_events::outbox::Outbox;
-use streamia_events::{Envelope, Event, MovieCreated, MovieDeleted, MovieUpdated};
+use streamia_events::{Envelope, Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
 use crate::domain::{ListQuery, Movie, MovieInput, Subtitle};
 
@@ -356,8 +356,9 @@ impl Movies<'_> {
             .ok_or_else(|| ApiError::NotFound("movie not found".into()))
     }
 
-    /// Delete; returns the Cloudinary public ids of its assets, to destroy.
-    pub fn delete(&self, id: &str) -> Result<Vec<String>, ApiError> {
+    /// Delete; returns the movie's Cloudinary assets `(resource type, public
+    /// id)`, for the caller to destroy.
+    pub fn delete(&self, id: &str) -> Result<Vec<(&'static str, String)>, ApiError> {
         let assets = transaction(self.db, || {
             let gone = self.db.execute(
                 "DELETE FROM movies_catalogue WHERE id = ? RETURNING poster_public_id, video_public_id",
@@ -366,10 +367,13 @@ impl Movies<'_> {
             let Some(row) = gone.first() else {
                 return Err(ApiError::NotFound("movie not found".into()));
             };
-            let assets: Vec<String> = [row.opt_text("poster_public_id")?, row.opt_text("video_public_id")?]
-                .into_iter()
-                .flatten()
-                .collect();
+            let assets: Vec<(&'static str, String)> = [
+                ("image", row.opt_text("poster_public_id")?),
+                ("video", row.opt_text("video_public_id")?),
+            ]
+            .into_iter()
+            .filter_map(|(kind, id)| id.map(|id| (kind, id)))
+            .collect();
             self.outbox.add(
                 self.db,
                 &Event::MovieDeleted(MovieDeleted {
@@ -380,6 +384,29 @@ impl Movies<'_> {
         })?;
         self.invalidate(Some(id));
         Ok(assets)
+    }
+
+    /// Cloudinary confirmed the video: store it and tell the others.
+    pub fn set_video(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
+        transaction(self.db, || {
+            let updated = self.db.execute(
+                "UPDATE movies_catalogue SET video_url = ?, video_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
+                &[url.into(), public_id.into(), streamia_events::now_rfc3339().into(), id.into()],
+            )?;
+            if updated.is_empty() {
+                return Err(ApiError::NotFound("movie not found".into()));
+            }
+            self.outbox.add(
+                self.db,
+                &Event::MovieVideoUploaded(MovieVideoUploaded {
+                    movie_id: id.to_owned(),
+                    video_url: url.to_owned(),
+                }),
+            )?;
+            Ok(())
+        })?;
+        self.invalidate(Some(id));
+        self.load(id)
     }
 
     /// A rating.* event: store the movie's aggregate if it is newer than

@@ -425,3 +425,143 @@ pub fn upstream() -> u16 {
     });
     port
 }
+
+/// A local stand-in for Cloudinary's Upload API: `POST /v1_1/<cloud>/<type>/destroy`
+/// with a form body, answered only when the signature is valid the way
+/// Cloudinary checks it (sorted parameters, API secret appended, SHA-1 hex;
+/// timestamp within the hour).
+pub struct FakeCloudinary {
+    pub port: u16,
+    calls: Arc<Mutex<Vec<CloudinaryCall>>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudinaryCall {
+    pub path: String,
+    pub params: Vec<(String, String)>,
+    /// Whether the fake accepted it (valid key and signature).
+    pub accepted: bool,
+}
+
+/// Cloudinary's request signature, computed independently of the app.
+pub fn cloudinary_signature(params: &[(String, String)], secret: &str) -> String {
+    use sha1::Digest;
+    let mut signed: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(k, v)| {
+            !matches!(
+                k.as_str(),
+                "file" | "cloud_name" | "resource_type" | "api_key" | "signature"
+            ) && !v.is_empty()
+        })
+        .collect();
+    signed.sort();
+    let joined = signed
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    sha1::Sha1::digest(format!("{joined}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The rest of an HTTP/1.1 request after its first line: headers, then a
+/// body framed by Content-Length or chunked transfer encoding.
+fn read_body(reader: &mut impl BufRead) -> Vec<u8> {
+    let (mut length, mut chunked) = (0usize, false);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+        line.clear();
+    }
+    let mut body = Vec::new();
+    if !chunked {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok();
+        return body;
+    }
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok();
+        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        if size == 0 {
+            return body;
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..]).ok();
+        line.clear();
+        reader.read_line(&mut line).ok();
+    }
+}
+
+impl FakeCloudinary {
+    pub fn start(cloud_name: &str, api_key: &str, api_secret: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (cloud, key, secret, log) = (
+            cloud_name.to_owned(),
+            api_key.to_owned(),
+            api_secret.to_owned(),
+            calls.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).ok();
+                let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let body = read_body(&mut reader);
+                let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+                let get = |k: &str| {
+                    params
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                let fresh = get("timestamp").parse::<i64>().is_ok_and(|t| (now - t).abs() < 3600);
+                let accepted = path.starts_with(&format!("/v1_1/{cloud}/"))
+                    && get("api_key") == key
+                    && fresh
+                    && get("signature") == cloudinary_signature(&params, &secret);
+                let (status, reply) = if accepted {
+                    ("200 OK", "{\"result\":\"ok\"}".to_owned())
+                } else {
+                    (
+                        "401 Unauthorized",
+                        "{\"error\":{\"message\":\"Invalid Signature\"}}".to_owned(),
+                    )
+                };
+                log.lock().unwrap().push(CloudinaryCall { path, params, accepted });
+                write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .ok();
+            }
+        });
+        FakeCloudinary { port, calls }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn calls(&self) -> Vec<CloudinaryCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
