@@ -5,58 +5,38 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_auth::{JwtKeys, Role};
 use streamia_db::SpinDb;
 use streamia_events::outbox::Outbox;
-use streamia_events::transport::{self, Transport};
 use streamia_events::Envelope;
 use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError};
 use streamia_movies::domain::{ListQuery, MovieFields, MovieInput};
 use streamia_movies::{Cache, Movies, SERVICE};
+use streamia_service::{authenticate, require_admin as admin_only, unix_now, variable, Common};
 
 /// The component's own database and key-value store (spin.toml).
 const DATABASE: &str = "movies";
 const CACHE_STORE: &str = "movies";
 
 struct Config {
-    keys: JwtKeys,
-    transport: Transport,
+    common: Common,
     /// `None`: media endpoints answer 503 `media_not_configured`.
     cloudinary: Option<Cloudinary>,
     notification_url: String,
 }
 
-fn variable(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
-        code: "misconfigured",
-        message: format!("the movies service is misconfigured ({name}: {e:?})"),
-    })
-}
-
 impl Config {
     fn load() -> Result<Self, ApiError> {
-        let misconfigured = |what: String| ApiError::Unavailable {
-            code: "misconfigured",
-            message: what,
-        };
-        let keys = JwtKeys::new(&variable("jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
-        let transport = Transport::parse(
-            &variable("event_transport")?,
-            &variable("event_subscribers")?,
-            &variable("redis_url")?,
-        )
-        .map_err(misconfigured)?;
+        let var = |name: &str| variable(SERVICE, name);
         let cloudinary = Cloudinary::configure(
-            &variable("cloudinary_cloud_name")?,
-            &variable("cloudinary_api_key")?,
-            &variable("cloudinary_api_secret")?,
-            &variable("cloudinary_base_url")?,
+            &var("cloudinary_cloud_name")?,
+            &var("cloudinary_api_key")?,
+            &var("cloudinary_api_secret")?,
+            &var("cloudinary_base_url")?,
         );
         Ok(Config {
-            keys,
-            transport,
+            common: Common::load(SERVICE)?,
             cloudinary,
-            notification_url: variable("cloudinary_notification_url")?,
+            notification_url: var("cloudinary_notification_url")?,
         })
     }
 
@@ -102,10 +82,6 @@ impl Cache for KvCache {
             }
         }
     }
-}
-
-fn unix_now() -> i64 {
-    transport::unix_now()
 }
 
 /// The calendar year of a Unix time (UTC), for the release-year bound.
@@ -166,9 +142,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
-        if let Err(e) = transport::flush(&db, &outbox, &config.transport).await {
-            eprintln!("request {}: outbox flush failed: {e}", ctx.request_id);
-        }
+        streamia_service::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
     }
     result
 }
@@ -311,16 +285,7 @@ async fn destroy(ctx: &Ctx, cloud: &Cloudinary, kind: &str, public_id: &str, now
 
 /// Writes are for admins; the token is checked here as well as at the gateway.
 fn require_admin(req: &Request, config: &Config, now: i64) -> Result<(), ApiError> {
-    let header = req.header("authorization").and_then(|v| v.as_str());
-    let token = streamia_auth::bearer(header).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let claims = config
-        .keys
-        .verify(token, now as u64)
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    match claims.role {
-        Role::Admin => Ok(()),
-        Role::User => Err(ApiError::Forbidden("admins only".into())),
-    }
+    admin_only(&authenticate(req, &config.common.keys, now)?)
 }
 
 fn health(ctx: &Ctx, movies: &Movies<'_>, rest: &[&str]) -> Result<Response, ApiError> {

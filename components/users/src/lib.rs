@@ -6,10 +6,10 @@ use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_auth::{Claims, JwtKeys, Role};
+use streamia_auth::Claims;
 use streamia_db::SpinDb;
 use streamia_events::outbox::Outbox;
-use streamia_events::transport::{self, Transport};
+use streamia_service::{authenticate as verify, require_admin, unix_now, variable, Common};
 
 use streamia_users::{Users, SERVICE};
 
@@ -18,41 +18,17 @@ const DATABASE: &str = "users";
 
 /// Configuration from Spin variables, read per request (instances are per request).
 struct Config {
-    keys: JwtKeys,
+    common: Common,
     admin_emails: String,
-    transport: Transport,
-}
-
-fn variable(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
-        code: "misconfigured",
-        message: format!("the users service is misconfigured ({name}: {e:?})"),
-    })
 }
 
 impl Config {
     fn load() -> Result<Self, ApiError> {
-        let misconfigured = |what: String| ApiError::Unavailable {
-            code: "misconfigured",
-            message: what,
-        };
-        let keys = JwtKeys::new(&variable("jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
-        let transport = Transport::parse(
-            &variable("event_transport")?,
-            &variable("event_subscribers")?,
-            &variable("redis_url")?,
-        )
-        .map_err(misconfigured)?;
         Ok(Config {
-            keys,
-            admin_emails: variable("admin_emails")?,
-            transport,
+            common: Common::load(SERVICE)?,
+            admin_emails: variable(SERVICE, "admin_emails")?,
         })
     }
-}
-
-fn unix_now() -> i64 {
-    transport::unix_now()
 }
 
 #[http_component]
@@ -83,7 +59,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let users = Users {
         db: &db,
         outbox: &outbox,
-        keys: &config.keys,
+        keys: &config.common.keys,
         admin_emails: &config.admin_emails,
         now: unix_now(),
     };
@@ -91,11 +67,8 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
 
     let result = dispatch(ctx, req, &users, &method, rest);
     if method != Method::Get {
-        // Deliver what this request put in the outbox; failures stay there
-        // and are retried by a later request.
-        if let Err(e) = transport::flush(&db, &outbox, &config.transport).await {
-            eprintln!("request {}: outbox flush failed: {e}", ctx.request_id);
-        }
+        // Deliver what this request put in the outbox (and anything older).
+        streamia_service::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
     }
     result
 }
@@ -197,19 +170,7 @@ fn gone() -> ApiError {
 
 /// The JWT is checked here as well as at the gateway (defence in depth).
 fn authenticate(req: &Request, users: &Users<'_>) -> Result<Claims, ApiError> {
-    let header = req.header("authorization").and_then(|v| v.as_str());
-    let token = streamia_auth::bearer(header).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    users
-        .keys
-        .verify(token, users.now as u64)
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))
-}
-
-fn require_admin(claims: &Claims) -> Result<(), ApiError> {
-    match claims.role {
-        Role::Admin => Ok(()),
-        Role::User => Err(ApiError::Forbidden("admins only".into())),
-    }
+    verify(req, users.keys, users.now)
 }
 
 fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
