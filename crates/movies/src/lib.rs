@@ -5,6 +5,7 @@
 
 pub mod cloudinary;
 pub mod domain;
+pub mod media;
 pub mod service;
 
 pub use service::{Cache, Movies, MIGRATIONS, SERVICE};

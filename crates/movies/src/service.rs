@@ -96,6 +96,15 @@ fn json_list<T: for<'de> Deserialize<'de>>(row: &Row<'_>, column: &str) -> Resul
     serde_json::from_str(&row.text(column)?).map_err(|e| ApiError::internal(format!("{column}: {e}")))
 }
 
+/// A subtitle as stored: what clients see, plus its Cloudinary public id.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSubtitle {
+    language: String,
+    url: String,
+    public_id: String,
+}
+
 fn movie_from(row: &Row<'_>) -> Result<Movie, ApiError> {
     Ok(Movie {
         id: row.text("id")?,
@@ -108,7 +117,13 @@ fn movie_from(row: &Row<'_>) -> Result<Movie, ApiError> {
         cast: json_list(row, "cast_members")?,
         poster_url: row.opt_text("poster_url")?,
         video_url: row.opt_text("video_url")?,
-        subtitles: json_list::<Subtitle>(row, "subtitles")?,
+        subtitles: json_list::<StoredSubtitle>(row, "subtitles")?
+            .into_iter()
+            .map(|s| Subtitle {
+                language: s.language,
+                url: s.url,
+            })
+            .collect(),
         average_rating: row.real("average_rating")?,
         total_ratings: row.int("total_ratings")? as u32,
         created_at: row.text("created_at")?,
@@ -361,19 +376,24 @@ impl Movies<'_> {
     pub fn delete(&self, id: &str) -> Result<Vec<(&'static str, String)>, ApiError> {
         let assets = transaction(self.db, || {
             let gone = self.db.execute(
-                "DELETE FROM movies_catalogue WHERE id = ? RETURNING poster_public_id, video_public_id",
+                "DELETE FROM movies_catalogue WHERE id = ? RETURNING poster_public_id, video_public_id, subtitles",
                 &[id.into()],
             )?;
             let Some(row) = gone.first() else {
                 return Err(ApiError::NotFound("movie not found".into()));
             };
-            let assets: Vec<(&'static str, String)> = [
+            let mut assets: Vec<(&'static str, String)> = [
                 ("image", row.opt_text("poster_public_id")?),
                 ("video", row.opt_text("video_public_id")?),
             ]
             .into_iter()
             .filter_map(|(kind, id)| id.map(|id| (kind, id)))
             .collect();
+            assets.extend(
+                json_list::<StoredSubtitle>(&row, "subtitles")?
+                    .into_iter()
+                    .map(|s| ("raw", s.public_id)),
+            );
             self.outbox.add(
                 self.db,
                 &Event::MovieDeleted(MovieDeleted {
@@ -384,6 +404,50 @@ impl Movies<'_> {
         })?;
         self.invalidate(Some(id));
         Ok(assets)
+    }
+
+    /// The uploaded poster replaces the old one (same public id, overwritten).
+    pub fn set_poster(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
+        let updated = self.db.execute(
+            "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
+            &[url.into(), public_id.into(), streamia_events::now_rfc3339().into(), id.into()],
+        )?;
+        if updated.is_empty() {
+            return Err(ApiError::NotFound("movie not found".into()));
+        }
+        self.invalidate(Some(id));
+        self.load(id)
+    }
+
+    /// Add a subtitle track, replacing one in the same language.
+    pub fn put_subtitle(&self, id: &str, language: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
+        transaction(self.db, || {
+            let rows = self
+                .db
+                .execute("SELECT subtitles FROM movies_catalogue WHERE id = ?", &[id.into()])?;
+            let Some(row) = rows.first() else {
+                return Err(ApiError::NotFound("movie not found".into()));
+            };
+            let mut subtitles: Vec<StoredSubtitle> = json_list(&row, "subtitles")?;
+            subtitles.retain(|s| !s.language.eq_ignore_ascii_case(language));
+            subtitles.push(StoredSubtitle {
+                language: language.to_owned(),
+                url: url.to_owned(),
+                public_id: public_id.to_owned(),
+            });
+            subtitles.sort_by(|a, b| a.language.cmp(&b.language));
+            self.db.execute(
+                "UPDATE movies_catalogue SET subtitles = ?, updated_at = ? WHERE id = ?",
+                &[
+                    to_json(&subtitles).into(),
+                    streamia_events::now_rfc3339().into(),
+                    id.into(),
+                ],
+            )?;
+            Ok(())
+        })?;
+        self.invalidate(Some(id));
+        self.load(id)
     }
 
     /// Cloudinary confirmed the video: store it and tell the others.
@@ -570,10 +634,54 @@ mod tests {
     }
 
     #[test]
-    fn writes_emit_events() {
+    fn writes_emit_events_and_media_is_tracked_for_deletion() {
         let f = Fixture::new();
         let m = f.add("Alien", 1979, &["Horror"]);
-        f.at(1).delete(&m.id).unwrap();
+        f.at(0).get(&m.id).unwrap();
+        let video = "https://res.cloudinary.com/demo/video/upload/v1/x.mp4";
+        assert_eq!(
+            f.at(1)
+                .set_video(&m.id, video, "streamia/movies/x/video")
+                .unwrap()
+                .video_url
+                .as_deref(),
+            Some(video)
+        );
+        assert_eq!(
+            f.at(2).get(&m.id).unwrap().video_url.as_deref(),
+            Some(video),
+            "the cached movie was dropped"
+        );
+        f.at(3)
+            .set_poster(&m.id, "https://res.cloudinary.com/p.jpg", "streamia/movies/x/poster")
+            .unwrap();
+        let es = |url: &str| {
+            f.at(3)
+                .put_subtitle(&m.id, "es", url, &format!("streamia/movies/x/subtitles/{url}"))
+                .unwrap()
+        };
+        es("es1.vtt");
+        let movie = es("es2.vtt");
+        assert_eq!(
+            movie.subtitles,
+            vec![Subtitle {
+                language: "es".into(),
+                url: "es2.vtt".into()
+            }],
+            "same language replaced"
+        );
+        assert_eq!(
+            f.at(3).get(&m.id).unwrap().poster_url.as_deref(),
+            Some("https://res.cloudinary.com/p.jpg")
+        );
+        assert_eq!(
+            f.at(3).delete(&m.id).unwrap(),
+            vec![
+                ("image", "streamia/movies/x/poster".to_owned()),
+                ("video", "streamia/movies/x/video".to_owned()),
+                ("raw", "streamia/movies/x/subtitles/es2.vtt".to_owned())
+            ]
+        );
         let types: Vec<String> = f
             .outbox
             .due(&f.db, i64::MAX, 10)
@@ -581,7 +689,7 @@ mod tests {
             .into_iter()
             .map(|p| p.envelope.event_type)
             .collect();
-        assert_eq!(types, ["movie.created", "movie.deleted"]);
+        assert_eq!(types, ["movie.created", "movie.video_uploaded", "movie.deleted"]);
     }
 
     fn rating(movie: &str, version: u64, average: f64, total: u32, updated: bool) -> Envelope {

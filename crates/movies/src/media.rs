@@ -1,0 +1,276 @@
+//! Poster and subtitle uploads: reading the client's multipart form, checking
+//! each file by its content (not by what the client claims), and the signed
+//! multipart request that passes it on to Cloudinary.
+
+use streamia_api::{ApiError, FieldError};
+
+pub const MAX_POSTER_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_SUBTITLE_BYTES: usize = 1024 * 1024;
+/// A form may carry little besides the file.
+const MAX_FIELDS: usize = 8;
+
+pub struct Part {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` body, each bounded by `max_part`.
+pub async fn read_form(content_type: Option<&str>, body: Vec<u8>, max_part: usize) -> Result<Vec<Part>, ApiError> {
+    let bad = |message: String| ApiError::BadRequest {
+        code: "invalid_multipart",
+        message,
+    };
+    let boundary = content_type
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| bad("expected multipart/form-data with a boundary".into()))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body)) });
+    let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().per_field(max_part as u64 + 1));
+    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut parts = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| bad(e.to_string()))? {
+        if parts.len() == MAX_FIELDS {
+            return Err(bad(format!("at most {MAX_FIELDS} form fields")));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| match e {
+            multer::Error::FieldSizeExceeded { .. } => ApiError::PayloadTooLarge { limit: max_part },
+            other => bad(other.to_string()),
+        })?;
+        if bytes.len() > max_part {
+            return Err(ApiError::PayloadTooLarge { limit: max_part });
+        }
+        parts.push(Part {
+            name,
+            file_name,
+            bytes: bytes.to_vec(),
+        });
+    }
+    Ok(parts)
+}
+
+fn field<'a>(parts: &'a [Part], name: &str) -> Option<&'a Part> {
+    parts.iter().find(|p| p.name == name)
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Poster {
+    pub bytes: Vec<u8>,
+    pub mime: &'static str,
+    pub extension: &'static str,
+}
+
+/// The `file` field must be a JPEG, PNG or WebP image (checked by its bytes).
+pub fn poster(parts: &[Part]) -> Result<Poster, ApiError> {
+    let file = field(parts, "file").ok_or_else(|| ApiError::validation("file", "is required"))?;
+    if file.bytes.len() > MAX_POSTER_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_POSTER_BYTES,
+        });
+    }
+    let b = &file.bytes;
+    let (mime, extension) = if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        ("image/jpeg", "jpg")
+    } else if b.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        ("image/png", "png")
+    } else if b.len() > 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        ("image/webp", "webp")
+    } else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "file",
+            "must be a JPEG, PNG or WebP image",
+        )]));
+    };
+    Ok(Poster {
+        bytes: file.bytes.clone(),
+        mime,
+        extension,
+    })
+}
+
+#[derive(Debug, PartialEq)]
+pub struct SubtitleFile {
+    pub bytes: Vec<u8>,
+    pub language: String,
+    pub extension: &'static str,
+}
+
+/// `ab`, `abc`, or with a region or script: `pt-BR`, `zh-Hant`.
+pub fn language_code(raw: &str) -> Option<String> {
+    let (lang, rest) = raw
+        .trim()
+        .split_once('-')
+        .map_or((raw.trim(), None), |(l, r)| (l, Some(r)));
+    let lang_ok = (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase());
+    let rest_ok = rest.is_none_or(|r| (2..=4).contains(&r.len()) && r.chars().all(|c| c.is_ascii_alphanumeric()));
+    (lang_ok && rest_ok).then(|| raw.trim().to_owned())
+}
+
+/// The `file` field must be a UTF-8 `.vtt` (starting `WEBVTT`) or `.srt`
+/// file; `language` a language code.
+pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
+    let mut errors = Vec::new();
+    let language = field(parts, "language")
+        .and_then(|p| std::str::from_utf8(&p.bytes).ok())
+        .and_then(language_code);
+    if language.is_none() {
+        errors.push(FieldError::new(
+            "language",
+            "is required: a language code like en, es or pt-BR",
+        ));
+    }
+    let file = field(parts, "file");
+    let extension = file
+        .and_then(|f| f.file_name.as_deref())
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    let extension = match (file, extension.as_deref()) {
+        (None, _) => {
+            errors.push(FieldError::new("file", "is required"));
+            None
+        }
+        (Some(f), Some(ext @ ("vtt" | "srt"))) => {
+            if f.bytes.len() > MAX_SUBTITLE_BYTES {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_SUBTITLE_BYTES,
+                });
+            }
+            match std::str::from_utf8(&f.bytes) {
+                Ok(text) if ext == "vtt" && !text.trim_start_matches('\u{feff}').starts_with("WEBVTT") => {
+                    errors.push(FieldError::new("file", "a .vtt file must start with WEBVTT"));
+                    None
+                }
+                Ok(text) if text.trim().is_empty() => {
+                    errors.push(FieldError::new("file", "is empty"));
+                    None
+                }
+                Ok(_) => Some(if ext == "vtt" { "vtt" } else { "srt" }),
+                Err(_) => {
+                    errors.push(FieldError::new("file", "must be UTF-8 text"));
+                    None
+                }
+            }
+        }
+        (Some(_), _) => {
+            errors.push(FieldError::new("file", "must be a .vtt or .srt file"));
+            None
+        }
+    };
+    match (language, extension, file) {
+        (Some(language), Some(extension), Some(file)) if errors.is_empty() => Ok(SubtitleFile {
+            bytes: file.bytes.clone(),
+            language,
+            extension,
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// A `multipart/form-data` body: text fields, then the file.
+pub fn multipart_body(boundary: &str, fields: &[(&str, String)], file_name: &str, mime: &str, file: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(file.len() + 512);
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDARY: &str = "XyZ123";
+
+    fn form(fields: &[(&str, String)], file_name: &str, file: &[u8]) -> Vec<Part> {
+        let body = multipart_body(BOUNDARY, fields, file_name, "application/octet-stream", file);
+        futures_executor::block_on(read_form(
+            Some(&format!("multipart/form-data; boundary={BOUNDARY}")),
+            body,
+            2 * MAX_POSTER_BYTES,
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn multipart_round_trip() {
+        let parts = form(
+            &[("language", "es".into())],
+            "a.vtt",
+            b"WEBVTT\n\n00:00.000 --> 00:01.000\nHola",
+        );
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "language");
+        assert_eq!(parts[1].file_name.as_deref(), Some("a.vtt"));
+        assert_eq!(parts[1].bytes, b"WEBVTT\n\n00:00.000 --> 00:01.000\nHola");
+    }
+
+    #[test]
+    fn posters_are_checked_by_content() {
+        assert_eq!(
+            poster(&form(&[], "p.jpg", &[0xFF, 0xD8, 0xFF, 0xE0, 1, 2]))
+                .unwrap()
+                .mime,
+            "image/jpeg"
+        );
+        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0];
+        assert_eq!(poster(&form(&[], "p.png", &png)).unwrap().extension, "png");
+        assert_eq!(
+            poster(&form(&[], "evil.jpg", b"<script>alert(1)</script>"))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let big = vec![0xFF; MAX_POSTER_BYTES + 1];
+        assert_eq!(poster(&form(&[], "big.jpg", &big)).unwrap_err().status(), 413);
+        assert_eq!(poster(&[]).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn subtitles_need_a_language_and_a_vtt_or_srt_file() {
+        let ok = subtitle(&form(
+            &[("language", "pt-BR".into())],
+            "x.srt",
+            b"1\n00:00:01,000 --> 00:00:02,000\nOi",
+        ))
+        .unwrap();
+        assert_eq!((ok.language.as_str(), ok.extension), ("pt-BR", "srt"));
+        for (lang, name, body) in [
+            ("", "x.vtt", &b"WEBVTT\n"[..]),
+            ("english", "x.vtt", b"WEBVTT\n"),
+            ("en", "x.txt", b"hello"),
+            ("en", "x.vtt", b"not a vtt"),
+            ("en", "x.srt", &[0xFF, 0xFE, 0x00][..]),
+        ] {
+            assert_eq!(
+                subtitle(&form(&[("language", lang.into())], name, body))
+                    .unwrap_err()
+                    .status(),
+                400,
+                "{lang} {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_forms_are_400_not_500() {
+        let r = futures_executor::block_on(read_form(Some("application/json"), b"{}".to_vec(), 10));
+        assert_eq!(r.err().map(|e| e.status()), Some(400));
+        let r = futures_executor::block_on(read_form(
+            Some("multipart/form-data; boundary=x"),
+            b"garbage".to_vec(),
+            10,
+        ));
+        assert_eq!(r.err().map(|e| e.status()), Some(400));
+    }
+}
