@@ -147,12 +147,8 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
     }
     let has_body = !req.body().is_empty() || declared > 0;
     if has_body && !content_type_ok(route.body, header(&req, "content-type")) {
-        return Err(match route.body {
-            streamia_gateway::BodyKind::Json => ApiError::UnsupportedMediaType,
-            streamia_gateway::BodyKind::Upload => ApiError::BadRequest {
-                code: "unsupported_media_type",
-                message: "uploads take multipart/form-data".into(),
-            },
+        return Err(ApiError::UnsupportedMediaType {
+            expected: route.body.media_type(),
         });
     }
     if route.access == Access::Authenticated {

@@ -8,8 +8,9 @@ use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_db::SpinDb;
 use streamia_events::outbox::Outbox;
 use streamia_events::Envelope;
-use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError};
+use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError, FOLDER};
 use streamia_movies::domain::{ListQuery, MovieFields, MovieInput};
+use streamia_movies::media;
 use streamia_movies::{Cache, Movies, SERVICE};
 use streamia_service::{authenticate, require_admin as admin_only, unix_now, variable, Common};
 
@@ -211,9 +212,65 @@ async fn dispatch(
             }
             Ok(ctx.json(200, &cloud.video_upload(id, movies.now, Some(&config.notification_url))))
         }
+        // POST /api/movies/{id}/poster (admin): multipart `file`, a JPEG, PNG
+        // or WebP of at most 5 MiB, stored on Cloudinary
+        (Method::Post, [id, "poster"]) => {
+            require_admin(req, config, movies.now)?;
+            let cloud = config.media()?;
+            movies.load(id)?;
+            let parts = media::read_form(content_type(req), req.body().to_vec(), media::MAX_POSTER_BYTES).await?;
+            let poster = media::poster(&parts)?;
+            let public_id = format!("{FOLDER}/{id}/poster");
+            let file_name = format!("poster.{}", poster.extension);
+            let stored = upload(
+                ctx,
+                cloud,
+                "image",
+                &public_id,
+                &file_name,
+                poster.mime,
+                &poster.bytes,
+                movies.now,
+            )
+            .await?;
+            Ok(ctx.json(200, &movies.set_poster(id, &stored.secure_url, &stored.public_id)?))
+        }
+        // POST /api/movies/{id}/subtitles (admin): multipart `file` (.vtt or
+        // .srt, at most 1 MiB) and `language`; replaces that language's track
+        (Method::Post, [id, "subtitles"]) => {
+            require_admin(req, config, movies.now)?;
+            let cloud = config.media()?;
+            movies.load(id)?;
+            let parts = media::read_form(content_type(req), req.body().to_vec(), media::MAX_SUBTITLE_BYTES).await?;
+            let track = media::subtitle(&parts)?;
+            let file_name = format!("{}.{}", track.language, track.extension);
+            let public_id = format!("{FOLDER}/{id}/subtitles/{file_name}");
+            let mime = if track.extension == "vtt" {
+                "text/vtt"
+            } else {
+                "application/x-subrip"
+            };
+            let stored = upload(
+                ctx,
+                cloud,
+                "raw",
+                &public_id,
+                &file_name,
+                mime,
+                &track.bytes,
+                movies.now,
+            )
+            .await?;
+            Ok(ctx.json(
+                201,
+                &movies.put_subtitle(id, &track.language, &stored.secure_url, &stored.public_id)?,
+            ))
+        }
         // POST /api/movies/cloudinary/notify: Cloudinary's upload notification
         (Method::Post, ["cloudinary", "notify"]) => notify(ctx, req, config, movies),
-        (_, [] | [_] | [_, "video", "upload-signature"] | ["cloudinary", "notify"]) => Err(ApiError::MethodNotAllowed),
+        (_, [] | [_] | [_, "poster" | "subtitles"] | [_, "video", "upload-signature"] | ["cloudinary", "notify"]) => {
+            Err(ApiError::MethodNotAllowed)
+        }
         _ => Err(ApiError::NotFound("no such movies route".into())),
     }
 }
@@ -255,6 +312,66 @@ fn notify(ctx: &Ctx, req: &Request, config: &Config, movies: &Movies<'_>) -> Res
     let movie_id =
         movie_of_video(public_id).ok_or_else(|| ApiError::validation("public_id", "is not a Streamia movie video"))?;
     Ok(ctx.json(200, &movies.set_video(movie_id, url, public_id)?))
+}
+
+fn content_type(req: &Request) -> Option<&str> {
+    req.header("content-type").and_then(|v| v.as_str())
+}
+
+/// What Cloudinary answers to an upload (the fields we keep).
+struct Stored {
+    public_id: String,
+    secure_url: String,
+}
+
+/// A signed server-side upload; Cloudinary down or refusing is 503.
+#[allow(clippy::too_many_arguments)]
+async fn upload(
+    ctx: &Ctx,
+    cloud: &Cloudinary,
+    kind: &str,
+    public_id: &str,
+    file_name: &str,
+    mime: &str,
+    bytes: &[u8],
+    now: i64,
+) -> Result<Stored, ApiError> {
+    let unavailable = |why: String| {
+        eprintln!("request {}: Cloudinary upload of {public_id}: {why}", ctx.request_id);
+        ApiError::Unavailable {
+            code: "media_unavailable",
+            message: "the media store did not take the file; try again".into(),
+        }
+    };
+    let boundary = format!(
+        "streamia-{}",
+        ctx.request_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let body = media::multipart_body(&boundary, &cloud.upload_form(public_id, now), file_name, mime, bytes);
+    let out = Request::builder()
+        .method(Method::Post)
+        .uri(cloud.endpoint(kind, "upload"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .build();
+    let resp: Response = spin_sdk::http::send(out)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    if !(200..300).contains(resp.status()) {
+        return Err(unavailable(format!(
+            "status {}: {}",
+            resp.status(),
+            String::from_utf8_lossy(resp.body())
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).map_err(|e| unavailable(e.to_string()))?;
+    match (v["public_id"].as_str(), v["secure_url"].as_str()) {
+        (Some(id), Some(url)) => Ok(Stored {
+            public_id: id.to_owned(),
+            secure_url: url.to_owned(),
+        }),
+        _ => Err(unavailable("the answer lacks public_id or secure_url".into())),
+    }
 }
 
 /// Best effort: a movie is deleted even when Cloudinary is unreachable; the

@@ -74,9 +74,9 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    /// 415 `unsupported_media_type`.
-    #[error("this route takes application/json")]
-    UnsupportedMediaType,
+    /// 415 `unsupported_media_type`: the route takes `expected`.
+    #[error("this route takes {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     /// 422 with a domain code.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
@@ -132,7 +132,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::UnsupportedMediaType => 415,
+            ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Unprocessable { .. } => 422,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Unavailable { .. } => 503,
@@ -151,7 +151,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable { code, .. } => code,

@@ -88,7 +88,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     let content_type = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        });
     }
     let body = req.body();
     if body.len() > limit {

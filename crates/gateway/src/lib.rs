@@ -61,6 +61,13 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const UPLOAD_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 impl BodyKind {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            BodyKind::Json => "application/json",
+            BodyKind::Upload => "multipart/form-data",
+        }
+    }
+
     pub fn limit(self) -> usize {
         match self {
             BodyKind::Json => JSON_BODY_LIMIT,

@@ -115,6 +115,24 @@ impl Cloudinary {
         }
     }
 
+    /// The form fields (besides `file`) of a signed upload to `public_id`,
+    /// replacing what is there.
+    pub fn upload_form(&self, public_id: &str, now: i64) -> Vec<(&'static str, String)> {
+        let timestamp = now.to_string();
+        let signature = self.sign(&[
+            ("public_id", public_id),
+            ("timestamp", &timestamp),
+            ("overwrite", "true"),
+        ]);
+        vec![
+            ("public_id", public_id.to_owned()),
+            ("timestamp", timestamp),
+            ("overwrite", "true".to_owned()),
+            ("api_key", self.api_key.clone()),
+            ("signature", signature),
+        ]
+    }
+
     /// The form fields of a signed `destroy` request for `public_id`.
     pub fn destroy_form(&self, public_id: &str, now: i64) -> Vec<(&'static str, String)> {
         let timestamp = now.to_string();

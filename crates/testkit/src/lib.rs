@@ -316,11 +316,16 @@ pub fn request(method: &str, url: &str, body: &str) -> Reply {
 
 /// Any request, with headers; an HTTP error status is a reply, not a failure.
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    call_bytes(method, url, headers, body.as_bytes().to_vec())
+}
+
+/// [`call`] with a binary body.
+pub fn call_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    let req = builder.body(body.to_owned()).unwrap();
+    let req = builder.body(body).unwrap();
     let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
     let headers = resp
@@ -426,10 +431,10 @@ pub fn upstream() -> u16 {
     port
 }
 
-/// A local stand-in for Cloudinary's Upload API: `POST /v1_1/<cloud>/<type>/destroy`
-/// with a form body, answered only when the signature is valid the way
-/// Cloudinary checks it (sorted parameters, API secret appended, SHA-1 hex;
-/// timestamp within the hour).
+/// A local stand-in for Cloudinary's Upload API: `POST /v1_1/<cloud>/<type>/upload`
+/// (multipart, with a file) and `…/destroy` (form), answered only when the
+/// signature is valid the way Cloudinary checks it (sorted parameters, API
+/// secret appended, SHA-1 hex; timestamp within the hour).
 pub struct FakeCloudinary {
     pub port: u16,
     calls: Arc<Mutex<Vec<CloudinaryCall>>>,
@@ -467,31 +472,35 @@ pub fn cloudinary_signature(params: &[(String, String)], secret: &str) -> String
         .collect()
 }
 
-/// The rest of an HTTP/1.1 request after its first line: headers, then a
-/// body framed by Content-Length or chunked transfer encoding.
-fn read_body(reader: &mut impl BufRead) -> Vec<u8> {
-    let (mut length, mut chunked) = (0usize, false);
+/// The rest of an HTTP/1.1 request after its first line: its headers
+/// (lower-cased names), then a body framed by Content-Length or chunked.
+fn read_request(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut headers = Vec::new();
     let mut line = String::new();
     while reader.read_line(&mut line).unwrap_or(0) > 2 {
-        let lower = line.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
-        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
         line.clear();
     }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
     let mut body = Vec::new();
-    if !chunked {
-        body.resize(length, 0);
+    if !header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        body.resize(header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0), 0);
         reader.read_exact(&mut body).ok();
-        return body;
+        return (headers, body);
     }
     loop {
         line.clear();
         reader.read_line(&mut line).ok();
         let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
         if size == 0 {
-            return body;
+            return (headers, body);
         }
         let start = body.len();
         body.resize(start + size, 0);
@@ -499,6 +508,39 @@ fn read_body(reader: &mut impl BufRead) -> Vec<u8> {
         line.clear();
         reader.read_line(&mut line).ok();
     }
+}
+
+/// `(name, value)` of each part of a multipart/form-data body.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let Some(boundary) = content_type.split("boundary=").nth(1).map(|b| b.trim_matches('"')) else {
+        return Vec::new();
+    };
+    let delimiter = format!("--{boundary}");
+    let text = body;
+    let mut fields = Vec::new();
+    let positions: Vec<usize> = text
+        .windows(delimiter.len())
+        .enumerate()
+        .filter(|(_, w)| *w == delimiter.as_bytes())
+        .map(|(i, _)| i)
+        .collect();
+    for pair in positions.windows(2) {
+        let part = &text[pair[0] + delimiter.len()..pair[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        let name = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        fields.push((name, part[split + 4..].to_vec()));
+    }
+    fields
 }
 
 impl FakeCloudinary {
@@ -519,8 +561,28 @@ impl FakeCloudinary {
                 let mut first = String::new();
                 reader.read_line(&mut first).ok();
                 let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let body = read_body(&mut reader);
-                let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+                let (headers, body) = read_request(&mut reader);
+                let content_type = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-type")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let mut file_bytes = 0;
+                let params: Vec<(String, String)> = if content_type.starts_with("multipart/form-data") {
+                    multipart_fields(&content_type, &body)
+                        .into_iter()
+                        .filter_map(|(name, value)| {
+                            if name == "file" {
+                                file_bytes = value.len();
+                                None
+                            } else {
+                                Some((name, String::from_utf8_lossy(&value).into_owned()))
+                            }
+                        })
+                        .collect()
+                } else {
+                    form_urlencoded::parse(&body).into_owned().collect()
+                };
                 let get = |k: &str| {
                     params
                         .iter()
@@ -537,7 +599,12 @@ impl FakeCloudinary {
                     && get("api_key") == key
                     && fresh
                     && get("signature") == cloudinary_signature(&params, &secret);
-                let (status, reply) = if accepted {
+                let kind = path.split('/').nth(3).unwrap_or("image").to_owned();
+                let (status, reply) = if accepted && path.ends_with("/upload") && file_bytes > 0 {
+                    let public_id = get("public_id");
+                    let url = format!("https://res.cloudinary.com/{cloud}/{kind}/upload/v1/{public_id}");
+                    ("200 OK", format!("{{\"public_id\":\"{public_id}\",\"secure_url\":\"{url}\",\"resource_type\":\"{kind}\",\"bytes\":{file_bytes}}}"))
+                } else if accepted && path.ends_with("/destroy") {
                     ("200 OK", "{\"result\":\"ok\"}".to_owned())
                 } else {
                     (

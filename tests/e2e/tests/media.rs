@@ -188,3 +188,155 @@ fn a_signed_notification_stores_the_video_and_a_forged_one_changes_nothing() {
         .params
         .contains(&("public_id".to_owned(), format!("streamia/movies/{id}/video"))));
 }
+
+/// A multipart/form-data body with text fields and one file.
+fn form(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "e2eBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload(api: &Api, path: &str, token: &str, form: (String, Vec<u8>)) -> streamia_testkit::Reply {
+    let auth = format!("Bearer {token}");
+    streamia_testkit::call_bytes(
+        "POST",
+        &api.url(path),
+        &[("content-type", &form.0), ("authorization", &auth)],
+        form.1,
+    )
+}
+
+const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01];
+
+#[test]
+fn posters_upload_through_the_service_to_cloudinary() {
+    let fake = FakeCloudinary::start(CLOUD, KEY, SECRET);
+    let api = with_cloudinary(&fake);
+    let admin = api.admin();
+    let id = movie(&api, &admin);
+    let path = format!("/api/movies/{id}/poster");
+
+    let r = upload(&api, &path, &admin, form(&[], "poster.jpg", JPEG));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let expected = format!("https://res.cloudinary.com/{CLOUD}/image/upload/v1/streamia/movies/{id}/poster");
+    assert_eq!(r.json()["posterUrl"], expected.as_str());
+    assert_eq!(
+        api.get(&format!("/api/movies/{id}"), None).json()["posterUrl"],
+        expected.as_str()
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0].accepted && calls[0].path == format!("/v1_1/{CLOUD}/image/upload"),
+        "{calls:?}"
+    );
+
+    // Not an image (whatever its name says), too big, not multipart, not an admin.
+    assert_error(
+        &upload(
+            &api,
+            &path,
+            &admin,
+            form(&[], "poster.jpg", b"<html>not an image</html>"),
+        ),
+        400,
+        "validation_failed",
+    );
+    let big = [JPEG, &vec![0u8; 5 * 1024 * 1024]].concat();
+    assert_error(
+        &upload(&api, &path, &admin, form(&[], "big.jpg", &big)),
+        413,
+        "payload_too_large",
+    );
+    assert_error(
+        &api.send("POST", &path, Some(&admin), Some(&json!({"file": "x"}))),
+        415,
+        "unsupported_media_type",
+    );
+    let (_, user, _) = api.register("ana@example.com", "ana");
+    assert_error(
+        &upload(&api, &path, &user, form(&[], "poster.jpg", JPEG)),
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &upload(&api, "/api/movies/nope/poster", &admin, form(&[], "poster.jpg", JPEG)),
+        404,
+        "not_found",
+    );
+    assert_eq!(fake.calls().len(), 1, "refused uploads never reach Cloudinary");
+}
+
+#[test]
+fn subtitles_upload_with_a_language_and_replace_that_language() {
+    let fake = FakeCloudinary::start(CLOUD, KEY, SECRET);
+    let api = with_cloudinary(&fake);
+    let admin = api.admin();
+    let id = movie(&api, &admin);
+    let path = format!("/api/movies/{id}/subtitles");
+    let vtt = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nIn space no one can hear you scream.\n";
+
+    let r = upload(&api, &path, &admin, form(&[("language", "en")], "alien.vtt", vtt));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = upload(
+        &api,
+        &path,
+        &admin,
+        form(
+            &[("language", "es")],
+            "alien.srt",
+            b"1\n00:00:01,000 --> 00:00:02,000\nHola\n",
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = upload(&api, &path, &admin, form(&[("language", "en")], "alien-v2.vtt", vtt));
+    let subs = r.json()["subtitles"].clone();
+    assert_eq!(subs.as_array().unwrap().len(), 2, "{subs}");
+    assert_eq!(subs[0]["language"], "en");
+    assert_eq!(
+        subs[0]["url"],
+        format!("https://res.cloudinary.com/{CLOUD}/raw/upload/v1/streamia/movies/{id}/subtitles/en.vtt")
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .all(|c| c.accepted && c.path.ends_with("/raw/upload")));
+
+    for (fields, name, body) in [
+        (vec![], "x.vtt", &vtt[..]),
+        (vec![("language", "english")], "x.vtt", &vtt[..]),
+        (vec![("language", "en")], "x.txt", &b"hello"[..]),
+        (vec![("language", "en")], "x.vtt", &b"not webvtt"[..]),
+    ] {
+        assert_error(
+            &upload(&api, &path, &admin, form(&fields, name, body)),
+            400,
+            "validation_failed",
+        );
+    }
+
+    // Deleting the movie destroys the poster-less movie's two subtitle files.
+    assert_eq!(
+        api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None)
+            .status,
+        204
+    );
+    let destroyed: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.path.ends_with("/raw/destroy"))
+        .collect();
+    assert_eq!(destroyed.len(), 2, "{destroyed:?}");
+    assert!(destroyed.iter().all(|c| c.accepted));
+}
