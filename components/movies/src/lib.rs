@@ -5,7 +5,7 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_db::SpinDb;
+use streamia_db::LazySpinDb;
 use streamia_events::outbox::Outbox;
 use streamia_events::Envelope;
 use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError, FOLDER};
@@ -111,7 +111,8 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let path = req.path().to_owned();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let config = Config::load()?;
-    let db = SpinDb::open(DATABASE).map_err(ApiError::internal)?;
+    // Opened (and migrated) on first use: a cache hit never touches SQLite.
+    let db = LazySpinDb::new(DATABASE, streamia_movies::MIGRATIONS);
     let cache = KvCache::open();
     let outbox = Outbox::new(SERVICE);
     let now = unix_now();
@@ -125,7 +126,6 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     if let ["health", rest @ ..] = segs.as_slice() {
         return health(ctx, &movies, rest);
     }
-    movies.migrate()?;
     let result = match (&method, segs.as_slice()) {
         // POST /events: rating.* from the ratings service (http transport)
         (Method::Post, ["events"]) => {

@@ -97,6 +97,39 @@ impl Db for SpinDb {
     }
 }
 
+/// A Spin database opened, and brought up to date by [`migrate`], on its
+/// first statement: a request answered from a cache never touches SQLite.
+pub struct LazySpinDb {
+    label: &'static str,
+    migrations: &'static [&'static [&'static str]],
+    db: std::cell::OnceCell<SpinDb>,
+}
+
+impl LazySpinDb {
+    pub fn new(label: &'static str, migrations: &'static [&'static [&'static str]]) -> Self {
+        LazySpinDb {
+            label,
+            migrations,
+            db: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&SpinDb, DbError> {
+        if let Some(db) = self.db.get() {
+            return Ok(db);
+        }
+        let db = SpinDb::open(self.label)?;
+        migrate(&db, self.migrations)?;
+        Ok(self.db.get_or_init(|| db))
+    }
+}
+
+impl Db for LazySpinDb {
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.get()?.execute(sql, params)
+    }
+}
+
 /// Run `work` inside `BEGIN IMMEDIATE … COMMIT`; any error rolls back.
 /// IMMEDIATE takes the write lock up front, so two requests cannot both read
 /// and then race to write.
