@@ -1,6 +1,7 @@
 //! The users component: a private route reached from the gateway by service
 //! chaining (or by URL in a split deployment). It verifies the caller's JWT
-//! itself too. The logic is in [`service`]; this file is the route table.
+//! itself too. The logic is in the `streamia-users` crate; this file is the
+//! route table and the wiring to Spin.
 
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
@@ -49,7 +50,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     if let ["health", rest @ ..] = segs.as_slice() {
         return health(ctx, rest);
     }
-    let Some(["api", "users", rest @ ..]) = Some(segs.as_slice()) else {
+    let ["api", "users", rest @ ..] = segs.as_slice() else {
         return Err(ApiError::NotFound(format!("no route for {path}")));
     };
 
