@@ -12,6 +12,7 @@ use streamia_db::SpinDb;
 use streamia_events::outbox::Outbox;
 use streamia_service::{authenticate as verify, require_admin, unix_now, variable, Common};
 
+use streamia_users::service::account_gone;
 use streamia_users::{Users, SERVICE};
 
 /// The component's own database (`sqlite_databases` in spin.toml).
@@ -115,7 +116,7 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         // GET /api/users/me
         (Method::Get, ["me"]) => {
             let claims = authenticate(req, users)?;
-            let user = users.find(&claims.sub)?.ok_or_else(gone)?;
+            let user = users.find(&claims.sub)?.ok_or_else(account_gone)?;
             Ok(ctx.json(200, &user))
         }
         // PATCH /api/users/me {username?,email?}
@@ -163,10 +164,6 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such users route".into())),
     }
-}
-
-fn gone() -> ApiError {
-    ApiError::Unauthorized("account no longer exists".into())
 }
 
 /// The JWT is checked here as well as at the gateway (defence in depth).

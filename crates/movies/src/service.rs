@@ -131,6 +131,19 @@ fn movie_from(row: &Row<'_>) -> Result<Movie, ApiError> {
     })
 }
 
+fn movie_not_found() -> ApiError {
+    ApiError::NotFound("movie not found".into())
+}
+
+/// An `UPDATE`/`DELETE … RETURNING id` that touched no row: no such movie.
+fn touched(rows: &streamia_db::Rows) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        Err(movie_not_found())
+    } else {
+        Ok(())
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> String {
     // Vectors of strings and plain records always serialise.
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
@@ -217,9 +230,7 @@ impl Movies<'_> {
             return Ok(movie);
         }
         self.count(MISSES);
-        let movie = self
-            .find(id)?
-            .ok_or_else(|| ApiError::NotFound("movie not found".into()))?;
+        let movie = self.find(id)?.ok_or_else(movie_not_found)?;
         self.store(&key, &movie, MOVIE_TTL_SECS);
         Ok(movie)
     }
@@ -346,9 +357,7 @@ impl Movies<'_> {
                     id.into(),
                 ],
             )?;
-            if updated.is_empty() {
-                return Err(ApiError::NotFound("movie not found".into()));
-            }
+            touched(&updated)?;
             self.outbox.add(
                 self.db,
                 &Event::MovieUpdated(MovieUpdated {
@@ -358,17 +367,15 @@ impl Movies<'_> {
                     release_year: input.release_year,
                 }),
             )?;
-            Ok(())
+            Ok::<_, ApiError>(())
         })?;
         self.invalidate(Some(id));
-        self.find(id)?
-            .ok_or_else(|| ApiError::NotFound("movie not found".into()))
+        self.load(id)
     }
 
-    /// The stored movie, bypassing the cache (for PATCH's merge).
+    /// The stored movie, bypassing the cache (for PATCH's merge and after writes).
     pub fn load(&self, id: &str) -> Result<Movie, ApiError> {
-        self.find(id)?
-            .ok_or_else(|| ApiError::NotFound("movie not found".into()))
+        self.find(id)?.ok_or_else(movie_not_found)
     }
 
     /// Delete; returns the movie's Cloudinary assets `(resource type, public
@@ -380,7 +387,7 @@ impl Movies<'_> {
                 &[id.into()],
             )?;
             let Some(row) = gone.first() else {
-                return Err(ApiError::NotFound("movie not found".into()));
+                return Err(movie_not_found());
             };
             let mut assets: Vec<(&'static str, String)> = [
                 ("image", row.opt_text("poster_public_id")?),
@@ -412,9 +419,7 @@ impl Movies<'_> {
             "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
             &[url.into(), public_id.into(), streamia_events::now_rfc3339().into(), id.into()],
         )?;
-        if updated.is_empty() {
-            return Err(ApiError::NotFound("movie not found".into()));
-        }
+        touched(&updated)?;
         self.invalidate(Some(id));
         self.load(id)
     }
@@ -426,7 +431,7 @@ impl Movies<'_> {
                 .db
                 .execute("SELECT subtitles FROM movies_catalogue WHERE id = ?", &[id.into()])?;
             let Some(row) = rows.first() else {
-                return Err(ApiError::NotFound("movie not found".into()));
+                return Err(movie_not_found());
             };
             let mut subtitles: Vec<StoredSubtitle> = json_list(&row, "subtitles")?;
             subtitles.retain(|s| !s.language.eq_ignore_ascii_case(language));
@@ -457,9 +462,7 @@ impl Movies<'_> {
                 "UPDATE movies_catalogue SET video_url = ?, video_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
                 &[url.into(), public_id.into(), streamia_events::now_rfc3339().into(), id.into()],
             )?;
-            if updated.is_empty() {
-                return Err(ApiError::NotFound("movie not found".into()));
-            }
+            touched(&updated)?;
             self.outbox.add(
                 self.db,
                 &Event::MovieVideoUploaded(MovieVideoUploaded {
@@ -467,7 +470,7 @@ impl Movies<'_> {
                     video_url: url.to_owned(),
                 }),
             )?;
-            Ok(())
+            Ok::<_, ApiError>(())
         })?;
         self.invalidate(Some(id));
         self.load(id)
