@@ -114,6 +114,22 @@ impl From<streamia_db::DbError> for ApiError {
     }
 }
 
+/// An event a consumer cannot read is the sender's fault (400); a failed
+/// effect is whatever the effect says.
+impl<E: Into<ApiError>> From<streamia_events::consumer::ConsumeError<E>> for ApiError {
+    fn from(e: streamia_events::consumer::ConsumeError<E>) -> Self {
+        use streamia_events::consumer::ConsumeError;
+        match e {
+            ConsumeError::BadData(message) => ApiError::BadRequest {
+                code: "invalid_event",
+                message,
+            },
+            ConsumeError::Db(e) => e.into(),
+            ConsumeError::Apply(e) => e.into(),
+        }
+    }
+}
+
 impl ApiError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(field, message)])

@@ -5,10 +5,12 @@
 //! [`outbox`] stores events in the producer's database in the same
 //! transaction as the change and tracks their delivery; [`transport`]
 //! delivers them over HTTP (service chaining to subscribers' `/events`) or
-//! Redis pub/sub; [`consumer`] applies an event at most once per service.
+//! Redis pub/sub; [`consumer`] applies an event at most once per service;
+//! [`tombstone`] remembers what a deletion saga removed.
 
 pub mod consumer;
 pub mod outbox;
+pub mod tombstone;
 pub mod transport;
 
 mod payloads {

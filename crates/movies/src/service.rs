@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use streamia_api::{ApiError, Paginated};
 use streamia_db::{transaction, Db, Row, Value};
-use streamia_events::consumer::{consume, ConsumeError, Consumed};
+use streamia_events::consumer::{consume, Consumed};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Envelope, Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
@@ -344,7 +344,7 @@ impl Movies<'_> {
         transaction(self.db, || {
             let updated = self.db.execute(
                 "UPDATE movies_catalogue SET title = ?, description = ?, genres = ?, release_year = ?, duration_minutes = ?,
-                    director = ?, cast_members = ?, updated_at = ? WHERE id = ? RETURNING id",
+                    director = ?, cast_members = ?, updated_at = ? WHERE id = ? RETURNING id, poster_url",
                 &[
                     (&input.title).into(),
                     (&input.description).into(),
@@ -358,6 +358,7 @@ impl Movies<'_> {
                 ],
             )?;
             touched(&updated)?;
+            let poster_url = updated.first().map(|r| r.opt_text("poster_url")).transpose()?.flatten();
             self.outbox.add(
                 self.db,
                 &Event::MovieUpdated(MovieUpdated {
@@ -365,6 +366,7 @@ impl Movies<'_> {
                     title: input.title.clone(),
                     genres: input.genres.clone(),
                     release_year: input.release_year,
+                    poster_url,
                 }),
             )?;
             Ok::<_, ApiError>(())
@@ -414,12 +416,34 @@ impl Movies<'_> {
     }
 
     /// The uploaded poster replaces the old one (same public id, overwritten).
+    /// Favourites show the poster, so a new one is a movie.updated.
     pub fn set_poster(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
-        let updated = self.db.execute(
-            "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
-            &[url.into(), public_id.into(), streamia_events::now_rfc3339().into(), id.into()],
-        )?;
-        touched(&updated)?;
+        transaction(self.db, || {
+            let updated = self.db.execute(
+                "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ?
+                    RETURNING title, genres, release_year",
+                &[
+                    url.into(),
+                    public_id.into(),
+                    streamia_events::now_rfc3339().into(),
+                    id.into(),
+                ],
+            )?;
+            let Some(row) = updated.first() else {
+                return Err(movie_not_found());
+            };
+            self.outbox.add(
+                self.db,
+                &Event::MovieUpdated(MovieUpdated {
+                    movie_id: id.to_owned(),
+                    title: row.text("title")?,
+                    genres: json_list(&row, "genres")?,
+                    release_year: row.int("release_year")? as u32,
+                    poster_url: Some(url.to_owned()),
+                }),
+            )?;
+            Ok(())
+        })?;
         self.invalidate(Some(id));
         self.load(id)
     }
@@ -501,13 +525,6 @@ impl Movies<'_> {
             )?;
             touched = Some(movie_id.clone());
             Ok::<_, streamia_db::DbError>(true)
-        })
-        .map_err(|e| match e {
-            ConsumeError::BadData(m) => ApiError::BadRequest {
-                code: "invalid_event",
-                message: m,
-            },
-            ConsumeError::Db(e) | ConsumeError::Apply(e) => ApiError::from(e),
         })?;
         if let Some(id) = touched {
             self.invalidate(Some(&id));
@@ -692,7 +709,16 @@ mod tests {
             .into_iter()
             .map(|p| p.envelope.event_type)
             .collect();
-        assert_eq!(types, ["movie.created", "movie.video_uploaded", "movie.deleted"]);
+        // The poster is a movie.updated (favourites show it); subtitles are not.
+        assert_eq!(
+            types,
+            [
+                "movie.created",
+                "movie.video_uploaded",
+                "movie.updated",
+                "movie.deleted"
+            ]
+        );
     }
 
     fn rating(movie: &str, version: u64, average: f64, total: u32, updated: bool) -> Envelope {

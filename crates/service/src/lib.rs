@@ -1,15 +1,21 @@
 //! What every service component does the same way: read its configuration
 //! from Spin variables ([`Common::load`]), check the caller's token again
-//! (defence in depth: [`authenticate`], [`require_admin`]), and deliver its
-//! outbox after a request ([`deliver_outbox`]). Wasm-only glue; the logic it
-//! calls is tested in the crates it wires.
+//! (defence in depth: [`authenticate`], [`require_admin`]), answer health
+//! checks ([`health`]), take events over either transport ([`events_route`],
+//! [`on_redis_message`]), and deliver its outbox after a request
+//! ([`deliver_outbox`]). [`movies`] asks the movies service about a movie.
+//! Wasm-only glue; the logic it calls is tested in the crates it wires.
 
-use spin_sdk::http::Request;
-use streamia_api::ApiError;
+pub mod movies;
+
+use spin_sdk::http::{Request, Response};
+use streamia_api::{ApiError, Ctx};
 use streamia_auth::{Claims, JwtKeys, Role};
 use streamia_db::Db;
+use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
 use streamia_events::transport::{self, Transport};
+use streamia_events::Envelope;
 
 /// A Spin variable of `service`; a missing one is 503 `misconfigured`.
 pub fn variable(service: &str, name: &str) -> Result<String, ApiError> {
@@ -33,14 +39,24 @@ impl Common {
         };
         let keys =
             JwtKeys::new(&variable(service, "jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
-        let transport = Transport::parse(
-            &variable(service, "event_transport")?,
-            &variable(service, "event_subscribers")?,
-            &variable(service, "redis_url")?,
-        )
-        .map_err(misconfigured)?;
-        Ok(Common { keys, transport })
+        Ok(Common {
+            keys,
+            transport: event_transport(service)?,
+        })
     }
+}
+
+/// How this service's events leave (`event_transport`, `event_subscribers`, `redis_url`).
+pub fn event_transport(service: &str) -> Result<Transport, ApiError> {
+    Transport::parse(
+        &variable(service, "event_transport")?,
+        &variable(service, "event_subscribers")?,
+        &variable(service, "redis_url")?,
+    )
+    .map_err(|message| ApiError::Unavailable {
+        code: "misconfigured",
+        message,
+    })
 }
 
 /// The bearer token's claims; any failure is 401.
@@ -63,6 +79,67 @@ pub async fn deliver_outbox(db: &dyn Db, outbox: &Outbox, transport: &Transport,
     if let Err(e) = transport::flush(db, outbox, transport).await {
         eprintln!("request {request_id}: outbox flush failed: {e}");
     }
+}
+
+/// `GET /health` and `/health/ready` (503 unless `ready`), `/health/live`.
+pub fn health(ctx: &Ctx, service: &str, rest: &[&str], ready: bool) -> Result<Response, ApiError> {
+    match rest {
+        [] | ["ready"] => {
+            let body = serde_json::json!({
+                "service": service,
+                "status": if ready { "ok" } else { "unavailable" },
+                "checks": {"sqlite": ready},
+            });
+            Ok(ctx.json(if ready { 200 } else { 503 }, &body))
+        }
+        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": service, "status": "ok"}))),
+        _ => Err(ApiError::NotFound("no such health check".into())),
+    }
+}
+
+/// `POST /events` (http transport): the envelope in the body, applied once;
+/// answers `{"result":"applied"|"duplicate"|"ignored"}`.
+pub fn events_route(
+    ctx: &Ctx,
+    req: &Request,
+    apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
+) -> Result<Response, ApiError> {
+    let envelope = Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
+        code: "invalid_event",
+        message: e.to_string(),
+    })?;
+    let outcome = apply(&envelope)?;
+    println!(
+        "request {}: {} {} from {}: {outcome:?}",
+        ctx.request_id, envelope.event_type, envelope.event_id, envelope.source
+    );
+    Ok(ctx.json(
+        200,
+        &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
+    ))
+}
+
+/// A message from a `[[trigger.redis]]` channel: apply it once, then deliver
+/// what that put in this service's outbox. An error makes Spin log the failure.
+pub async fn on_redis_message(
+    service: &str,
+    message: &[u8],
+    db: &dyn Db,
+    outbox: &Outbox,
+    apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
+) -> Result<(), String> {
+    let envelope = Envelope::parse(message).map_err(|e| format!("not an event envelope: {e}"))?;
+    let outcome = apply(&envelope).map_err(|e| match e {
+        ApiError::Internal(cause) => cause,
+        other => other.to_string(),
+    })?;
+    println!(
+        "{service}: {} {} from {}: {outcome:?}",
+        envelope.event_type, envelope.event_id, envelope.source
+    );
+    let transport = event_transport(service).map_err(|e| e.to_string())?;
+    deliver_outbox(db, outbox, &transport, &envelope.event_id).await;
+    Ok(())
 }
 
 pub fn unix_now() -> i64 {

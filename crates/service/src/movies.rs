@@ -1,0 +1,56 @@
+//! Asking the movies service about a movie, over service chaining
+//! (`movies_url`, `http://movies.spin.internal` on one Spin app): services
+//! that refer to movies check that the movie exists before storing anything.
+
+use serde::Deserialize;
+use spin_sdk::http::{Method, Request, Response};
+use streamia_api::ApiError;
+
+/// What the others keep of a movie.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovieSummary {
+    pub id: String,
+    pub title: String,
+    pub poster_url: Option<String>,
+}
+
+fn unavailable(request_id: &str, why: String) -> ApiError {
+    eprintln!("request {request_id}: movies service: {why}");
+    ApiError::Unavailable {
+        code: "service_unavailable",
+        message: "the movies service is unavailable; try again".into(),
+    }
+}
+
+/// The movie, `None` if the catalogue does not have it; 503 if the movies
+/// service cannot answer.
+pub async fn find(movies_url: &str, movie_id: &str, request_id: &str) -> Result<Option<MovieSummary>, ApiError> {
+    // An id that could not be a path segment cannot be a movie either.
+    if movie_id.is_empty() || !movie_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Ok(None);
+    }
+    let req = Request::builder()
+        .method(Method::Get)
+        .uri(format!("{}/api/movies/{movie_id}", movies_url.trim_end_matches('/')))
+        .header("x-request-id", request_id)
+        .header("accept", "application/json")
+        .build();
+    let resp: Response = spin_sdk::http::send(req)
+        .await
+        .map_err(|e| unavailable(request_id, e.to_string()))?;
+    match *resp.status() {
+        200 => serde_json::from_slice(resp.body())
+            .map(Some)
+            .map_err(|e| unavailable(request_id, format!("unreadable movie: {e}"))),
+        404 => Ok(None),
+        status => Err(unavailable(request_id, format!("status {status}"))),
+    }
+}
+
+/// [`find`], with a missing movie as 404.
+pub async fn require(movies_url: &str, movie_id: &str, request_id: &str) -> Result<MovieSummary, ApiError> {
+    find(movies_url, movie_id, request_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("movie not found".into()))
+}
