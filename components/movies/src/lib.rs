@@ -7,16 +7,17 @@ use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_db::LazySpinDb;
 use streamia_events::outbox::Outbox;
-use streamia_events::Envelope;
 use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError, FOLDER};
-use streamia_movies::domain::{ListQuery, MovieFields, MovieInput};
+use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
-use streamia_movies::{Cache, Movies, SERVICE};
+use streamia_movies::{Movies, SERVICE};
 use streamia_service::{authenticate, require_admin as admin_only, unix_now, variable, Common};
+
+mod cache;
+use cache::KvCache;
 
 /// The component's own database and key-value store (spin.toml).
 const DATABASE: &str = "movies";
-const CACHE_STORE: &str = "movies";
 
 struct Config {
     common: Common,
@@ -49,56 +50,6 @@ impl Config {
     }
 }
 
-/// The key-value store as the catalogue's cache. A cache that fails is a
-/// cache miss, never a failed request.
-struct KvCache(Option<spin_sdk::key_value::Store>);
-
-impl KvCache {
-    fn open() -> Self {
-        match spin_sdk::key_value::Store::open(CACHE_STORE) {
-            Ok(store) => KvCache(Some(store)),
-            Err(e) => {
-                eprintln!("movies cache unavailable: {e:?}");
-                KvCache(None)
-            }
-        }
-    }
-}
-
-impl Cache for KvCache {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.as_ref()?.get(key).ok().flatten()
-    }
-    fn set(&self, key: &str, value: &[u8]) {
-        if let Some(store) = &self.0 {
-            if let Err(e) = store.set(key, value) {
-                eprintln!("movies cache: set {key} failed: {e:?}");
-            }
-        }
-    }
-    fn delete(&self, key: &str) {
-        if let Some(store) = &self.0 {
-            if let Err(e) = store.delete(key) {
-                eprintln!("movies cache: delete {key} failed: {e:?}");
-            }
-        }
-    }
-}
-
-/// The calendar year of a Unix time (UTC), for the release-year bound.
-fn year_of(unix: i64) -> u32 {
-    // Days since 1970-01-01 → civil year (Howard Hinnant's algorithm).
-    let days = unix.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2)) as u32
-}
-
 #[http_component]
 async fn handle(req: Request) -> Response {
     let ctx = Ctx::new(&req);
@@ -128,17 +79,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     }
     let result = match (&method, segs.as_slice()) {
         // POST /events: rating.* from the ratings service (http transport)
-        (Method::Post, ["events"]) => {
-            let envelope = Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
-                code: "invalid_event",
-                message: e.to_string(),
-            })?;
-            let outcome = movies.apply_rating_event(&envelope)?;
-            Ok(ctx.json(
-                200,
-                &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
-            ))
-        }
+        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| movies.apply_rating_event(e)),
         (_, ["api", "movies", rest @ ..]) => dispatch(ctx, req, &config, &movies, &method, rest).await,
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };

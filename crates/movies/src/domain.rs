@@ -280,6 +280,20 @@ impl ListQuery {
     }
 }
 
+/// The calendar year of a Unix time (UTC), for the release-year bound.
+pub fn year_of(unix: i64) -> u32 {
+    // Days since 1970-01-01 → civil year (Howard Hinnant's algorithm).
+    let days = unix.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +409,13 @@ mod tests {
         let c = query(&[("genre", "Drama"), ("page", "2")]).unwrap().cache_key();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn years_of_unix_times() {
+        assert_eq!(year_of(0), 1970);
+        assert_eq!(year_of(951_782_400), 2000); // 2000-02-29
+        assert_eq!(year_of(1_798_761_599), 2026); // 2026-12-31T23:59:59Z
+        assert_eq!(year_of(1_798_761_600), 2027);
     }
 }

@@ -21,10 +21,6 @@ fn with_cloudinary(fake: &FakeCloudinary) -> Api {
         .env(
             "SPIN_VARIABLE_CLOUDINARY_NOTIFICATION_URL",
             "https://streamia.example/api/movies/cloudinary/notify",
-        )
-        .env(
-            "SPIN_VARIABLE_MOVIES_EVENT_SUBSCRIBERS",
-            "*=http://event-sink.spin.internal/sink/events",
         );
     Api { host: app.start() }
 }

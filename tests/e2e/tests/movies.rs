@@ -229,12 +229,7 @@ fn unknown_movies_are_404() {
 #[test]
 fn movie_events_go_through_the_outbox() {
     let api = common::Api {
-        host: common::app()
-            .env(
-                "SPIN_VARIABLE_MOVIES_EVENT_SUBSCRIBERS",
-                "*=http://event-sink.spin.internal/sink/events",
-            )
-            .start(),
+        host: common::app().start(),
     };
     let admin = api.admin();
     let id = create(&api, &admin, alien())["id"].as_str().unwrap().to_owned();

@@ -11,11 +11,33 @@ pub const SECRET: &str = "e2e-test-secret-that-is-long-enough-0123";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "s3cret-pass";
 
-/// The app's manifest plus the test-only event sink, subscribed over http
-/// to every users event.
+/// Every service whose events the test sink also receives.
+pub const PRODUCERS: [&str; 5] = ["users", "movies", "favorites", "ratings", "comments"];
+pub const SINK: &str = "http://event-sink.spin.internal/sink/events";
+
+/// The app's manifest plus the test-only event sink, subscribed over http to
+/// every event of every service beside the subscribers spin.toml wires.
 pub fn app() -> App {
-    build_components(&["gateway", "users", "movies", "event-sink", "event-sink-redis"]);
-    let mut app = App::from_repo("spin.toml", Some("runtime-config.toml"));
+    app_from("spin.toml")
+}
+
+/// [`app`] from another manifest of the repository (spin.redis.toml).
+pub fn app_from(manifest: &str) -> App {
+    build_components(&[
+        "gateway",
+        "users",
+        "movies",
+        "favorites",
+        "ratings",
+        "comments",
+        "favorites-events",
+        "ratings-events",
+        "comments-events",
+        "movies-events",
+        "event-sink",
+        "event-sink-redis",
+    ]);
+    let mut app = App::from_repo(manifest, Some("runtime-config.toml"));
     // Every component may reach the sink, as a real subscriber would be listed.
     app.spin_toml = app.spin_toml.replace(
         "allowed_outbound_hosts = [\n",
@@ -26,12 +48,20 @@ pub fn app() -> App {
         .as_mut()
         .unwrap()
         .push_str("\n[sqlite_database.sink]\ntype = \"spin\"\npath = \".spin/sink.db\"\n");
-    app.env("SPIN_VARIABLE_JWT_SECRET", SECRET)
-        .env("SPIN_VARIABLE_ADMIN_EMAILS", ADMIN_EMAIL)
-        .env(
-            "SPIN_VARIABLE_USERS_EVENT_SUBSCRIBERS",
-            "*=http://event-sink.spin.internal/sink/events",
-        )
+    let manifest: toml::Table = app.spin_toml.parse().expect("the manifest parses");
+    let mut app = app
+        .env("SPIN_VARIABLE_JWT_SECRET", SECRET)
+        .env("SPIN_VARIABLE_ADMIN_EMAILS", ADMIN_EMAIL);
+    for service in PRODUCERS {
+        let name = format!("{service}_event_subscribers");
+        let wired = manifest["variables"][&name]["default"].as_str().unwrap_or_default();
+        let with_sink = [wired, &format!("*={SINK}")].join(",");
+        app = app.env(
+            &format!("SPIN_VARIABLE_{}", name.to_uppercase()),
+            with_sink.trim_start_matches(','),
+        );
+    }
+    app
 }
 
 fn sink_component() -> String {
@@ -94,6 +124,14 @@ impl Api {
             v["accessToken"].as_str().unwrap().to_owned(),
             v["refreshToken"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// A movie in the catalogue (created by `admin`); its id.
+    pub fn movie(&self, admin: &str, title: &str) -> String {
+        let body = json!({"title": title, "description": "A film.", "releaseYear": 1999});
+        let r = self.send("POST", "/api/movies", Some(admin), Some(&body));
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_owned()
     }
 
     pub fn admin(&self) -> String {

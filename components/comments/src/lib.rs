@@ -1,0 +1,130 @@
+//! The comments component: a private route reached from the gateway.
+//! Reading comments is public (a token, when sent, shows the caller their
+//! own comments awaiting moderation); writing needs a token, checked here
+//! again. `POST /events` takes the saga events (http transport).
+
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
+use streamia_auth::{Claims, Role};
+use streamia_comments::{
+    Comments, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, MIGRATIONS, SERVICE,
+};
+use streamia_db::LazySpinDb;
+use streamia_events::outbox::Outbox;
+use streamia_service::{authenticate, movies, require_admin, unix_now, variable, Common};
+
+/// The component's own database (spin.toml).
+const DATABASE: &str = "comments";
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    let ctx = Ctx::new(&req);
+    let result = route(&ctx, &req).await;
+    ctx.respond(result)
+}
+
+async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
+    let outbox = Outbox::new(SERVICE);
+    let moderation =
+        Moderation::parse(&variable(SERVICE, "comment_moderation")?).map_err(|message| ApiError::Unavailable {
+            code: "misconfigured",
+            message,
+        })?;
+    let comments = Comments {
+        db: &db,
+        outbox: &outbox,
+        moderation,
+    };
+    if let ["health", rest @ ..] = segs.as_slice() {
+        return streamia_service::health(ctx, SERVICE, rest, comments.ready());
+    }
+    let common = Common::load(SERVICE)?;
+    let result = match (&method, segs.as_slice()) {
+        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| comments.apply_event(e)),
+        (_, ["api", "comments", rest @ ..]) => {
+            // Reads are public: a token is optional there, but checked when sent.
+            let claims = match req.header("authorization") {
+                Some(_) => Some(authenticate(req, &common.keys, unix_now())?),
+                None => None,
+            };
+            dispatch(ctx, req, &comments, claims.as_ref(), &method, rest).await
+        }
+        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    };
+    if method != Method::Get {
+        streamia_service::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
+    }
+    result
+}
+
+fn viewer(claims: Option<&Claims>) -> Viewer<'_> {
+    match claims {
+        None => Viewer::Anonymous,
+        Some(c) if c.role == Role::Admin => Viewer::Admin(&c.sub),
+        Some(c) => Viewer::User(&c.sub),
+    }
+}
+
+fn signed_in(claims: Option<&Claims>) -> Result<&Claims, ApiError> {
+    claims.ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
+}
+
+async fn dispatch(
+    ctx: &Ctx,
+    req: &Request,
+    comments: &Comments<'_>,
+    claims: Option<&Claims>,
+    method: &Method,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    match (method, rest) {
+        // GET /api/comments/movie/{movieId}?page&limit: top level, newest first
+        (Method::Get, ["movie", movie_id]) => {
+            Ok(ctx.json(200, &comments.list_for_movie(viewer(claims), movie_id, ctx.page()?)?))
+        }
+        // POST /api/comments/movie/{movieId} {content, parentId?}
+        (Method::Post, ["movie", movie_id]) => {
+            let claims = signed_in(claims)?;
+            let body: NewComment = json_body(req, DEFAULT_BODY_LIMIT)?;
+            let content = Content::parse(&body.content)?;
+            comments.check_viewer(viewer(Some(claims)))?;
+            movies::require(&variable(SERVICE, "movies_url")?, movie_id, &ctx.request_id).await?;
+            let comment = comments.create(&claims.sub, movie_id, &content, body.parent_id.as_deref())?;
+            Ok(ctx.json(201, &comment))
+        }
+        // GET /api/comments/pending?page&limit (admin): the moderation queue
+        (Method::Get, ["pending"]) => {
+            require_admin(signed_in(claims)?)?;
+            Ok(ctx.json(200, &comments.pending(ctx.page()?)?))
+        }
+        // GET /api/comments/{id}/replies?page&limit: oldest first
+        (Method::Get, [id, "replies"]) => Ok(ctx.json(200, &comments.replies(viewer(claims), id, ctx.page()?)?)),
+        // PUT /api/comments/{id} {content}: the author only
+        (Method::Put, [id]) => {
+            let claims = signed_in(claims)?;
+            let body: EditComment = json_body(req, DEFAULT_BODY_LIMIT)?;
+            let content = Content::parse(&body.content)?;
+            Ok(ctx.json(200, &comments.edit(&claims.sub, id, &content)?))
+        }
+        // DELETE /api/comments/{id}: the author or an admin (soft delete)
+        (Method::Delete, [id]) => {
+            comments.delete(viewer(Some(signed_in(claims)?)), id)?;
+            Ok(ctx.no_content())
+        }
+        // PATCH /api/comments/{id}/moderate {status} (admin)
+        (Method::Patch, [id, "moderate"]) => {
+            let claims = signed_in(claims)?;
+            require_admin(claims)?;
+            let body: ModerateComment = json_body(req, DEFAULT_BODY_LIMIT)?;
+            let status = Status::parse(&body.status)?;
+            Ok(ctx.json(200, &comments.moderate(&claims.sub, id, status)?))
+        }
+        (_, ["movie", _] | ["pending"] | [_, "replies"] | [_] | [_, "moderate"]) => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound("no such comments route".into())),
+    }
+}
