@@ -10,7 +10,12 @@ fn post(api: &Api, token: &str, movie: &str, content: &str, parent: Option<&str>
     if let Some(p) = parent {
         body["parentId"] = json!(p);
     }
-    let r = api.send("POST", &format!("/api/comments/movie/{movie}"), Some(token), Some(&body));
+    let r = api.send(
+        "POST",
+        &format!("/api/comments/movie/{movie}"),
+        Some(token),
+        Some(&body),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     r.json()
 }
@@ -79,7 +84,11 @@ fn the_author_edits_and_the_author_or_an_admin_deletes_keeping_the_thread() {
     assert_eq!(edited.status, 200, "{}", edited.body);
     assert_eq!(edited.json()["isEdited"], true);
     assert_eq!(edited.json()["content"], "Great film");
-    assert_error(&api.send("PUT", &path, Some(&bob), Some(&json!({"content": "mine now"}))), 403, "forbidden");
+    assert_error(
+        &api.send("PUT", &path, Some(&bob), Some(&json!({"content": "mine now"}))),
+        403,
+        "forbidden",
+    );
     assert_error(&api.send("DELETE", &path, Some(&bob), None), 403, "forbidden");
 
     // The admin removes bob's reply; ana removes her own comment.
@@ -108,11 +117,27 @@ fn bad_input_is_refused_and_changes_nothing() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let path = format!("/api/comments/movie/{movie}");
-    for bad in [json!({"content": ""}), json!({"content": "   "}), json!({"content": "x".repeat(1001)})] {
-        assert_error(&api.send("POST", &path, Some(&ana), Some(&bad)), 400, "validation_failed");
+    for bad in [
+        json!({"content": ""}),
+        json!({"content": "   "}),
+        json!({"content": "x".repeat(1001)}),
+    ] {
+        assert_error(
+            &api.send("POST", &path, Some(&ana), Some(&bad)),
+            400,
+            "validation_failed",
+        );
     }
-    assert_error(&api.send("POST", &path, Some(&ana), Some(&json!({"text": "hi"}))), 400, "invalid_json");
-    assert_error(&api.send("POST", &path, None, Some(&json!({"content": "hi"}))), 401, "unauthorized");
+    assert_error(
+        &api.send("POST", &path, Some(&ana), Some(&json!({"text": "hi"}))),
+        400,
+        "invalid_json",
+    );
+    assert_error(
+        &api.send("POST", &path, None, Some(&json!({"content": "hi"}))),
+        401,
+        "unauthorized",
+    );
     assert_error(
         &api.send(
             "POST",
@@ -197,5 +222,8 @@ fn pre_moderation_holds_comments_until_an_admin_approves() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(api.get(&path, None).json()["pagination"]["total"], 1);
-    assert_eq!(api.get("/api/comments/pending", Some(&admin)).json()["pagination"]["total"], 0);
+    assert_eq!(
+        api.get("/api/comments/pending", Some(&admin)).json()["pagination"]["total"],
+        0
+    );
 }

@@ -14,7 +14,12 @@ fn a_user_keeps_favourites_of_movies_that_exist() {
     let heat = api.movie(&admin, "Heat");
     let (_, ana, _) = api.register("ana@example.com", "ana");
 
-    let added = api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), Some(&json!({"note": " rewatch "})));
+    let added = api.send(
+        "POST",
+        &format!("/api/favorites/{alien}"),
+        Some(&ana),
+        Some(&json!({"note": " rewatch "})),
+    );
     assert_eq!(added.status, 201, "{}", added.body);
     let fav = added.json();
     assert_eq!(fav["movieId"], alien.as_str());
@@ -90,24 +95,47 @@ fn bad_requests_change_nothing() {
     assert_error(&api.get("/api/favorites", None), 401, "unauthorized");
     assert_error(&api.get("/api/favorites", Some("not-a-token")), 401, "unauthorized");
     assert_error(
-        &api.send("POST", "/api/favorites/0190c0de-0000-7000-8000-000000000000", Some(&ana), None),
+        &api.send(
+            "POST",
+            "/api/favorites/0190c0de-0000-7000-8000-000000000000",
+            Some(&ana),
+            None,
+        ),
         404,
         "not_found",
     );
-    assert_error(&api.send("POST", "/api/favorites/..%2F", Some(&ana), None), 404, "not_found");
+    assert_error(
+        &api.send("POST", "/api/favorites/..%2F", Some(&ana), None),
+        404,
+        "not_found",
+    );
     let long = "x".repeat(501);
     assert_error(
-        &api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), Some(&json!({"note": long}))),
+        &api.send(
+            "POST",
+            &format!("/api/favorites/{alien}"),
+            Some(&ana),
+            Some(&json!({"note": long})),
+        ),
         400,
         "validation_failed",
     );
     assert_error(
-        &api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), Some(&json!({"rating": 5}))),
+        &api.send(
+            "POST",
+            &format!("/api/favorites/{alien}"),
+            Some(&ana),
+            Some(&json!({"rating": 5})),
+        ),
         400,
         "invalid_json",
     );
     assert_error(&api.get("/api/favorites?limit=0", Some(&ana)), 400, "validation_failed");
-    assert_error(&api.send("PUT", &format!("/api/favorites/{alien}"), Some(&ana), None), 405, "method_not_allowed");
+    assert_error(
+        &api.send("PUT", &format!("/api/favorites/{alien}"), Some(&ana), None),
+        405,
+        "method_not_allowed",
+    );
     assert_eq!(api.get("/api/favorites", Some(&ana)).json()["pagination"]["total"], 0);
 }
 
@@ -118,7 +146,12 @@ fn titles_and_posters_follow_the_catalogue() {
     let alien = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), None);
-    let r = api.send("PATCH", &format!("/api/movies/{alien}"), Some(&admin), Some(&json!({"title": "Alien (Director's Cut)"})));
+    let r = api.send(
+        "PATCH",
+        &format!("/api/movies/{alien}"),
+        Some(&admin),
+        Some(&json!({"title": "Alien (Director's Cut)"})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let list = api.get("/api/favorites", Some(&ana)).json();
     assert_eq!(list["data"][0]["title"], "Alien (Director's Cut)");

@@ -24,7 +24,10 @@ fn rating_creates_updates_and_deletes_with_stats_that_reach_the_movie() {
     assert_eq!(v["stats"]["average"], 5.0);
     assert_eq!(v["stats"]["count"], 1);
 
-    assert_eq!(api.send("POST", &path, Some(&bob), Some(&json!({"score": 2}))).status, 201);
+    assert_eq!(
+        api.send("POST", &path, Some(&bob), Some(&json!({"score": 2}))).status,
+        201
+    );
     let updated = api.send("POST", &path, Some(&bob), Some(&json!({"score": 4})));
     assert_eq!(updated.status, 200, "{}", updated.body);
     assert_eq!(updated.json()["stats"]["average"], 4.5);
@@ -37,7 +40,10 @@ fn rating_creates_updates_and_deletes_with_stats_that_reach_the_movie() {
             "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}})
     );
     let film = api.get(&format!("/api/movies/{movie}"), None).json();
-    assert_eq!((film["averageRating"].as_f64(), film["totalRatings"].as_u64()), (Some(4.5), Some(2)));
+    assert_eq!(
+        (film["averageRating"].as_f64(), film["totalRatings"].as_u64()),
+        (Some(4.5), Some(2))
+    );
 
     let mine = api.get(&path, Some(&bob));
     assert_eq!(mine.json()["score"], 4);
@@ -45,7 +51,10 @@ fn rating_creates_updates_and_deletes_with_stats_that_reach_the_movie() {
     assert_error(&api.get(&path, Some(&bob)), 404, "not_found");
     assert_error(&api.send("DELETE", &path, Some(&bob), None), 404, "not_found");
     let film = api.get(&format!("/api/movies/{movie}"), None).json();
-    assert_eq!((film["averageRating"].as_f64(), film["totalRatings"].as_u64()), (Some(5.0), Some(1)));
+    assert_eq!(
+        (film["averageRating"].as_f64(), film["totalRatings"].as_u64()),
+        (Some(5.0), Some(1))
+    );
 
     let versions: Vec<u64> = ["rating.created", "rating.updated", "rating.deleted"]
         .iter()
@@ -65,15 +74,33 @@ fn history_lists_the_callers_ratings_newest_first() {
     let (_, bob, _) = api.register("bob@example.com", "bob");
     let first = api.movie(&admin, "First");
     let second = api.movie(&admin, "Second");
-    api.send("POST", &format!("/api/ratings/{first}"), Some(&ana), Some(&json!({"score": 3})));
-    api.send("POST", &format!("/api/ratings/{second}"), Some(&ana), Some(&json!({"score": 1})));
-    api.send("POST", &format!("/api/ratings/{first}"), Some(&bob), Some(&json!({"score": 5})));
+    api.send(
+        "POST",
+        &format!("/api/ratings/{first}"),
+        Some(&ana),
+        Some(&json!({"score": 3})),
+    );
+    api.send(
+        "POST",
+        &format!("/api/ratings/{second}"),
+        Some(&ana),
+        Some(&json!({"score": 1})),
+    );
+    api.send(
+        "POST",
+        &format!("/api/ratings/{first}"),
+        Some(&bob),
+        Some(&json!({"score": 5})),
+    );
     let history = api.get("/api/ratings/user/history?limit=1", Some(&ana));
     assert_eq!(history.status, 200, "{}", history.body);
     let v = history.json();
     assert_eq!(v["pagination"]["total"], 2);
     assert_eq!(v["data"][0]["movieId"], second.as_str());
-    assert_eq!(api.get("/api/ratings/user/history", Some(&bob)).json()["pagination"]["total"], 1);
+    assert_eq!(
+        api.get("/api/ratings/user/history", Some(&bob)).json()["pagination"]["total"],
+        1
+    );
     assert_error(&api.get("/api/ratings/user/history", None), 401, "unauthorized");
 }
 
@@ -84,18 +111,39 @@ fn scores_other_than_whole_numbers_from_one_to_five_are_refused() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let path = format!("/api/ratings/{movie}");
-    for bad in [json!(0), json!(6), json!(3.5), json!(4.0), json!("4"), json!(null), json!(-1)] {
+    for bad in [
+        json!(0),
+        json!(6),
+        json!(3.5),
+        json!(4.0),
+        json!("4"),
+        json!(null),
+        json!(-1),
+    ] {
         let r = api.send("POST", &path, Some(&ana), Some(&json!({"score": bad})));
         assert_error(&r, 400, "validation_failed");
     }
-    assert_error(&api.send("POST", &path, Some(&ana), Some(&json!({}))), 400, "invalid_json");
+    assert_error(
+        &api.send("POST", &path, Some(&ana), Some(&json!({}))),
+        400,
+        "invalid_json",
+    );
     assert_error(&api.send("POST", &path, Some(&ana), None), 400, "invalid_json");
     assert_error(
-        &api.send("POST", "/api/ratings/0190c0de-0000-7000-8000-000000000000", Some(&ana), Some(&json!({"score": 3}))),
+        &api.send(
+            "POST",
+            "/api/ratings/0190c0de-0000-7000-8000-000000000000",
+            Some(&ana),
+            Some(&json!({"score": 3})),
+        ),
         404,
         "not_found",
     );
-    assert_error(&api.send("POST", &path, None, Some(&json!({"score": 3}))), 401, "unauthorized");
+    assert_error(
+        &api.send("POST", &path, None, Some(&json!({"score": 3}))),
+        401,
+        "unauthorized",
+    );
     let stats = api.get(&format!("/api/ratings/movie/{movie}/stats"), None).json();
     assert_eq!(stats["count"], 0, "nothing was stored");
     assert!(api.received_of("rating.created").is_empty());
