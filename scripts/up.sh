@@ -2,12 +2,16 @@
 # Run the whole app on its embedded default: SQLite and key-value files under
 # .spin/, events over HTTP, e-mail to the log; no external services.
 # With the Spin CLI installed this is `spin up`; without it, devhost.
-#   scripts/up.sh [--listen 127.0.0.1:3000] [--runtime-config-file FILE]
+#   scripts/up.sh [-f spin.redis.toml] [--listen 127.0.0.1:3000] [--runtime-config-file FILE]
 source "$(dirname "$0")/setup.sh"
 args=("$@")
 case " $* " in
     *" --runtime-config-file "*) ;;
     *) args+=(--runtime-config-file runtime-config.toml) ;;
+esac
+case " $* " in
+    *" -f "* | *" --from "*) ;;
+    *) args=(-f spin.toml "${args[@]}") ;;
 esac
 "$ROOT/scripts/build.sh"
 cd "$ROOT"
@@ -20,8 +24,8 @@ if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ]; then
     export SPIN_VARIABLE_JWT_SECRET
 fi
 if command -v spin >/dev/null; then
-    exec spin up -f spin.toml "${args[@]}"
+    exec spin up "${args[@]}"
 fi
 echo "==> Spin CLI not found: serving with devhost (see devhost/README.md)"
 cargo build --quiet -p devhost
-exec "$CARGO_TARGET_DIR/debug/devhost" up -f spin.toml "${args[@]}"
+exec "$CARGO_TARGET_DIR/debug/devhost" up "${args[@]}"
