@@ -26,8 +26,11 @@ fn main() -> Result<()> {
     let mut events = Vec::new();
     for (name, id) in &resolve.interfaces[iface].types {
         let def = &resolve.types[*id];
-        let TypeDefKind::Record(record) = &def.kind else {
-            bail!("{name}: only records are supported in the payloads interface");
+        let record = match &def.kind {
+            TypeDefKind::Record(record) => record,
+            // The free-form JSON object alias; its uses map it (field_type).
+            TypeDefKind::Type(_) if name == "json-object" => continue,
+            _ => bail!("{name}: only records (and `json-object`) are supported in the payloads interface"),
         };
         let docs = def.docs.contents.as_deref().unwrap_or("");
         let event_type = docs
@@ -135,6 +138,12 @@ fn field_type(resolve: &Resolve, ty: &Type) -> Result<(String, String, bool)> {
                     false,
                 )
             }
+            // `type json-object = string;` in the WIT: a JSON object, free-form.
+            TypeDefKind::Type(_) if resolve.types[*id].name.as_deref() == Some("json-object") => (
+                "serde_json::Map<String, serde_json::Value>".into(),
+                "{\"type\":\"object\"}".into(),
+                false,
+            ),
             TypeDefKind::Type(inner) => field_type(resolve, inner)?,
             other => bail!("unsupported WIT type in payloads: {other:?}"),
         },

@@ -6,7 +6,8 @@ mod cors;
 
 pub use cors::{Cors, Preflight};
 
-/// Every service behind the gateway, with its path prefix `/api/<name>/`.
+/// Every service behind the gateway, with its path prefix `/api/<name>/`
+/// (notifications has no API: only its health is reachable, `/health/notifications`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Users,
@@ -14,15 +15,17 @@ pub enum Service {
     Favorites,
     Ratings,
     Comments,
+    Notifications,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Users,
         Service::Movies,
         Service::Favorites,
         Service::Ratings,
         Service::Comments,
+        Service::Notifications,
     ];
 
     pub fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Service {
             Service::Favorites => "favorites",
             Service::Ratings => "ratings",
             Service::Comments => "comments",
+            Service::Notifications => "notifications",
         }
     }
 
@@ -90,7 +94,7 @@ pub fn resolve(method: &str, path: &str) -> Option<Route> {
     let ["api", service, rest @ ..] = segs.as_slice() else {
         return None;
     };
-    let service = Service::parse(service)?;
+    let service = Service::parse(service).filter(|s| *s != Service::Notifications)?;
     let read = matches!(method, "GET" | "HEAD");
     let public = match (service, rest) {
         (Service::Users, ["register" | "login" | "refresh" | "logout"]) => method == "POST",
@@ -163,6 +167,7 @@ mod tests {
             ("GET", "/api/comments/9/replies", Some((Service::Comments, Public))),
             ("GET", "/api/favorites", Some((Service::Favorites, Authenticated))),
             ("GET", "/api/nothing", None),
+            ("POST", "/api/notifications/events", None),
             ("GET", "/users", None),
             ("GET", "/", None),
         ];

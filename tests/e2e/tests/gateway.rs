@@ -17,7 +17,7 @@ fn health_reports_the_gateway_and_each_deployed_service() {
     let api = start();
     let r = api.get("/health", None);
     assert_eq!(r.status, 200, "{}", r.body);
-    for service in ["users", "movies", "favorites", "ratings", "comments"] {
+    for service in ["users", "movies", "favorites", "ratings", "comments", "notifications"] {
         assert_eq!(r.json()["services"][service], "ok", "{}", r.body);
         let one = api.get(&format!("/health/{service}"), None);
         assert_eq!(one.json()["checks"]["sqlite"], true, "{service}: {}", one.body);

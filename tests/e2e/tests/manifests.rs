@@ -49,10 +49,7 @@ fn spin_redis_toml_is_spin_toml_plus_the_redis_consumers() {
 #[test]
 fn every_redis_consumer_is_a_crate_on_its_services_database() {
     let root = streamia_testkit::workspace_root();
-    let manifest: toml::Table = std::fs::read_to_string(root.join("spin.redis.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let manifest: toml::Table = generated(&root).parse().unwrap();
     let components = manifest["component"].as_table().unwrap();
     let triggers = manifest["trigger"]["redis"].as_array().unwrap();
     assert!(!triggers.is_empty());

@@ -2,7 +2,8 @@
 //! takes an envelope as the http transport delivers it; `GET …/received`
 //! lists what was recorded, each event once; `POST …/relay/<service>`
 //! hands a body to that service's private `/events`, so a test can deliver
-//! events the way a producer would.
+//! events the way a producer would; `GET …/peek/<service>/<path>` reads a
+//! service's private route (the notifications sent log).
 
 mod sink;
 
@@ -26,6 +27,20 @@ async fn handle(req: Request) -> Response {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if let (Method::Post, [.., "relay", target]) = (req.method(), segs.as_slice()) {
         return relay(target, req.body().to_vec()).await;
+    }
+    if let (Method::Get, [_, "peek", target, rest @ ..]) = (req.method(), segs.as_slice()) {
+        let query = req.query();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        return forward(
+            Method::Get,
+            &format!("http://{target}.spin.internal/{}{query}", rest.join("/")),
+            Vec::new(),
+        )
+        .await;
     }
     match (req.method(), path.rsplit('/').next().unwrap_or("")) {
         (Method::Post, "events") => match Envelope::parse(req.body()) {
@@ -72,9 +87,13 @@ async fn handle(req: Request) -> Response {
 }
 
 async fn relay(target: &str, body: Vec<u8>) -> Response {
+    forward(Method::Post, &format!("http://{target}.spin.internal/events"), body).await
+}
+
+async fn forward(method: Method, url: &str, body: Vec<u8>) -> Response {
     let out = Request::builder()
-        .method(Method::Post)
-        .uri(format!("http://{target}.spin.internal/events"))
+        .method(method)
+        .uri(url)
         .header("content-type", "application/json")
         .body(body)
         .build();

@@ -12,7 +12,7 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "s3cret-pass";
 
 /// Every service whose events the test sink also receives.
-pub const PRODUCERS: [&str; 5] = ["users", "movies", "favorites", "ratings", "comments"];
+pub const PRODUCERS: [&str; 6] = ["users", "movies", "favorites", "ratings", "comments", "notifications"];
 pub const SINK: &str = "http://event-sink.spin.internal/sink/events";
 
 /// The app's manifest plus the test-only event sink, subscribed over http to
@@ -30,10 +30,12 @@ pub fn app_from(manifest: &str) -> App {
         "favorites",
         "ratings",
         "comments",
+        "notifications",
         "favorites-events",
         "ratings-events",
         "comments-events",
         "movies-events",
+        "notifications-events",
         "event-sink",
         "event-sink-redis",
     ]);
@@ -146,6 +148,14 @@ impl Api {
             &self.url(&format!("/sink/relay/{service}")),
             &[("content-type", "application/json")],
             &envelope.to_string(),
+        )
+    }
+
+    /// GET a service's private route (through the test sink, inside the app).
+    pub fn peek(&self, service: &str, path_and_query: &str) -> Reply {
+        self.get(
+            &format!("/sink/peek/{service}/{}", path_and_query.trim_start_matches('/')),
+            None,
         )
     }
 

@@ -1,0 +1,33 @@
+//! The notifications service's events over Redis (`[[trigger.redis]]` on
+//! `streamia.user.registered`, `streamia.password.reset.requested`,
+//! `streamia.notification.send_email`): the same mailer as the
+//! notifications component's `POST /events`, on the same database and sent
+//! log. A separate component because a Spin component exports one trigger's
+//! interface.
+
+use spin_sdk::redis_component;
+use streamia_db::LazySpinDb;
+use streamia_events::outbox::Outbox;
+use streamia_events::Envelope;
+use streamia_notifications::{MIGRATIONS, SERVICE};
+
+// The sent log listing is the HTTP component's.
+#[allow(dead_code)]
+#[path = "../../notifications/src/mailer.rs"]
+mod mailer;
+
+#[redis_component]
+async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
+    let db = LazySpinDb::new("notifications", MIGRATIONS);
+    let outbox = Outbox::new(SERVICE);
+    let envelope = Envelope::parse(&message)?;
+    let outcome = mailer::handle(&db, &outbox, &envelope).await;
+    let transport = streamia_service::event_transport(SERVICE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    streamia_service::deliver_outbox(&db, &outbox, &transport, &envelope.event_id).await;
+    let outcome = outcome.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{SERVICE}: {} {} from {}: {outcome:?}",
+        envelope.event_type, envelope.event_id, envelope.source
+    );
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The notifications component: no public route. `POST /events` takes
+//! user.registered, password.reset.requested and notification.send_email
+//! (http transport) and sends the e-mail each causes; `GET /sent?limit=`
+//! lists the sent log (private: reachable only inside the app or cluster).
+
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+use streamia_api::{ApiError, Ctx};
+use streamia_db::LazySpinDb;
+use streamia_events::outbox::Outbox;
+use streamia_notifications::{Notifications, MIGRATIONS, SERVICE};
+
+mod mailer;
+
+/// The component's own database (spin.toml).
+const DATABASE: &str = "notifications";
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    let ctx = Ctx::new(&req);
+    let result = route(&ctx, &req).await;
+    ctx.respond(result)
+}
+
+async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
+    let outbox = Outbox::new(SERVICE);
+    match (&method, segs.as_slice()) {
+        (_, ["health", rest @ ..]) => {
+            let ready = Notifications {
+                db: &db,
+                outbox: &outbox,
+                frontend_url: "",
+                now: 0,
+            }
+            .ready();
+            streamia_service::health(ctx, SERVICE, rest, ready)
+        }
+        (Method::Post, ["events"]) => {
+            let envelope = streamia_events::Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
+                code: "invalid_event",
+                message: e.to_string(),
+            })?;
+            let outcome = mailer::handle(&db, &outbox, &envelope).await;
+            let transport = streamia_service::event_transport(SERVICE)?;
+            streamia_service::deliver_outbox(&db, &outbox, &transport, &ctx.request_id).await;
+            let outcome = outcome?;
+            println!(
+                "request {}: {} {} from {}: {outcome:?}",
+                ctx.request_id, envelope.event_type, envelope.event_id, envelope.source
+            );
+            Ok(ctx.json(
+                200,
+                &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
+            ))
+        }
+        (Method::Get, ["sent"]) => {
+            let limit = match ctx.query("limit") {
+                None => 20,
+                Some(l) => l
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| ApiError::validation("limit", "must be a whole number from 1 to 100"))?,
+            };
+            Ok(ctx.json(200, &serde_json::json!({"data": mailer::sent_log(limit)?})))
+        }
+        (_, ["events"] | ["sent"]) => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    }
+}

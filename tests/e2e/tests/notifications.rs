@@ -1,0 +1,255 @@
+//! Notifications end to end: events from the users service become e-mails,
+//! sent through a local fake of SendGrid's v3 Mail Send API (or, on the
+//! embedded default, to the log and the key-value sent log).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_error, Api, PASSWORD};
+use serde_json::{json, Value};
+use streamia_testkit::{FakeSendGrid, Redis};
+
+const API_KEY: &str = "SG.test-key-never-logged";
+
+fn with_sendgrid(fake: &FakeSendGrid) -> Api {
+    let app = common::app()
+        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
+        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
+        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url())
+        .env("SPIN_VARIABLE_FRONTEND_URL", "https://streamia.example")
+        .env("SPIN_VARIABLE_EMAIL_MAX_ATTEMPTS", "3")
+        .env("SPIN_VARIABLE_EMAIL_RETRY_BASE_MS", "50");
+    Api { host: app.start() }
+}
+
+fn data_of(events: &[Value]) -> Vec<Value> {
+    events.iter().map(|e| e["envelope"]["data"].clone()).collect()
+}
+
+#[test]
+fn registering_sends_one_welcome_mail_to_the_new_address() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    api.register("ana@example.com", "ana");
+
+    let mails = fake.delivered();
+    assert_eq!(mails.len(), 1, "{:?}", fake.requests());
+    let mail = &mails[0];
+    assert_eq!(mail.to(), "ana@example.com");
+    assert_eq!(mail.body["from"]["email"], "no-reply@streamia.example");
+    assert!(mail.body["subject"].as_str().unwrap().contains("Welcome"));
+    assert!(mail.content("text/plain").contains("ana"));
+    assert!(mail.content("text/html").contains("<h1>Welcome to Streamia, ana!</h1>"));
+
+    let sent = data_of(&api.received_of("notification.sent"));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["template"], "welcome");
+    assert_eq!(sent[0]["provider"], "sendgrid");
+    assert_eq!(sent[0]["messageId"], "fake-1");
+    let registered = api.received_of("user.registered");
+    assert_eq!(sent[0]["sourceEventId"], registered[0]["envelope"]["eventId"]);
+
+    // The same event again (at-least-once delivery) sends nothing more.
+    let again = api.deliver("notifications", &registered[0]["envelope"]);
+    assert_eq!(again.json()["result"], "duplicate", "{}", again.body);
+    assert_eq!(fake.requests().len(), 1);
+    assert!(!api.host.log().contains(API_KEY), "the API key never reaches the log");
+}
+
+#[test]
+fn a_reset_mail_carries_a_token_that_resets_the_password() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    api.register("ana@example.com", "ana");
+    let r = api.post("/api/users/password/forgot", json!({"email": "ana@example.com"}));
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    let mails = fake.delivered();
+    assert_eq!(mails.len(), 2, "welcome and reset");
+    let reset = &mails[1];
+    assert_eq!(reset.to(), "ana@example.com");
+    let text = reset.content("text/plain");
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://streamia.example/reset-password?token="))
+        .unwrap_or_else(|| panic!("no reset link in {text}"));
+    let token: String = form_urlencoded::parse(link.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(reset.content("text/html").contains("reset-password?token="));
+
+    let r = api.post(
+        "/api/users/password/reset",
+        json!({"token": token, "newPassword": "brand-new-pass"}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let login = api.post(
+        "/api/users/login",
+        json!({"email": "ana@example.com", "password": "brand-new-pass"}),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let old = api.post(
+        "/api/users/login",
+        json!({"email": "ana@example.com", "password": PASSWORD}),
+    );
+    assert_error(&old, 401, "invalid_credentials");
+    // No mail for an address without an account (no enumeration either way).
+    api.post("/api/users/password/forgot", json!({"email": "nobody@example.com"}));
+    assert_eq!(fake.delivered().len(), 2);
+}
+
+#[test]
+fn a_429_then_202_gets_one_mail_through() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    fake.answer_next(&[429]);
+    api.register("ana@example.com", "ana");
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 202]);
+    assert_eq!(fake.delivered().len(), 1);
+    assert!(api.received_of("notification.failed").is_empty());
+    assert_eq!(data_of(&api.received_of("notification.sent")).len(), 1);
+}
+
+#[test]
+fn an_address_that_always_fails_ends_in_notification_failed() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    fake.always_fail("doomed@example.com", 503);
+    api.register("doomed@example.com", "doomed");
+    assert_eq!(fake.requests().len(), 3, "email_max_attempts tries, then it gives up");
+    assert!(fake.delivered().is_empty());
+    let failed = data_of(&api.received_of("notification.failed"));
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["attempts"], 3);
+    assert_eq!(failed[0]["template"], "welcome");
+    assert!(failed[0]["reason"].as_str().unwrap().contains("503"));
+    assert!(api.received_of("notification.sent").is_empty());
+
+    // A refusal that retrying cannot fix (400) fails at the first try.
+    fake.always_fail("refused@example.com", 400);
+    api.register("refused@example.com", "refused");
+    let tries = fake
+        .requests()
+        .iter()
+        .filter(|r| r.to() == "refused@example.com")
+        .count();
+    assert_eq!(tries, 1);
+    assert_eq!(api.received_of("notification.failed").len(), 2);
+}
+
+#[test]
+fn markup_in_a_username_cannot_reach_the_html() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    // The users service refuses such names; an event from anywhere else is
+    // rendered just as safely.
+    let event = json!({
+        "eventId": "0190c0de-0000-7000-8000-00000000beef", "eventType": "user.registered",
+        "occurredAt": "2026-11-23T00:00:00.000Z", "source": "users", "version": 1,
+        "data": {"userId": "u1", "email": "eve@example.com", "username": "<script>alert(1)</script>", "role": "user"}
+    });
+    let r = api.deliver("notifications", &event);
+    assert_eq!(r.json()["result"], "applied", "{}", r.body);
+    let html = fake.delivered()[0].content("text/html");
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+}
+
+#[test]
+fn asked_for_e_mails_are_sent_and_bad_requests_fail_without_sending() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    let ask = |id: &str, data: Value| {
+        json!({
+            "eventId": id, "eventType": "notification.send_email", "occurredAt": "2026-11-23T00:00:00.000Z",
+            "source": "movies", "version": 1, "data": data
+        })
+    };
+    let ok = ask(
+        "0190c0de-0000-7000-8000-000000000001",
+        json!({"to": "bob@example.com", "subject": "New this week", "template": "notification",
+            "data": {"name": "Bob", "message": "Alien is back", "actionUrl": "https://streamia.example/movies/1"}}),
+    );
+    assert_eq!(api.deliver("notifications", &ok).json()["result"], "applied");
+    let mail = &fake.delivered()[0];
+    assert_eq!(mail.body["subject"], "New this week");
+    assert!(mail.content("text/plain").contains("Alien is back"));
+
+    let bad = ask(
+        "0190c0de-0000-7000-8000-000000000002",
+        json!({"to": "bob@example.com", "subject": "x", "template": "invoice", "data": {}}),
+    );
+    assert_eq!(api.deliver("notifications", &bad).json()["result"], "applied");
+    let failed = data_of(&api.received_of("notification.failed"));
+    assert_eq!(failed[0]["attempts"], 0);
+    assert!(failed[0]["reason"].as_str().unwrap().contains("invoice"));
+    assert_eq!(fake.requests().len(), 1, "nothing was sent for it");
+
+    let garbage = api.deliver("notifications", &json!({"eventType": "x"}));
+    assert_eq!(garbage.status, 400, "{}", garbage.body);
+}
+
+#[test]
+fn the_embedded_default_logs_mail_and_keeps_a_sent_log() {
+    let api = common::start();
+    api.register("ana@example.com", "ana");
+    let log = api.host.wait_for_log("notifications: e-mail");
+    assert!(log.contains("to ana@example.com — Welcome to Streamia, ana"), "{log}");
+    let sent = api.peek("notifications", "/sent?limit=5");
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let entries = sent.json()["data"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["to"], "ana@example.com");
+    assert_eq!(entries[0]["template"], "welcome");
+    assert_eq!(entries[0]["provider"], "log");
+    assert!(entries[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Welcome to Streamia, ana!"));
+    assert_eq!(api.peek("notifications", "/sent?limit=0").status, 400);
+    // No public route reaches the service.
+    assert_error(&api.post("/api/notifications/events", json!({})), 404, "not_found");
+    assert_eq!(api.get("/health/notifications", None).json()["checks"]["sqlite"], true);
+}
+
+#[test]
+fn over_redis_a_registration_sends_one_welcome_mail() {
+    let redis = Redis::start();
+    let fake = FakeSendGrid::start(API_KEY);
+    let app = common::app_from("spin.redis.toml")
+        .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
+        .env("SPIN_VARIABLE_REDIS_URL", &redis.url())
+        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
+        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
+        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url());
+    let api = Api { host: app.start() };
+    let subscribed = api.host.wait_for_log("Redis trigger: subscribed to");
+    assert!(subscribed.contains("streamia.user.registered"), "{subscribed}");
+    api.register("ana@example.com", "ana");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.delivered().is_empty() {
+        assert!(Instant::now() < deadline, "no mail arrived: {}", api.host.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = api.host.wait_for_log("notifications: user.registered");
+    let event_id = line
+        .lines()
+        .find_map(|l| l.split("notifications: user.registered ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    // Published again: the consumer recognises it and sends nothing.
+    let envelope = json!({
+        "eventId": event_id, "eventType": "user.registered", "occurredAt": "2026-11-23T00:00:00.000Z",
+        "source": "users", "version": 1,
+        "data": {"userId": "u", "email": "ana@example.com", "username": "ana", "role": "user"}
+    });
+    redis.command(&["PUBLISH", "streamia.user.registered", &envelope.to_string()]);
+    api.host.wait_for_log(&format!(
+        "notifications: user.registered {event_id} from users: Duplicate"
+    ));
+    assert_eq!(fake.requests().len(), 1);
+}
