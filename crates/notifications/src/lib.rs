@@ -289,14 +289,29 @@ impl Notifications<'_> {
         Ok((outcome, job))
     }
 
-    /// Pending e-mails a request that died left behind (at most `limit`).
+    /// Pending e-mails a request that died left behind (at most `limit`),
+    /// each claimed for this request (its clock restarts), so two requests
+    /// never pick up the same one.
     pub fn stale(&self, limit: u32) -> Result<Vec<Job>, ApiError> {
+        let cutoff = self.now - STALE_AFTER_SECS;
         let rows = self.db.execute(
             "SELECT id, event_id, template, recipient, subject, html, text FROM notifications_emails
                 WHERE status = 'pending' AND created_unix <= ? ORDER BY created_unix LIMIT ?",
-            &[(self.now - STALE_AFTER_SECS).into(), i64::from(limit).into()],
+            &[cutoff.into(), i64::from(limit).into()],
         )?;
-        rows.iter().map(|r| job_from(&r)).collect()
+        let mut jobs = Vec::new();
+        for row in rows.iter() {
+            let job = job_from(&row)?;
+            let claimed = self.db.execute(
+                "UPDATE notifications_emails SET created_unix = ? WHERE id = ? AND status = 'pending'
+                    AND created_unix <= ? RETURNING id",
+                &[self.now.into(), (&job.id).into(), cutoff.into()],
+            )?;
+            if !claimed.is_empty() {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
     }
 
     /// Record how `job` ended and announce it; the sent log entry for a
@@ -535,6 +550,10 @@ mod tests {
         let stale = f.at(STALE_AFTER_SECS).stale(10).unwrap();
         assert_eq!(stale.len(), 1);
         assert!(stale[0].message.html.contains("ana"));
+        assert!(
+            f.at(STALE_AFTER_SECS).stale(10).unwrap().is_empty(),
+            "claimed: another request does not send it too"
+        );
     }
 
     #[test]
