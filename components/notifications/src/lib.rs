@@ -40,22 +40,11 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
             streamia_service::health(ctx, SERVICE, rest, ready)
         }
         (Method::Post, ["events"]) => {
-            let envelope = streamia_events::Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
-                code: "invalid_event",
-                message: e.to_string(),
-            })?;
+            let envelope = streamia_service::parse_envelope(req)?;
             let outcome = mailer::handle(&db, &outbox, &envelope).await;
             let transport = streamia_service::event_transport(SERVICE)?;
             streamia_service::deliver_outbox(&db, &outbox, &transport, &ctx.request_id).await;
-            let outcome = outcome?;
-            println!(
-                "request {}: {} {} from {}: {outcome:?}",
-                ctx.request_id, envelope.event_type, envelope.event_id, envelope.source
-            );
-            Ok(ctx.json(
-                200,
-                &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
-            ))
+            Ok(streamia_service::event_reply(ctx, &envelope, outcome?))
         }
         (Method::Get, ["sent"]) => {
             let limit = match ctx.query("limit") {

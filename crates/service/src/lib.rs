@@ -104,19 +104,29 @@ pub fn events_route(
     req: &Request,
     apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
 ) -> Result<Response, ApiError> {
-    let envelope = Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
+    let envelope = parse_envelope(req)?;
+    let outcome = apply(&envelope)?;
+    Ok(event_reply(ctx, &envelope, outcome))
+}
+
+/// The envelope of a `POST /events`; 400 `invalid_event` if it is not one.
+pub fn parse_envelope(req: &Request) -> Result<Envelope, ApiError> {
+    Envelope::parse(req.body()).map_err(|e| ApiError::BadRequest {
         code: "invalid_event",
         message: e.to_string(),
-    })?;
-    let outcome = apply(&envelope)?;
+    })
+}
+
+/// Log what became of an event and answer the transport.
+pub fn event_reply(ctx: &Ctx, envelope: &Envelope, outcome: Consumed) -> Response {
     println!(
         "request {}: {} {} from {}: {outcome:?}",
         ctx.request_id, envelope.event_type, envelope.event_id, envelope.source
     );
-    Ok(ctx.json(
+    ctx.json(
         200,
         &serde_json::json!({"result": format!("{outcome:?}").to_lowercase()}),
-    ))
+    )
 }
 
 /// A message from a `[[trigger.redis]]` channel: apply it once, then deliver
