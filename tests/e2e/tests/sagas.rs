@@ -224,6 +224,20 @@ fn run_sagas(api: &Api, again: &dyn Redeliver, settled: &dyn Fn(&dyn Fn() -> boo
     let envelope = recorded(api, "user.deleted", settled);
     assert_eq!(envelope["data"]["userId"], w.ana_id.as_str());
     again.again(api, &envelope);
+    // So is every rating.deleted the saga caused (one per movie ana rated).
+    let ratings_gone = || -> Vec<Value> {
+        api.received_of("rating.deleted")
+            .into_iter()
+            .map(|e| e["envelope"].clone())
+            .filter(|e| e["data"]["userId"] == w.ana_id.as_str())
+            .collect()
+    };
+    settled(&|| ratings_gone().len() == 2);
+    let ratings_gone = ratings_gone();
+    assert_eq!(ratings_gone.len(), 2, "{ratings_gone:?}");
+    for envelope in &ratings_gone {
+        again.again(api, envelope);
+    }
     assert_user_saga_done(api, &w);
 
     // --- movie deletion -------------------------------------------------------
@@ -273,7 +287,7 @@ fn over_redis_both_sagas_reach_every_service_once() {
         .env("SPIN_VARIABLE_REDIS_URL", &redis.url());
     // The test sink listens on Redis too, to hand the envelopes back for redelivery.
     let sink = streamia_testkit::component_wasm("event-sink-redis");
-    for channel in ["user.deleted", "movie.deleted"] {
+    for channel in ["user.deleted", "movie.deleted", "rating.deleted"] {
         app.spin_toml.push_str(&format!(
             "\n[[trigger.redis]]\naddress = \"{{{{ redis_url }}}}\"\nchannel = \"streamia.{channel}\"\ncomponent = \"event-sink-redis\"\n"
         ));
