@@ -10,7 +10,7 @@ use streamia_auth::{Claims, Role};
 use streamia_comments::{
     Comments, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, MIGRATIONS, SERVICE,
 };
-use streamia_db::LazySpinDb;
+use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_service::{authenticate, movies, require_admin, unix_now, variable, Common};
 
@@ -41,7 +41,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         moderation,
     };
     if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_service::health(ctx, SERVICE, rest, comments.ready());
+        return streamia_service::health(ctx, SERVICE, rest, db.is_ready());
     }
     let common = Common::load(SERVICE)?;
     let result = match (&method, segs.as_slice()) {

@@ -5,7 +5,7 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_db::LazySpinDb;
+use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_favorites::{AddFavorite, Added, Favorites, MovieRef, Note, MIGRATIONS, SERVICE};
 use streamia_service::{authenticate, movies, unix_now, variable, Common};
@@ -31,7 +31,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         outbox: &outbox,
     };
     if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_service::health(ctx, SERVICE, rest, favorites.ready());
+        return streamia_service::health(ctx, SERVICE, rest, db.is_ready());
     }
     let common = Common::load(SERVICE)?;
     let result = match (&method, segs.as_slice()) {

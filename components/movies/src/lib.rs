@@ -349,7 +349,7 @@ fn require_admin(req: &Request, config: &Config, now: i64) -> Result<(), ApiErro
 fn health(ctx: &Ctx, movies: &Movies<'_>, rest: &[&str]) -> Result<Response, ApiError> {
     match rest {
         [] | ["ready"] => {
-            let ok = movies.ready();
+            let ok = movies.db.is_ready();
             let body = serde_json::json!({
                 "service": SERVICE,
                 "status": if ok { "ok" } else { "unavailable" },

@@ -6,9 +6,9 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{ApiError, Ctx};
-use streamia_db::LazySpinDb;
+use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
-use streamia_notifications::{Notifications, MIGRATIONS, SERVICE};
+use streamia_notifications::{MIGRATIONS, SERVICE};
 
 mod mailer;
 
@@ -29,16 +29,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let db = LazySpinDb::new(DATABASE, MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
     match (&method, segs.as_slice()) {
-        (_, ["health", rest @ ..]) => {
-            let ready = Notifications {
-                db: &db,
-                outbox: &outbox,
-                frontend_url: "",
-                now: 0,
-            }
-            .ready();
-            streamia_service::health(ctx, SERVICE, rest, ready)
-        }
+        (_, ["health", rest @ ..]) => streamia_service::health(ctx, SERVICE, rest, db.is_ready()),
         (Method::Post, ["events"]) => {
             let envelope = streamia_service::parse_envelope(req)?;
             let outcome = mailer::handle(&db, &outbox, &envelope).await;

@@ -8,7 +8,7 @@ use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_auth::Claims;
-use streamia_db::SpinDb;
+use streamia_db::{Db, SpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_service::{authenticate as verify, require_admin, unix_now, variable, Common};
 
@@ -172,20 +172,8 @@ fn authenticate(req: &Request, users: &Users<'_>) -> Result<Claims, ApiError> {
 }
 
 fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
-    let ready = || {
-        SpinDb::open(DATABASE)
-            .map(|db| streamia_db::Db::execute(&db, "SELECT 1", &[]).is_ok())
-            .unwrap_or(false)
-    };
-    match rest {
-        [] | ["ready"] => {
-            let ok = ready();
-            let body = serde_json::json!({"service": SERVICE, "status": if ok { "ok" } else { "unavailable" }, "checks": {"sqlite": ok}});
-            Ok(ctx.json(if ok { 200 } else { 503 }, &body))
-        }
-        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": SERVICE, "status": "ok"}))),
-        _ => Err(ApiError::NotFound("no such health check".into())),
-    }
+    let ready = SpinDb::open(DATABASE).is_ok_and(|db| db.is_ready());
+    streamia_service::health(ctx, SERVICE, rest, ready)
 }
 
 #[derive(Deserialize)]

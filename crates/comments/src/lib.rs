@@ -231,16 +231,10 @@ impl Comments<'_> {
         let (visible_r, vis_r_params) = viewer.visible("r");
         let mut count_params = params.clone();
         count_params.extend(vis_c_params.clone());
-        let total = self
-            .db
-            .execute(
-                &format!("SELECT COUNT(*) AS n FROM comments_items c WHERE {filter} AND {visible_c}"),
-                &count_params,
-            )?
-            .first()
-            .map(|r| r.int("n"))
-            .transpose()?
-            .unwrap_or(0);
+        let total = self.db.count(
+            &format!("SELECT COUNT(*) AS n FROM comments_items c WHERE {filter} AND {visible_c}"),
+            &count_params,
+        )?;
         let mut query_params = vis_r_params;
         query_params.extend(params);
         query_params.extend(vis_c_params);
@@ -255,7 +249,7 @@ impl Comments<'_> {
         }
         let rows = self.db.execute(&sql, &query_params)?;
         let data = rows.iter().map(|r| comment_from(&r)).collect::<Result<_, _>>()?;
-        Ok((data, total.max(0) as u64))
+        Ok((data, total))
     }
 
     /// One comment, if `viewer` may see it.
@@ -492,10 +486,6 @@ impl Comments<'_> {
                 Ok(true)
             },
         )?)
-    }
-
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
     }
 }
 

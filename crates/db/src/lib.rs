@@ -46,6 +46,18 @@ pub trait Db {
     fn query_one(&self, sql: &str, params: &[Value]) -> Result<Option<Vec<Value>>, DbError> {
         Ok(self.execute(sql, params)?.into_rows().into_iter().next())
     }
+
+    /// The number a `SELECT COUNT(*) AS n …` query answers (0 for no row).
+    fn count(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let rows = self.execute(sql, params)?;
+        let n = rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
+        Ok(n.max(0) as u64)
+    }
+
+    /// Readiness: the database opens (a lazy one also migrates) and answers.
+    fn is_ready(&self) -> bool {
+        self.execute("SELECT 1", &[]).is_ok()
+    }
 }
 
 /// Spin's SQLite (`fermyon:spin/sqlite`), the database a component declares
@@ -212,7 +224,7 @@ mod tests {
             Ok(())
         });
         assert!(matches!(result, Err(DbError::Unique(_))), "{result:?}");
-        let rows = db.execute("SELECT COUNT(*) AS n FROM t_items", &[]).unwrap();
-        assert_eq!(rows.iter().next().unwrap().int("n").unwrap(), 0);
+        assert_eq!(db.count("SELECT COUNT(*) AS n FROM t_items", &[]).unwrap(), 0);
+        assert!(db.is_ready());
     }
 }

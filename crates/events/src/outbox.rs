@@ -152,12 +152,11 @@ impl Outbox {
     }
 
     /// How many events wait for delivery (for health and metrics).
-    pub fn backlog(&self, db: &dyn Db) -> Result<i64, DbError> {
-        let rows = db.execute(
+    pub fn backlog(&self, db: &dyn Db) -> Result<u64, DbError> {
+        db.count(
             &format!("SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NULL", self.table),
             &[],
-        )?;
-        rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+        )
     }
 }
 

@@ -188,16 +188,10 @@ impl Favorites<'_> {
     /// The user's favourites, newest first.
     pub fn list(&self, user_id: &str, page: Page) -> Result<Paginated<Favorite>, ApiError> {
         self.check_user(user_id)?;
-        let total = self
-            .db
-            .execute(
-                "SELECT COUNT(*) AS n FROM favorites_items WHERE user_id = ?",
-                &[user_id.into()],
-            )?
-            .first()
-            .map(|r| r.int("n"))
-            .transpose()?
-            .unwrap_or(0);
+        let total = self.db.count(
+            "SELECT COUNT(*) AS n FROM favorites_items WHERE user_id = ?",
+            &[user_id.into()],
+        )?;
         let rows = self.db.execute(
             &format!(
                 "SELECT {COLUMNS} FROM favorites_items WHERE user_id = ?
@@ -206,7 +200,7 @@ impl Favorites<'_> {
             &[user_id.into(), i64::from(page.limit()).into(), page.offset().into()],
         )?;
         let data = rows.iter().map(|r| favorite_from(&r)).collect::<Result<_, _>>()?;
-        Ok(Paginated::new(data, page, total.max(0) as u64))
+        Ok(Paginated::new(data, page, total))
     }
 
     /// user.deleted and movie.deleted (the sagas) and movie.updated (fresh
@@ -263,10 +257,6 @@ impl Favorites<'_> {
                 Ok(true)
             },
         )?)
-    }
-
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
     }
 }
 

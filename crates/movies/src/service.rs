@@ -262,11 +262,10 @@ impl Movies<'_> {
             filter.push_str(" AND title LIKE ? ESCAPE '\\'");
             params.push(like_pattern(search).into());
         }
-        let total = self.db.execute(
+        let total = self.db.count(
             &format!("SELECT COUNT(*) AS n FROM movies_catalogue WHERE 1 = 1{filter}"),
             &params,
         )?;
-        let total = total.first().map(|r| r.int("n")).transpose()?.unwrap_or(0) as u64;
         let dir = if q.descending { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {COLUMNS} FROM movies_catalogue WHERE 1 = 1{filter} ORDER BY {} {dir}, id {dir} LIMIT ? OFFSET ?",
@@ -530,10 +529,6 @@ impl Movies<'_> {
             self.invalidate(Some(&id));
         }
         Ok(outcome)
-    }
-
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
     }
 }
 

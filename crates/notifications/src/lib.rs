@@ -376,10 +376,6 @@ impl Notifications<'_> {
             }))
         })
     }
-
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
-    }
 }
 
 /// The template an event asked for, for the record of one that failed to build.

@@ -273,16 +273,10 @@ impl Ratings<'_> {
     /// The caller's ratings, most recently changed first.
     pub fn history(&self, user_id: &str, page: Page) -> Result<Paginated<Rating>, ApiError> {
         self.check_user(user_id)?;
-        let total = self
-            .db
-            .execute(
-                "SELECT COUNT(*) AS n FROM ratings_scores WHERE user_id = ?",
-                &[user_id.into()],
-            )?
-            .first()
-            .map(|r| r.int("n"))
-            .transpose()?
-            .unwrap_or(0);
+        let total = self.db.count(
+            "SELECT COUNT(*) AS n FROM ratings_scores WHERE user_id = ?",
+            &[user_id.into()],
+        )?;
         let rows = self.db.execute(
             &format!(
                 "SELECT {COLUMNS} FROM ratings_scores WHERE user_id = ?
@@ -291,7 +285,7 @@ impl Ratings<'_> {
             &[user_id.into(), i64::from(page.limit()).into(), page.offset().into()],
         )?;
         let data = rows.iter().map(|r| rating_from(&r)).collect::<Result<_, _>>()?;
-        Ok(Paginated::new(data, page, total.max(0) as u64))
+        Ok(Paginated::new(data, page, total))
     }
 
     /// The sagas: user.deleted removes the user's ratings, each announcing
@@ -324,10 +318,6 @@ impl Ratings<'_> {
                 Ok(true)
             },
         )?)
-    }
-
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
     }
 }
 

@@ -454,14 +454,13 @@ impl Users<'_> {
     }
 
     pub fn list(&self, page: Page) -> Result<Paginated<User>, ApiError> {
-        let total = self.db.execute("SELECT COUNT(*) AS n FROM users_accounts", &[])?;
-        let total = total.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
+        let total = self.db.count("SELECT COUNT(*) AS n FROM users_accounts", &[])?;
         let rows = self.db.execute(
             &format!("SELECT {USER_COLUMNS} FROM users_accounts ORDER BY created_at, id LIMIT ? OFFSET ?"),
             &[i64::from(page.limit()).into(), page.offset().into()],
         )?;
         let users = rows.iter().map(|r| user_from(&r)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Paginated::new(users, page, total as u64))
+        Ok(Paginated::new(users, page, total))
     }
 
     /// An admin changes a role; the last admin cannot be demoted.
@@ -474,8 +473,8 @@ impl Users<'_> {
             if user.role == Role::Admin && role == Role::User {
                 let admins = self
                     .db
-                    .execute("SELECT COUNT(*) AS n FROM users_accounts WHERE role = 'admin'", &[])?;
-                if admins.first().map(|r| r.int("n")).transpose()?.unwrap_or(0) <= 1 {
+                    .count("SELECT COUNT(*) AS n FROM users_accounts WHERE role = 'admin'", &[])?;
+                if admins <= 1 {
                     return Err(ApiError::Unprocessable {
                         code: "last_admin",
                         message: "the last admin cannot be demoted".into(),
@@ -490,11 +489,6 @@ impl Users<'_> {
             )?;
             Ok(user)
         })
-    }
-
-    /// Readiness: the database answers.
-    pub fn ready(&self) -> bool {
-        self.db.execute("SELECT 1", &[]).is_ok()
     }
 }
 
