@@ -8,7 +8,6 @@
 use spin_sdk::redis_component;
 use streamia_db::LazySpinDb;
 use streamia_events::outbox::Outbox;
-use streamia_events::Envelope;
 use streamia_notifications::{MIGRATIONS, SERVICE};
 
 // The sent log listing is the HTTP component's.
@@ -20,14 +19,9 @@ mod mailer;
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
     let db = LazySpinDb::new("notifications", MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
-    let envelope = Envelope::parse(&message)?;
+    let envelope = streamia_service::redis_envelope(&message).map_err(anyhow::Error::msg)?;
     let outcome = mailer::handle(&db, &outbox, &envelope).await;
-    let transport = streamia_service::event_transport(SERVICE).map_err(|e| anyhow::anyhow!("{e}"))?;
-    streamia_service::deliver_outbox(&db, &outbox, &transport, &envelope.event_id).await;
-    let outcome = outcome.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "{SERVICE}: {} {} from {}: {outcome:?}",
-        envelope.event_type, envelope.event_id, envelope.source
-    );
-    Ok(())
+    streamia_service::redis_message_done(SERVICE, &db, &outbox, &envelope, outcome)
+        .await
+        .map_err(anyhow::Error::msg)
 }

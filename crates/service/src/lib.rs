@@ -129,8 +129,8 @@ pub fn event_reply(ctx: &Ctx, envelope: &Envelope, outcome: Consumed) -> Respons
     )
 }
 
-/// A message from a `[[trigger.redis]]` channel: apply it once, then deliver
-/// what that put in this service's outbox. An error makes Spin log the failure.
+/// A message from a `[[trigger.redis]]` channel: apply it once, then
+/// deliver this service's outbox. An error makes Spin log the failure.
 pub async fn on_redis_message(
     service: &str,
     message: &[u8],
@@ -138,8 +138,30 @@ pub async fn on_redis_message(
     outbox: &Outbox,
     apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
 ) -> Result<(), String> {
-    let envelope = Envelope::parse(message).map_err(|e| format!("not an event envelope: {e}"))?;
-    let outcome = apply(&envelope).map_err(|e| match e {
+    let envelope = redis_envelope(message)?;
+    let outcome = apply(&envelope);
+    redis_message_done(service, db, outbox, &envelope, outcome).await
+}
+
+/// The envelope a Redis message carries.
+pub fn redis_envelope(message: &[u8]) -> Result<Envelope, String> {
+    Envelope::parse(message).map_err(|e| format!("not an event envelope: {e}"))
+}
+
+/// After a Redis message was applied (by [`on_redis_message`], or by a
+/// consumer whose effect is async): deliver the outbox — after a failure too,
+/// since earlier events may be due — then log the outcome, or hand Spin the
+/// error with its cause.
+pub async fn redis_message_done(
+    service: &str,
+    db: &dyn Db,
+    outbox: &Outbox,
+    envelope: &Envelope,
+    outcome: Result<Consumed, ApiError>,
+) -> Result<(), String> {
+    let transport = event_transport(service).map_err(|e| e.to_string())?;
+    deliver_outbox(db, outbox, &transport, &envelope.event_id).await;
+    let outcome = outcome.map_err(|e| match e {
         ApiError::Internal(cause) => cause,
         other => other.to_string(),
     })?;
@@ -147,8 +169,6 @@ pub async fn on_redis_message(
         "{service}: {} {} from {}: {outcome:?}",
         envelope.event_type, envelope.event_id, envelope.source
     );
-    let transport = event_transport(service).map_err(|e| e.to_string())?;
-    deliver_outbox(db, outbox, &transport, &envelope.event_id).await;
     Ok(())
 }
 
