@@ -12,7 +12,6 @@ use streamia_db::{Db, SpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_service::{authenticate as verify, require_admin, unix_now, variable, Common};
 
-use streamia_users::service::account_gone;
 use streamia_users::{Users, SERVICE};
 
 /// The component's own database (`sqlite_databases` in spin.toml).
@@ -116,7 +115,7 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         // GET /api/users/me
         (Method::Get, ["me"]) => {
             let claims = authenticate(req, users)?;
-            let user = users.find(&claims.sub)?.ok_or_else(account_gone)?;
+            let user = users.find(&claims.sub)?.ok_or_else(ApiError::account_gone)?;
             Ok(ctx.json(200, &user))
         }
         // PATCH /api/users/me {username?,email?}

@@ -135,6 +135,11 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// 401 for a valid token whose account was deleted since it was issued.
+    pub fn account_gone() -> Self {
+        ApiError::Unauthorized("account no longer exists".into())
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
     }

@@ -211,7 +211,7 @@ impl Comments<'_> {
     pub fn check_viewer(&self, viewer: Viewer<'_>) -> Result<(), ApiError> {
         if let Some(id) = viewer.user_id() {
             if tombstone::is_buried(self.db, SERVICE, Kind::User, id)? {
-                return Err(ApiError::Unauthorized("this account no longer exists".into()));
+                return Err(ApiError::account_gone());
             }
         }
         Ok(())

@@ -117,7 +117,7 @@ impl Ratings<'_> {
     /// A token issued before its account was deleted is refused.
     pub fn check_user(&self, user_id: &str) -> Result<(), ApiError> {
         if tombstone::is_buried(self.db, SERVICE, Kind::User, user_id)? {
-            return Err(ApiError::Unauthorized("this account no longer exists".into()));
+            return Err(ApiError::account_gone());
         }
         Ok(())
     }

@@ -95,11 +95,6 @@ fn user_from(row: &Row<'_>) -> Result<User, ApiError> {
     })
 }
 
-/// A valid token whose account has since been deleted.
-pub fn account_gone() -> ApiError {
-    ApiError::Unauthorized("account no longer exists".into())
-}
-
 /// The only UNIQUE column of users_accounts besides the id is the e-mail.
 fn email_taken(result: Result<streamia_db::Rows, DbError>) -> Result<(), ApiError> {
     match result {
@@ -311,7 +306,7 @@ impl Users<'_> {
         let username = username.map(parsed).transpose()?;
         let email = email.map(parsed).transpose()?;
         transaction(self.db, || {
-            let mut user = self.find(user_id)?.ok_or_else(account_gone)?;
+            let mut user = self.find(user_id)?.ok_or_else(ApiError::account_gone)?;
             if let Some(u) = &username {
                 user.username = u.as_ref().to_owned();
             }
@@ -345,7 +340,7 @@ impl Users<'_> {
     /// a new one.
     pub fn change_password(&self, user_id: &str, current: &str, new: &str) -> Result<Tokens, ApiError> {
         let new = Password::parse(new, "newPassword").map_err(|e| ApiError::Validation(vec![e]))?;
-        let user = self.find(user_id)?.ok_or_else(account_gone)?;
+        let user = self.find(user_id)?.ok_or_else(ApiError::account_gone)?;
         if !password::verify(current, &user.password_hash) {
             return Err(ApiError::Forbidden("the current password is wrong".into()));
         }
