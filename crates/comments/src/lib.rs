@@ -320,7 +320,12 @@ impl Comments<'_> {
                 return Err(ApiError::NotFound("movie not found".into()));
             }
             if let Some(parent_id) = parent_id {
-                let parent = self.get(viewer, parent_id).ok().filter(|p| p.movie_id == movie_id);
+                // A missing parent is the client's mistake; a failing database is not.
+                let parent = match self.get(viewer, parent_id) {
+                    Ok(p) => Some(p).filter(|p| p.movie_id == movie_id),
+                    Err(ApiError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
                 match parent {
                     None => return Err(ApiError::validation("parentId", "is not a comment on this movie")),
                     Some(p) if p.is_deleted => {
