@@ -209,10 +209,12 @@ impl App {
     ) -> Result<Response, wasmtime_wasi_http::Error> {
         let started = Instant::now();
         if self.components.get(target).is_none_or(|c| c.http.is_none()) {
+            // Spin expands `*.spin.internal` to the app's own components, so
+            // any other name is a destination the allow-list does not hold.
             crate::log::info(format_args!(
-                "component '{caller}': service chaining to '{target}', which is not an HTTP component of this app"
+                "component '{caller}': destination not allowed: service chaining to '{target}', which is not an HTTP component of this app"
             ));
-            return Err(wasmtime_wasi_http::Error::DestinationNotFound);
+            return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
         }
         // As Spin does: the chained request carries no Host header of its own.
         req.headers_mut().remove(http::header::HOST);
@@ -280,7 +282,8 @@ async fn open_stores(
                 continue;
             }
             let backend = runtime.key_value_stores.get(label).ok_or_else(|| {
-                anyhow!("component '{id}' uses key-value store '{label}', which the runtime config does not define")
+                // Spin's wording, so start-up errors read the same on both hosts.
+                anyhow!("unknown key_value_stores label \"{label}\" for component \"{id}\" (the runtime config does not define it)")
             })?;
             let store = match backend {
                 KvBackend::Spin(path) => KvStore::sqlite(path.as_deref(), label)?,
@@ -293,7 +296,7 @@ async fn open_stores(
                 continue;
             }
             let backend = runtime.sqlite_databases.get(label).ok_or_else(|| {
-                anyhow!("component '{id}' uses SQLite database '{label}', which the runtime config does not define")
+                anyhow!("One or more components use SQLite databases which are not defined. Check the spelling, or pass a runtime configuration file that defines these stores.\nDetails:\n- Component {id} uses database '{label}'")
             })?;
             let db = match backend {
                 SqliteBackend::Spin(path) => SqliteDb::new(path.as_deref())?,

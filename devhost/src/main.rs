@@ -87,7 +87,10 @@ async fn up(from: &Path, listen: SocketAddr, runtime_config_file: Option<&Path>)
         from.to_path_buf()
     };
     let manifest = manifest::Manifest::load(&manifest_path)?;
-    let vars = variables::Variables::resolve(&manifest.variables, |k| std::env::var(k).ok())?;
+    let dotenv = variables::read_dotenv(Path::new(".env"))?;
+    let vars = variables::Variables::resolve(&manifest.variables, |k| {
+        std::env::var(k).ok().or_else(|| dotenv.get(k).cloned())
+    })?;
     let runtime = runtime_config::RuntimeConfig::load(runtime_config_file, &manifest.dir.join(".spin"))?;
 
     let redis_triggers = manifest
@@ -103,9 +106,7 @@ async fn up(from: &Path, listen: SocketAddr, runtime_config_file: Option<&Path>)
 
     let app = app::App::load(&manifest, &runtime, vars).await?;
     log::info(format_args!("application '{}' loaded", app.name));
-    if !redis_triggers.is_empty() {
-        redis_trigger::start(app.clone(), redis_triggers).await?;
-    }
+    let redis_gone = redis_trigger::start(app.clone(), redis_triggers).await?;
 
     if manifest.http_triggers.is_empty() {
         log::info("no HTTP triggers; running the Redis trigger only");
@@ -130,9 +131,13 @@ async fn up(from: &Path, listen: SocketAddr, runtime_config_file: Option<&Path>)
         }
         tokio::spawn(server::serve(app.clone(), listener));
     }
-    shutdown_signal().await;
-    log::info("shutting down");
-    Ok(())
+    tokio::select! {
+        _ = shutdown_signal() => {
+            log::info("shutting down");
+            Ok(())
+        }
+        why = redis_gone => Err(why),
+    }
 }
 
 async fn shutdown_signal() {

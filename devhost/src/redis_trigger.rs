@@ -1,9 +1,9 @@
 //! The Redis trigger: SUBSCRIBE to each `[[trigger.redis]]` channel and hand
-//! every message to the component's inbound-redis handler, in order.
+//! every message to the components' inbound-redis handlers, in order.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use futures::StreamExt;
@@ -15,8 +15,14 @@ use crate::host::redact_url;
 type Subscriptions = BTreeMap<String, Vec<String>>;
 
 /// Connect and subscribe now (a bad address stops start-up, as in Spin),
-/// then keep dispatching in the background, reconnecting if Redis goes away.
-pub async fn start(app: Arc<App>, triggers: Vec<(String, String, String)>) -> Result<()> {
+/// then dispatch in the background. The returned future ends when a
+/// subscription's connection drops, with the reason: Spin's trigger does not
+/// reconnect, its `spin up` stops (a supervisor restarts it), and so does
+/// devhost's.
+pub async fn start(
+    app: Arc<App>,
+    triggers: Vec<(String, String, String)>,
+) -> Result<impl Future<Output = anyhow::Error>> {
     let mut by_address: BTreeMap<String, Subscriptions> = BTreeMap::new();
     for (address, channel, component) in triggers {
         by_address
@@ -26,6 +32,7 @@ pub async fn start(app: Arc<App>, triggers: Vec<(String, String, String)>) -> Re
             .or_default()
             .push(component);
     }
+    let mut listeners = Vec::new();
     for (address, subs) in by_address {
         let pubsub = subscribe(&address, &subs).await?;
         crate::log::info(format_args!(
@@ -34,28 +41,18 @@ pub async fn start(app: Arc<App>, triggers: Vec<(String, String, String)>) -> Re
             redact_url(&address)
         ));
         let app = app.clone();
-        tokio::spawn(async move {
-            let mut pubsub = Some(pubsub);
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                let conn = match pubsub.take() {
-                    Some(p) => Ok(p),
-                    None => subscribe(&address, &subs).await,
-                };
-                match conn {
-                    Ok(p) => {
-                        backoff = Duration::from_millis(100);
-                        let e = dispatch(&app, p, &subs).await;
-                        crate::log::info(format_args!("Redis trigger: {e:#}; reconnecting"));
-                    }
-                    Err(e) => crate::log::info(format_args!("Redis trigger: {e:#}; retrying in {backoff:?}")),
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        });
+        listeners.push(tokio::spawn(async move {
+            dispatch(&app, pubsub, &subs).await;
+            anyhow!("Redis trigger: disconnected from {}", redact_url(&address))
+        }));
     }
-    Ok(())
+    Ok(async move {
+        if listeners.is_empty() {
+            return std::future::pending().await;
+        }
+        let (ended, _, _) = futures::future::select_all(listeners).await;
+        ended.unwrap_or_else(|e| anyhow!("Redis trigger failed: {e}"))
+    })
 }
 
 async fn subscribe(address: &str, subs: &Subscriptions) -> Result<redis::aio::PubSub> {
@@ -74,19 +71,24 @@ async fn subscribe(address: &str, subs: &Subscriptions) -> Result<redis::aio::Pu
     Ok(pubsub)
 }
 
-/// Runs until the connection drops; returns why.
-async fn dispatch(app: &Arc<App>, mut pubsub: redis::aio::PubSub, subs: &Subscriptions) -> anyhow::Error {
+/// Runs until the connection drops. As in Spin, messages are taken one at a
+/// time, in order, and the components subscribed to a message's channel
+/// handle it at once.
+async fn dispatch(app: &Arc<App>, mut pubsub: redis::aio::PubSub, subs: &Subscriptions) {
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
         let channel = msg.get_channel_name().to_owned();
         let payload = msg.get_payload_bytes().to_vec();
-        for component in subs.get(&channel).into_iter().flatten() {
-            if let Err(e) = app.handle_redis(component, payload.clone()).await {
-                crate::log::info(format_args!(
-                    "component '{component}' failed on a message from '{channel}': {e:#}"
-                ));
+        let handlers = subs.get(&channel).into_iter().flatten().map(|component| {
+            let (payload, channel) = (payload.clone(), &channel);
+            async move {
+                if let Err(e) = app.handle_redis(component, payload).await {
+                    crate::log::info(format_args!(
+                        "component '{component}' failed on a message from '{channel}': {e:#}"
+                    ));
+                }
             }
-        }
+        });
+        futures::future::join_all(handlers).await;
     }
-    anyhow!("subscription connection closed")
 }

@@ -7,8 +7,12 @@
 //!
 //! [sqlite_database.default]
 //! type = "spin"
-//! path = "data/app.db"      # relative to this file's directory
+//! path = "data/app.db"      # relative to the working directory
 //! ```
+//!
+//! Relative paths resolve as Spin resolves them: a SQLite database's against
+//! the working directory of `up`, a key-value store's against this file's
+//! directory.
 //!
 //! Without a file, or for a `default` label the file leaves out, Spin's
 //! defaults apply: `.spin/sqlite_key_value.db` and `.spin/sqlite_db.db` in the
@@ -65,8 +69,10 @@ impl RuntimeConfig {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read runtime config {}", file.display()))?;
-                let base = file.parent().unwrap_or(Path::new("."));
-                Self::parse(&text, base).with_context(|| format!("invalid runtime config {}", file.display()))?
+                let file_dir = file.parent().unwrap_or(Path::new("."));
+                let cwd = std::env::current_dir().context("reading the working directory")?;
+                Self::parse(&text, file_dir, &cwd)
+                    .with_context(|| format!("invalid runtime config {}", file.display()))?
             }
             None => RuntimeConfig::default(),
         };
@@ -81,7 +87,8 @@ impl RuntimeConfig {
         Ok(config)
     }
 
-    pub fn parse(text: &str, base: &Path) -> Result<Self> {
+    /// `kv_base` resolves relative key-value paths, `sqlite_base` SQLite ones.
+    pub fn parse(text: &str, kv_base: &Path, sqlite_base: &Path) -> Result<Self> {
         let raw: Raw = toml::from_str(text)?;
         if let Some(key) = raw.other.keys().next() {
             bail!(
@@ -91,7 +98,7 @@ impl RuntimeConfig {
         let mut config = RuntimeConfig::default();
         for (label, store) in raw.key_value_store {
             let backend = match store.kind.as_str() {
-                "spin" => KvBackend::Spin(store.path.map(|p| base.join(p))),
+                "spin" => KvBackend::Spin(store.path.map(|p| kv_base.join(p))),
                 "redis" => KvBackend::Redis(
                     store
                         .url
@@ -103,7 +110,7 @@ impl RuntimeConfig {
         }
         for (label, db) in raw.sqlite_database {
             let backend = match db.kind.as_str() {
-                "spin" => SqliteBackend::Spin(db.path.map(|p| base.join(p))),
+                "spin" => SqliteBackend::Spin(db.path.map(|p| sqlite_base.join(p))),
                 other => bail!("sqlite_database.{label}: type '{other}' is not supported by devhost (spin); libsql runs on Spin only"),
             };
             if db.token.is_some() || db.url.is_some() {
@@ -133,26 +140,33 @@ mod tests {
     }
 
     #[test]
-    fn file_paths_are_relative_to_the_file_and_redis_is_accepted() {
+    fn key_value_paths_resolve_against_the_file_and_sqlite_paths_against_the_working_directory_as_in_spin() {
         let text = r#"
 [key_value_store.default]
 type = "redis"
 url = "redis://127.0.0.1:6380"
 [key_value_store.scratch]
 type = "spin"
+[key_value_store.cache]
+type = "spin"
+path = "data/cache.db"
 [sqlite_database.movies]
 type = "spin"
 path = "data/movies.db"
 "#;
-        let c = RuntimeConfig::parse(text, Path::new("/cfg")).unwrap();
+        let c = RuntimeConfig::parse(text, Path::new("/cfg"), Path::new("/cwd")).unwrap();
         assert_eq!(
             c.key_value_stores["default"],
             KvBackend::Redis("redis://127.0.0.1:6380".into())
         );
         assert_eq!(c.key_value_stores["scratch"], KvBackend::Spin(None));
         assert_eq!(
+            c.key_value_stores["cache"],
+            KvBackend::Spin(Some("/cfg/data/cache.db".into()))
+        );
+        assert_eq!(
             c.sqlite_databases["movies"],
-            SqliteBackend::Spin(Some("/cfg/data/movies.db".into()))
+            SqliteBackend::Spin(Some("/cwd/data/movies.db".into()))
         );
     }
 
@@ -164,7 +178,10 @@ path = "data/movies.db"
             "[key_value_store.x]\ntype = \"redis\"",
             "[llm_compute]\ntype = \"spin\"",
         ] {
-            assert!(RuntimeConfig::parse(text, Path::new(".")).is_err(), "{text}");
+            assert!(
+                RuntimeConfig::parse(text, Path::new("."), Path::new(".")).is_err(),
+                "{text}"
+            );
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Application variables and `{{ name }}` templates, resolved as `spin up` does:
-//! a `SPIN_VARIABLE_<NAME>` environment variable wins over the manifest's
-//! default; a required variable without a value stops start-up.
+//! a `SPIN_VARIABLE_<NAME>` environment variable, else the same name in a
+//! `.env` file in the working directory, wins over the manifest's default; a
+//! required variable without a value stops start-up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::Path;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::manifest::VariableDecl;
 
@@ -89,6 +91,19 @@ impl fmt::Debug for Variables {
             }
         }
         m.finish()
+    }
+}
+
+/// The `KEY=value` pairs of a dotenv file, empty when there is none: Spin's
+/// environment provider reads `.env` from its working directory, after the
+/// process environment.
+pub fn read_dotenv(path: &Path) -> Result<HashMap<String, String>> {
+    match dotenvy::from_path_iter(path) {
+        Ok(pairs) => pairs
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("invalid dotenv file {}", path.display())),
+        Err(e) if e.not_found() => Ok(HashMap::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 

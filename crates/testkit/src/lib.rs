@@ -99,7 +99,23 @@ pub fn devhost_binary() -> PathBuf {
     .clone()
 }
 
-/// A running `devhost up`. Killed on drop.
+/// Which host the tests run the app on: `STREAMIA_TEST_HOST=spin` for the
+/// Spin CLI, devhost otherwise.
+pub fn on_spin() -> bool {
+    std::env::var("STREAMIA_TEST_HOST").as_deref() == Ok("spin")
+}
+
+/// The Spin CLI: `spin` on PATH, else the project's `../shared/bin/spin`.
+pub fn spin_binary() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("spin"))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| workspace_root().join("../shared/bin/spin"))
+}
+
+/// A running `devhost up` (or `spin up` under `STREAMIA_TEST_HOST=spin`). Killed on drop.
 pub struct Devhost {
     child: Child,
     pub base: String,
@@ -110,6 +126,10 @@ pub struct Devhost {
 pub struct App {
     pub spin_toml: String,
     pub runtime_config: Option<String>,
+    /// Where the runtime config is written, relative to the app's directory.
+    runtime_config_path: String,
+    /// Other files written into the app's directory (the host's working directory).
+    files: Vec<(String, String)>,
     pub env: Vec<(String, String)>,
     binary: Option<PathBuf>,
 }
@@ -128,6 +148,8 @@ impl App {
         App {
             spin_toml,
             runtime_config: None,
+            runtime_config_path: "runtime-config.toml".to_owned(),
+            files: Vec::new(),
             env: Vec::new(),
             binary: None,
         }
@@ -156,6 +178,18 @@ impl App {
         self
     }
 
+    /// The runtime config, written at `path` under the app's directory.
+    pub fn runtime_config_at(mut self, path: &str, text: &str) -> Self {
+        self.runtime_config_path = path.to_owned();
+        self.runtime_config(text)
+    }
+
+    /// A file in the app's directory, which is the host's working directory.
+    pub fn file(mut self, path: &str, contents: &str) -> Self {
+        self.files.push((path.to_owned(), contents.to_owned()));
+        self
+    }
+
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_owned(), v.to_owned()));
         self
@@ -166,9 +200,8 @@ impl App {
     /// log format are devhost's own.
     fn command(&self, dir: &Path) -> Command {
         std::fs::write(dir.join("spin.toml"), &self.spin_toml).unwrap();
-        let on_spin = self.binary.is_none() && std::env::var("STREAMIA_TEST_HOST").as_deref() == Ok("spin");
-        let (program, listen) = if on_spin {
-            (PathBuf::from("spin"), format!("127.0.0.1:{}", free_port()))
+        let (program, listen) = if self.binary.is_none() && on_spin() {
+            (spin_binary(), format!("127.0.0.1:{}", free_port()))
         } else {
             (
                 self.binary.clone().unwrap_or_else(devhost_binary),
@@ -176,13 +209,23 @@ impl App {
             )
         };
         let mut cmd = Command::new(program);
-        cmd.arg("up")
-            .arg("-f")
-            .arg(dir.join("spin.toml"))
-            .args(["--listen", &listen]);
+        // Spin resolves relative SQLite paths against its working directory.
+        cmd.current_dir(dir).arg("up").arg("-f").arg(dir.join("spin.toml"));
+        // `spin up` refuses --listen for an app without an HTTP trigger.
+        if self.spin_toml.contains("[[trigger.http]]") {
+            cmd.args(["--listen", &listen]);
+        }
+        let write = |path: &Path, contents: &str| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        };
+        for (path, contents) in &self.files {
+            write(&dir.join(path), contents);
+        }
         if let Some(rc) = &self.runtime_config {
-            std::fs::write(dir.join("runtime-config.toml"), rc).unwrap();
-            cmd.arg("--runtime-config-file").arg(dir.join("runtime-config.toml"));
+            let path = dir.join(&self.runtime_config_path);
+            write(&path, rc);
+            cmd.arg("--runtime-config-file").arg(path);
         }
         cmd.env("DEVHOST_CACHE_DIR", target_dir().join("devhost-cache"));
         for (k, v) in &self.env {
@@ -227,7 +270,7 @@ impl App {
         let Some(base) = base else {
             let status = child.wait().unwrap();
             std::thread::sleep(Duration::from_millis(100));
-            panic!("devhost did not start ({status}):\n{}", log.lock().unwrap().join("\n"));
+            panic!("the host did not start ({status}):\n{}", log.lock().unwrap().join("\n"));
         };
         Devhost { child, base, dir, log }
     }
@@ -265,6 +308,18 @@ impl Devhost {
             assert!(Instant::now() < deadline, "log never showed {needle:?}:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Wait up to `timeout` for the host to exit by itself; its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Stop and hand back the state directory, for restart tests.
@@ -378,6 +433,25 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Wait until every channel has a subscriber (`PUBSUB NUMSUB`): pub/sub
+    /// drops what is published before a trigger has subscribed, and neither
+    /// host says so in a log line the other shares.
+    pub fn wait_for_subscribers(&self, channels: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut args = vec!["PUBSUB", "NUMSUB"];
+            args.extend_from_slice(channels);
+            let reply = self.command(&args);
+            // *2N, then per channel: $len, name, :count
+            let counts: Vec<&str> = reply.split("\r\n").filter_map(|l| l.strip_prefix(':')).collect();
+            if counts.len() == channels.len() && counts.iter().all(|c| *c != "0") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no subscriber on {channels:?}: {reply:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Send one command in RESP and return the raw reply.

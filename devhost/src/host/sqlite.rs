@@ -1,6 +1,10 @@
-//! `fermyon:spin/sqlite@2.0.0` on SQLite files. Each guest `open` gets its own
-//! connection, so a transaction a request begins is its own; concurrent
-//! writers wait on SQLite's lock (busy timeout) instead of failing.
+//! `fermyon:spin/sqlite@2.0.0` on SQLite files, as Spin's `type = "spin"`
+//! databases: each guest `open` gets its own connection (a transaction a
+//! request begins is its own), opened as Spin opens it — SQLite's default
+//! rollback journal (no WAL) and rusqlite's 5 s busy timeout, so concurrent
+//! writers wait on the lock for up to 5 s and then fail with "database is
+//! locked", on both hosts. A database without a `path` is in memory and, as in
+//! Spin, private to the connection that opened it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,14 +17,13 @@ use wasmtime::component::Resource;
 use super::InstanceState;
 use crate::bindings::spin::fermyon::spin2_0_0::sqlite::{Error, Host, HostConnection, QueryResult, RowResult, Value};
 
+/// What rusqlite sets on every connection it opens (and so Spin's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A configured database: a file, or for Spin's in-memory default a file in a
-/// temporary directory that lives as long as devhost (so that every
-/// connection sees the same data, as Spin's shared in-memory database does).
+/// A configured database: a file, or `None` for a fresh in-memory database
+/// per connection.
 pub struct SqliteDb {
-    path: PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    path: Option<PathBuf>,
 }
 
 pub struct SqliteHandle {
@@ -43,23 +46,19 @@ pub fn open_file(path: Option<&Path>) -> Result<rusqlite::Connection> {
 }
 
 impl SqliteDb {
+    /// Checks at start-up that the file can be opened (Spin creates its
+    /// directory then, and fails on the first query otherwise).
     pub fn new(path: Option<&Path>) -> Result<Self> {
-        let (path, temp) = match path {
-            Some(p) => (p.to_path_buf(), None),
-            None => {
-                let dir = tempfile::tempdir().context("creating a directory for an in-memory database")?;
-                (dir.path().join("memory.db"), Some(dir))
-            }
-        };
-        let conn = open_file(Some(&path))?;
-        // WAL lets readers go on while one request writes.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .context("enabling WAL")?;
-        Ok(SqliteDb { path, _temp: temp })
+        if let Some(path) = path {
+            open_file(Some(path))?;
+        }
+        Ok(SqliteDb {
+            path: path.map(Path::to_path_buf),
+        })
     }
 
     fn connect(&self) -> Result<rusqlite::Connection> {
-        open_file(Some(&self.path))
+        open_file(self.path.as_deref())
     }
 }
 

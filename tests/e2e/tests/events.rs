@@ -56,8 +56,7 @@ sqlite_databases = ["sink"]
         wasm.display()
     ));
     let api = common::Api { host: app.start() };
-    api.host
-        .wait_for_log("Redis trigger: subscribed to streamia.user.registered");
+    redis.wait_for_subscribers(&["streamia.user.registered"]);
     let (user, _, _) = api.register("ana@example.com", "ana");
 
     let received = wait_for(|| api.received_of("user.registered"));
