@@ -1,22 +1,34 @@
-# Sourced by the benchmarks: building, starting devhost, measuring with wrk.
+# Sourced by the benchmarks: building, starting the host, measuring with wrk.
+# The host is the Spin CLI (`spin` on PATH, else ../shared/bin/spin) when
+# there is one, else devhost; BENCH_HOST=spin|devhost chooses.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages wrk:wrk curl:curl
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-100}"
 devhost="$CARGO_TARGET_DIR/release/devhost"
+spin="$(find_spin)"
+BENCH_HOST="${BENCH_HOST:-$([ -n "$spin" ] && echo spin || echo devhost)}"
+if [ "$BENCH_HOST" = spin ] && [ -z "$spin" ]; then
+    echo "error: BENCH_HOST=spin but no Spin CLI (spin on PATH or ../shared/bin/spin)" >&2; exit 1
+fi
 noop_wasm="$CARGO_TARGET_DIR/fixtures/wasm32-wasip2/release/fixture_noop.wasm"
 
-build_devhost_and_noop() {
-    echo "==> building devhost (release) and the no-op fixture component"
-    cargo build --quiet --release -p devhost --manifest-path "$ROOT/Cargo.toml"
+build_host_and_noop() {
+    if [ "$BENCH_HOST" = spin ]; then
+        echo "==> host: $("$spin" --version) ($spin)"
+    else
+        echo "==> host: devhost (release); building it"
+        cargo build --quiet --release -p devhost --manifest-path "$ROOT/Cargo.toml"
+    fi
+    echo "==> building the no-op fixture component"
     CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fixtures" cargo build --quiet --release --target wasm32-wasip2 \
         --manifest-path "$ROOT/devhost/tests/fixtures/Cargo.toml" -p fixture-noop
 }
 
 work="$(mktemp -d)"
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$work"' EXIT
 
 # write_noop_manifest DIR: a one-component app answering every path
 write_noop_manifest() {
@@ -33,10 +45,15 @@ source = "$noop_wasm"
 TOML
 }
 
-# start DIR [ARGS…]: run devhost on DIR/spin.toml; prints its base URL
+# start DIR [ARGS…]: run the host on DIR/spin.toml, in DIR (Spin resolves
+# relative SQLite paths against its working directory); prints its base URL
 start() {
     local dir="$1"; shift
-    "$devhost" up -f "$dir/spin.toml" --listen 127.0.0.1:0 "$@" >"$dir/stdout" 2>"$dir/stderr" &
+    if [ "$BENCH_HOST" = spin ]; then
+        (cd "$dir" && exec "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
+    else
+        (cd "$dir" && exec "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
+    fi
     pids+=($!)
     for _ in $(seq 1 600); do
         local url; url="$(sed -n 's/^Serving //p' "$dir/stdout")"

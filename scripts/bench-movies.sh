@@ -4,8 +4,9 @@
 # same run, reported as ratios; plus the movies cache hit ratio.
 #   scripts/bench-movies.sh            # 10 s per measurement
 #   DURATION=30 scripts/bench-movies.sh
+#   BENCH_HOST=devhost scripts/bench-movies.sh   # default: the Spin CLI when there is one
 source "$(dirname "$0")/bench-lib.sh"
-build_devhost_and_noop
+build_host_and_noop
 echo "==> building the components"
 cargo build --quiet --release --target wasm32-wasip2 -p gateway -p users -p movies --manifest-path "$ROOT/Cargo.toml"
 

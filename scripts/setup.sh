@@ -29,4 +29,15 @@ ensure_debian_packages() {
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The Spin CLI: `spin` on PATH, else the project's ../shared/bin/spin; prints
+# its path, or nothing when neither is there.
+find_spin() {
+    if command -v spin; then return; fi
+    if [ -x "$ROOT/../shared/bin/spin" ]; then echo "$(cd "$ROOT/../shared/bin" && pwd)/spin"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Every check and test: formatting, lints, the components' wasm build, unit
-# tests, devhost's tests and the end-to-end tests (which start devhost and
-# redis-server themselves on free loopback ports).
+# Every check and test: formatting, lints, the components' wasm build (once,
+# for both hosts), the supply-chain check, unit tests, devhost's tests and the
+# end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
+# ../shared/bin/spin), the end-to-end suite, `spin build` and devhost's
+# Spin-behaviour tests again on the real Spin. Tests start redis-server and
+# the hosts themselves on free loopback ports.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
-ensure_debian_packages redis-server:redis-server
+ensure_debian_packages redis-server:redis-server git:git
 cd "$ROOT"
+logs="$CARGO_TARGET_DIR/test-logs"
+mkdir -p "$logs"
 
 wasm_packages=()
 for dir in components/*/ tests/components/*/; do
     wasm_packages+=(-p "$(basename "$dir")")
+done
+# The end-to-end suite (tests/e2e/tests/*.rs) and the tests that hold devhost
+# to Spin's behaviour: what runs on both hosts.
+both_hosts=(--test spin_behaviour)
+for file in tests/e2e/tests/*.rs; do
+    both_hosts+=(--test "$(basename "$file" .rs)")
 done
 
 echo "==> cargo fmt --check"
@@ -20,8 +31,49 @@ echo "==> cargo clippy (native crates, then components for wasm32-wasip2)"
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-wasip2 "${wasm_packages[@]}" -- -D warnings
 
+# Built once: both hosts serve these same .wasm files.
 echo "==> cargo build --release --target wasm32-wasip2 ${wasm_packages[*]}"
 cargo build --quiet --release --target wasm32-wasip2 "${wasm_packages[@]}"
 
-echo "==> cargo test"
-cargo test
+echo "==> supply chain: cargo-deny (advisories, licences, bans, sources)"
+scripts/supply-chain.sh
+
+# One native build: the devhost binary `cargo test` builds is the one the
+# end-to-end tests run (building it alone would unify features differently
+# and compile wasmtime a second time).
+echo "==> cargo test --no-run"
+cargo test --quiet --no-run
+export DEVHOST_BIN="$CARGO_TARGET_DIR/debug/devhost"
+
+# passed LOG [TEST…]: how many tests cargo test's output reports passed (in
+# the named test binaries only, when some are named)
+passed() {
+    local log="$1"; shift
+    awk -v only=" $* " '
+        /Running / { name = $2; sub(/^tests\//, "", name); sub(/\.rs$/, "", name) }
+        /^test result:/ && (only == "  " || index(only, " " name " ")) { n += $4 }
+        END { print n + 0 }' "$log"
+}
+both_names=()
+for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"); done
+
+echo "==> cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
+# `spin build` is the Spin CLI's: it runs in the Spin pass below.
+cargo test -- --skip spin_build 2>&1 | tee "$logs/devhost.log"
+summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")
+total=$(passed "$logs/devhost.log")
+
+spin="$(find_spin)"
+if [ -n "$spin" ]; then
+    version="$("$spin" --version)"
+    echo "==> the same suite on the real Spin: $version ($spin), and spin build"
+    STREAMIA_TEST_HOST=spin cargo test "${both_hosts[@]}" 2>&1 | tee "$logs/spin.log"
+    summary+=("${version%% (*}: $(passed "$logs/spin.log") end-to-end, spin build and Spin-behaviour tests passed")
+    total=$((total + $(passed "$logs/spin.log")))
+else
+    summary+=("the real Spin: NOT RUN (no Spin CLI on PATH or at ../shared/bin/spin)")
+fi
+
+echo "==> hosts"
+printf '    %s\n' "${summary[@]}"
+echo "$total passed, 0 failed"

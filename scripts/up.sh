@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole app on its embedded default: SQLite and key-value files under
 # .spin/, events over HTTP, e-mail to the log; no external services.
-# With the Spin CLI installed this is `spin up`; without it, devhost.
+# With the Spin CLI (on PATH, or ../shared/bin/spin) this is `spin up`;
+# without it, devhost.
 #   scripts/up.sh [-f spin.redis.toml] [--listen 127.0.0.1:3000] [--runtime-config-file FILE]
 source "$(dirname "$0")/setup.sh"
 args=("$@")
@@ -23,8 +24,10 @@ if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ]; then
     SPIN_VARIABLE_JWT_SECRET="$(cat .spin/dev-jwt-secret)"
     export SPIN_VARIABLE_JWT_SECRET
 fi
-if command -v spin >/dev/null; then
-    exec spin up "${args[@]}"
+spin="$(find_spin)"
+if [ -n "$spin" ]; then
+    echo "==> serving with $("$spin" --version)"
+    exec "$spin" up "${args[@]}"
 fi
 echo "==> Spin CLI not found: serving with devhost (see devhost/README.md)"
 cargo build --quiet -p devhost

@@ -1,5 +1,5 @@
 //! devhost: runs a Spin application (`spin.toml`, manifest version 2) on
-//! wasmtime, for machines where the Spin CLI cannot be installed.
+//! wasmtime: fast tests, and a fallback where the Spin CLI is missing.
 //!
 //! Layout: `manifest` and `runtime_config` read the files; `variables`,
 //! `routes` and `allowed_hosts` are the rules Spin applies; `app` loads the
