@@ -1,10 +1,11 @@
-//! Host bindings generated from `wit/`.
+//! Host bindings generated from `wit/world.wit`, over the project's one copy
+//! of Spin's WIT (`../wit/deps/spin*`, which the components' worlds use too).
 
 /// The `fermyon:spin@2.0.0` imports that spin-sdk 5.2 components use.
 pub mod spin {
     wasmtime::component::bindgen!({
-        path: "wit",
-        world: "spin-imports",
+        path: ["../wit/deps/spin@2.0.0", "../wit/deps/spin-unversioned", "wit"],
+        world: "streamia:devhost/spin-imports",
         imports: { default: async | trappable },
         with: {
             "fermyon:spin/key-value.store": crate::host::kv::KvHandle,
@@ -18,8 +19,8 @@ pub mod spin {
 /// The export of a `#[redis_component]`.
 pub mod redis_handler {
     wasmtime::component::bindgen!({
-        path: "wit",
-        world: "redis-handler",
+        path: ["../wit/deps/spin@2.0.0", "../wit/deps/spin-unversioned", "wit"],
+        world: "streamia:devhost/redis-handler",
         exports: { default: async },
         anyhow: true,
     });
