@@ -18,7 +18,7 @@ async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
         // The sagas do not depend on the moderation mode.
         moderation: Moderation::Post,
     };
-    streamia_service::on_redis_message(SERVICE, &message, &db, &outbox, |e| comments.apply_event(e))
+    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| comments.apply_event(e))
         .await
         .map_err(anyhow::Error::msg)
 }

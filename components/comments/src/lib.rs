@@ -12,7 +12,7 @@ use streamia_comments::{
 };
 use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
-use streamia_service::{authenticate, movies, require_admin, unix_now, variable, Common};
+use streamia_spin::{authenticate, movies, require_admin, unix_now, variable, Common};
 
 /// The component's own database (spin.toml).
 const DATABASE: &str = "comments";
@@ -41,11 +41,11 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         moderation,
     };
     if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_service::health(ctx, SERVICE, rest, db.is_ready());
+        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
     }
     let common = Common::load(SERVICE)?;
     let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| comments.apply_event(e)),
+        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| comments.apply_event(e)),
         (_, ["api", "comments", rest @ ..]) => {
             // Reads are public: a token is optional there, but checked when sent.
             let claims = match req.header("authorization") {
@@ -57,7 +57,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
-        streamia_service::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
+        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
     }
     result
 }

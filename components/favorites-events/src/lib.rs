@@ -17,7 +17,7 @@ async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
         db: &db,
         outbox: &outbox,
     };
-    streamia_service::on_redis_message(SERVICE, &message, &db, &outbox, |e| favorites.apply_event(e))
+    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| favorites.apply_event(e))
         .await
         .map_err(anyhow::Error::msg)
 }

@@ -8,7 +8,7 @@ use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_favorites::{AddFavorite, Added, Favorites, MovieRef, Note, MIGRATIONS, SERVICE};
-use streamia_service::{authenticate, movies, unix_now, variable, Common};
+use streamia_spin::{authenticate, movies, unix_now, variable, Common};
 
 /// The component's own database (spin.toml).
 const DATABASE: &str = "favorites";
@@ -31,11 +31,11 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         outbox: &outbox,
     };
     if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_service::health(ctx, SERVICE, rest, db.is_ready());
+        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
     }
     let common = Common::load(SERVICE)?;
     let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| favorites.apply_event(e)),
+        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| favorites.apply_event(e)),
         (_, ["api", "favorites", rest @ ..]) => {
             let claims = authenticate(req, &common.keys, unix_now())?;
             dispatch(ctx, req, &favorites, &claims.sub, &method, rest).await
@@ -43,7 +43,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
-        streamia_service::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
+        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
     }
     result
 }

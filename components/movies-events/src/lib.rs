@@ -18,7 +18,7 @@ async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
     let db = LazySpinDb::new("movies", MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
     let cache = cache::KvCache::open();
-    let now = streamia_service::unix_now();
+    let now = streamia_spin::unix_now();
     let movies = Movies {
         db: &db,
         outbox: &outbox,
@@ -26,7 +26,7 @@ async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
         now,
         current_year: year_of(now),
     };
-    streamia_service::on_redis_message(SERVICE, &message, &db, &outbox, |e| movies.apply_rating_event(e))
+    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| movies.apply_rating_event(e))
         .await
         .map_err(anyhow::Error::msg)
 }

@@ -11,7 +11,7 @@ use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError,
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
 use streamia_movies::{Movies, SERVICE};
-use streamia_service::{authenticate, require_admin as admin_only, unix_now, variable, Common};
+use streamia_spin::{authenticate, require_admin as admin_only, unix_now, variable, Common};
 
 mod cache;
 use cache::KvCache;
@@ -79,12 +79,12 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     }
     let result = match (&method, segs.as_slice()) {
         // POST /events: rating.* from the ratings service (http transport)
-        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| movies.apply_rating_event(e)),
+        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| movies.apply_rating_event(e)),
         (_, ["api", "movies", rest @ ..]) => dispatch(ctx, req, &config, &movies, &method, rest).await,
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
-        streamia_service::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
+        streamia_spin::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
     }
     result
 }

@@ -19,9 +19,9 @@ mod mailer;
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
     let db = LazySpinDb::new("notifications", MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
-    let envelope = streamia_service::redis_envelope(&message).map_err(anyhow::Error::msg)?;
+    let envelope = streamia_spin::redis_envelope(&message).map_err(anyhow::Error::msg)?;
     let outcome = mailer::handle(&db, &outbox, &envelope).await;
-    streamia_service::redis_message_done(SERVICE, &db, &outbox, &envelope, outcome)
+    streamia_spin::redis_message_done(SERVICE, &db, &outbox, &envelope, outcome)
         .await
         .map_err(anyhow::Error::msg)
 }

@@ -29,13 +29,13 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let db = LazySpinDb::new(DATABASE, MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
     match (&method, segs.as_slice()) {
-        (_, ["health", rest @ ..]) => streamia_service::health(ctx, SERVICE, rest, db.is_ready()),
+        (_, ["health", rest @ ..]) => streamia_spin::health(ctx, SERVICE, rest, db.is_ready()),
         (Method::Post, ["events"]) => {
-            let envelope = streamia_service::parse_envelope(req)?;
+            let envelope = streamia_spin::parse_envelope(req)?;
             let outcome = mailer::handle(&db, &outbox, &envelope).await;
-            let transport = streamia_service::event_transport(SERVICE)?;
-            streamia_service::deliver_outbox(&db, &outbox, &transport, &ctx.request_id).await;
-            Ok(streamia_service::event_reply(ctx, &envelope, outcome?))
+            let transport = streamia_spin::event_transport(SERVICE)?;
+            streamia_spin::deliver_outbox(&db, &outbox, &transport, &ctx.request_id).await;
+            Ok(streamia_spin::event_reply(ctx, &envelope, outcome?))
         }
         (Method::Get, ["sent"]) => {
             let limit = match ctx.query("limit") {

@@ -12,7 +12,7 @@ use streamia_events::Envelope;
 use streamia_notifications::message::{Message, Sender};
 use streamia_notifications::sendgrid::{self, Attempt};
 use streamia_notifications::{deliver, Delivery, Job, Notifications, Provider, RetryPolicy, SentEntry, SERVICE};
-use streamia_service::variable;
+use streamia_spin::variable;
 
 /// The component's key-value store: the sent log.
 const SENT_LOG: &str = "notifications";
@@ -63,7 +63,7 @@ pub async fn handle(db: &dyn Db, outbox: &Outbox, envelope: &Envelope) -> Result
         db,
         outbox,
         frontend_url: &config.frontend_url,
-        now: streamia_service::unix_now(),
+        now: streamia_spin::unix_now(),
     };
     let (outcome, job) = service.accept(envelope)?;
     let mut jobs: Vec<Job> = job.into_iter().collect();

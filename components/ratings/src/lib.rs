@@ -10,7 +10,7 @@ use streamia_auth::Claims;
 use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
 use streamia_ratings::{Outcome, RateBody, Ratings, Score, MIGRATIONS, SERVICE};
-use streamia_service::{authenticate, movies, unix_now, variable, Common};
+use streamia_spin::{authenticate, movies, unix_now, variable, Common};
 
 /// The component's own database (spin.toml).
 const DATABASE: &str = "ratings";
@@ -33,11 +33,11 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         outbox: &outbox,
     };
     if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_service::health(ctx, SERVICE, rest, db.is_ready());
+        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
     }
     let common = Common::load(SERVICE)?;
     let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_service::events_route(ctx, req, |e| ratings.apply_event(e)),
+        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| ratings.apply_event(e)),
         // GET /api/ratings/movie/{movieId}/stats: public
         (Method::Get, ["api", "ratings", "movie", movie_id, "stats"]) => Ok(ctx.json(200, &ratings.stats(movie_id)?)),
         (_, ["api", "ratings", "movie", _, "stats"]) => Err(ApiError::MethodNotAllowed),
@@ -48,7 +48,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
     };
     if method != Method::Get {
-        streamia_service::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
+        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
     }
     result
 }

@@ -10,7 +10,7 @@ use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_auth::Claims;
 use streamia_db::{Db, SpinDb};
 use streamia_events::outbox::Outbox;
-use streamia_service::{authenticate as verify, require_admin, unix_now, variable, Common};
+use streamia_spin::{authenticate as verify, require_admin, unix_now, variable, Common};
 
 use streamia_users::{Users, SERVICE};
 
@@ -69,7 +69,7 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     let result = dispatch(ctx, req, &users, &method, rest);
     if method != Method::Get {
         // Deliver what this request put in the outbox (and anything older).
-        streamia_service::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
+        streamia_spin::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
     }
     result
 }
@@ -172,7 +172,7 @@ fn authenticate(req: &Request, users: &Users<'_>) -> Result<Claims, ApiError> {
 
 fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
     let ready = SpinDb::open(DATABASE).is_ok_and(|db| db.is_ready());
-    streamia_service::health(ctx, SERVICE, rest, ready)
+    streamia_spin::health(ctx, SERVICE, rest, ready)
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,4 @@
-//! What every service component does the same way: read its configuration
+//! Adapts our services to Spin: what every service component does the same way: read its configuration
 //! from Spin variables ([`Common::load`]), check the caller's token again
 //! (defence in depth: [`authenticate`], [`require_admin`]), answer health
 //! checks ([`health`]), take events over either transport ([`events_route`],
