@@ -8,16 +8,13 @@ use spin_sdk::redis_component;
 use streamia_db::LazySpinDb;
 use streamia_events::outbox::Outbox;
 use streamia_movies::domain::year_of;
-use streamia_movies::{Movies, MIGRATIONS, SERVICE};
-
-#[path = "../../movies/src/cache.rs"]
-mod cache;
+use streamia_movies::{KvCache, Movies, MIGRATIONS, SERVICE};
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
     let db = LazySpinDb::new("movies", MIGRATIONS);
     let outbox = Outbox::new(SERVICE);
-    let cache = cache::KvCache::open();
+    let cache = KvCache::open();
     let now = streamia_spin::unix_now();
     let movies = Movies {
         db: &db,

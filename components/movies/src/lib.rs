@@ -10,11 +10,8 @@ use streamia_events::outbox::Outbox;
 use streamia_movies::cloudinary::{movie_of_video, Cloudinary, NotificationError, FOLDER};
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
-use streamia_movies::{Movies, SERVICE};
+use streamia_movies::{KvCache, Movies, SERVICE};
 use streamia_spin::{authenticate, require_admin as admin_only, unix_now, variable, Common};
-
-mod cache;
-use cache::KvCache;
 
 /// The component's own database and key-value store (spin.toml).
 const DATABASE: &str = "movies";

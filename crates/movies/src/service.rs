@@ -2,9 +2,6 @@
 //! reads and events through the outbox. Every write invalidates what it
 //! changed, so a read after a write never sees the old movie.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use streamia_api::{ApiError, Paginated};
 use streamia_db::{transaction, Db, Row, Value};
@@ -12,6 +9,7 @@ use streamia_events::consumer::{consume, Consumed};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Envelope, Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
+use crate::cache::Cache;
 use crate::domain::{ListQuery, Movie, MovieInput, Subtitle};
 
 pub const SERVICE: &str = "movies";
@@ -38,28 +36,6 @@ pub const MIGRATIONS: &[&[&str]] = &[
 
 const COLUMNS: &str = "id, title, description, genres, release_year, duration_minutes, director, cast_members,
     poster_url, video_url, subtitles, average_rating, total_ratings, created_at, updated_at";
-
-/// The component's key-value store; [`MemoryCache`] in unit tests.
-pub trait Cache {
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
-    fn set(&self, key: &str, value: &[u8]);
-    fn delete(&self, key: &str);
-}
-
-#[derive(Default)]
-pub struct MemoryCache(RefCell<HashMap<String, Vec<u8>>>);
-
-impl Cache for MemoryCache {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.borrow().get(key).cloned()
-    }
-    fn set(&self, key: &str, value: &[u8]) {
-        self.0.borrow_mut().insert(key.to_owned(), value.to_vec());
-    }
-    fn delete(&self, key: &str) {
-        self.0.borrow_mut().remove(key);
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 struct Cached<T> {
@@ -541,6 +517,7 @@ struct CachedPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::MemoryCache;
     use crate::domain::MovieFields;
     use streamia_db::MemoryDb;
     use streamia_events::{RatingCreated, RatingUpdated};
