@@ -4,21 +4,23 @@
 //! component because a Spin component exports one trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_comments::{Comments, Moderation, MIGRATIONS, SERVICE};
-use streamia_db::LazySpinDb;
-use streamia_events::outbox::Outbox;
+use streamia_comments::{Comments, Moderation, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::Service;
+
+const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    let db = LazySpinDb::new("comments", MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
-    let comments = Comments {
-        db: &db,
-        outbox: &outbox,
+    streamia_spin::on_redis_message(&COMMENTS, &message, |db, outbox, now, e| {
         // The sagas do not depend on the moderation mode.
-        moderation: Moderation::Post,
-    };
-    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| comments.apply_event(e))
-        .await
-        .map_err(anyhow::Error::msg)
+        let moderation = Moderation::Post;
+        Comments {
+            db,
+            outbox,
+            moderation,
+            now,
+        }
+        .apply_event(e)
+    })
+    .await
 }

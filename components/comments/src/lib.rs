@@ -5,84 +5,44 @@
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
+use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_auth::{Claims, Role};
 use streamia_comments::{
-    Comments, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, MIGRATIONS, SERVICE,
+    Comments, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, DATABASE, MIGRATIONS,
+    SERVICE,
 };
-use streamia_db::{Db, LazySpinDb};
-use streamia_events::outbox::Outbox;
-use streamia_spin::{authenticate, movies, require_admin, unix_now, variable, Common};
+use streamia_spin::{movies, require_admin, Call, Service};
 
-/// The component's own database (spin.toml).
-const DATABASE: &str = "comments";
+const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    let ctx = Ctx::new(&req);
-    let result = route(&ctx, &req).await;
-    ctx.respond(result)
+    streamia_spin::serve(&COMMENTS, req, routes).await
 }
 
-async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
+async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let moderation =
-        Moderation::parse(&variable(SERVICE, "comment_moderation")?).map_err(|message| ApiError::Unavailable {
+        Moderation::parse(&call.variable("comment_moderation")?).map_err(|message| ApiError::Unavailable {
             code: "misconfigured",
             message,
         })?;
     let comments = Comments {
-        db: &db,
-        outbox: &outbox,
+        db: call.db,
+        outbox: call.outbox,
         moderation,
+        now: call.now,
     };
-    if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
-    }
-    let common = Common::load(SERVICE)?;
-    let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| comments.apply_event(e)),
-        (_, ["api", "comments", rest @ ..]) => {
-            // Reads are public: a token is optional there, but checked when sent.
-            let claims = match req.header("authorization") {
-                Some(_) => Some(authenticate(req, &common.keys, unix_now())?),
-                None => None,
-            };
-            dispatch(ctx, req, &comments, claims.as_ref(), &method, rest).await
-        }
-        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    let (ctx, req) = (call.ctx, call.req);
+    let ["api", "comments", rest @ ..] = call.segments.as_slice() else {
+        return match (&call.method, call.segments.as_slice()) {
+            (Method::Post, ["events"]) => call.events_route(|e| comments.apply_event(e)),
+            _ => Err(call.no_route()),
+        };
     };
-    if method != Method::Get {
-        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
-    }
-    result
-}
-
-fn viewer(claims: Option<&Claims>) -> Viewer<'_> {
-    match claims {
-        None => Viewer::Anonymous,
-        Some(c) if c.role == Role::Admin => Viewer::Admin(&c.sub),
-        Some(c) => Viewer::User(&c.sub),
-    }
-}
-
-fn signed_in(claims: Option<&Claims>) -> Result<&Claims, ApiError> {
-    claims.ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
-}
-
-async fn dispatch(
-    ctx: &Ctx,
-    req: &Request,
-    comments: &Comments<'_>,
-    claims: Option<&Claims>,
-    method: &Method,
-    rest: &[&str],
-) -> Result<Response, ApiError> {
-    match (method, rest) {
+    // Reads are public: a token is optional there, but checked when sent.
+    let claims = call.optional_claims()?;
+    let claims = claims.as_ref();
+    match (&call.method, rest) {
         // GET /api/comments/movie/{movieId}?page&limit: top level, newest first
         (Method::Get, ["movie", movie_id]) => {
             Ok(ctx.json(200, &comments.list_for_movie(viewer(claims), movie_id, ctx.page()?)?))
@@ -93,7 +53,7 @@ async fn dispatch(
             let body: NewComment = json_body(req, DEFAULT_BODY_LIMIT)?;
             let content = Content::parse(&body.content)?;
             comments.check_viewer(viewer(Some(claims)))?;
-            movies::require(&variable(SERVICE, "movies_url")?, movie_id, &ctx.request_id).await?;
+            movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
             let comment = comments.create(&claims.sub, movie_id, &content, body.parent_id.as_deref())?;
             Ok(ctx.json(201, &comment))
         }
@@ -127,4 +87,16 @@ async fn dispatch(
         (_, ["movie", _] | ["pending"] | [_, "replies"] | [_] | [_, "moderate"]) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such comments route".into())),
     }
+}
+
+fn viewer(claims: Option<&Claims>) -> Viewer<'_> {
+    match claims {
+        None => Viewer::Anonymous,
+        Some(c) if c.role == Role::Admin => Viewer::Admin(&c.sub),
+        Some(c) => Viewer::User(&c.sub),
+    }
+}
+
+fn signed_in(claims: Option<&Claims>) -> Result<&Claims, ApiError> {
+    claims.ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))
 }

@@ -5,19 +5,15 @@
 //! trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_db::LazySpinDb;
-use streamia_events::outbox::Outbox;
-use streamia_favorites::{Favorites, MIGRATIONS, SERVICE};
+use streamia_favorites::{Favorites, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::Service;
+
+const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    let db = LazySpinDb::new("favorites", MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
-    let favorites = Favorites {
-        db: &db,
-        outbox: &outbox,
-    };
-    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| favorites.apply_event(e))
-        .await
-        .map_err(anyhow::Error::msg)
+    streamia_spin::on_redis_message(&FAVORITES, &message, |db, outbox, now, e| {
+        Favorites { db, outbox, now }.apply_event(e)
+    })
+    .await
 }

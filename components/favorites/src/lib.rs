@@ -4,59 +4,32 @@
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_db::{Db, LazySpinDb};
-use streamia_events::outbox::Outbox;
-use streamia_favorites::{AddFavorite, Added, Favorites, MovieRef, Note, MIGRATIONS, SERVICE};
-use streamia_spin::{authenticate, movies, unix_now, variable, Common};
+use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
+use streamia_favorites::{AddFavorite, Added, Favorites, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{movies, Call, Service};
 
-/// The component's own database (spin.toml).
-const DATABASE: &str = "favorites";
+const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    let ctx = Ctx::new(&req);
-    let result = route(&ctx, &req).await;
-    ctx.respond(result)
+    streamia_spin::serve(&FAVORITES, req, routes).await
 }
 
-async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
+async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let favorites = Favorites {
-        db: &db,
-        outbox: &outbox,
+        db: call.db,
+        outbox: call.outbox,
+        now: call.now,
     };
-    if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
-    }
-    let common = Common::load(SERVICE)?;
-    let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| favorites.apply_event(e)),
-        (_, ["api", "favorites", rest @ ..]) => {
-            let claims = authenticate(req, &common.keys, unix_now())?;
-            dispatch(ctx, req, &favorites, &claims.sub, &method, rest).await
-        }
-        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    let (ctx, req) = (call.ctx, call.req);
+    let ["api", "favorites", rest @ ..] = call.segments.as_slice() else {
+        return match (&call.method, call.segments.as_slice()) {
+            (Method::Post, ["events"]) => call.events_route(|e| favorites.apply_event(e)),
+            _ => Err(call.no_route()),
+        };
     };
-    if method != Method::Get {
-        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
-    }
-    result
-}
-
-async fn dispatch(
-    ctx: &Ctx,
-    req: &Request,
-    favorites: &Favorites<'_>,
-    user_id: &str,
-    method: &Method,
-    rest: &[&str],
-) -> Result<Response, ApiError> {
-    match (method, rest) {
+    let user_id = &call.claims()?.sub;
+    match (&call.method, rest) {
         // GET /api/favorites?page&limit: the caller's, newest first
         (Method::Get, []) => Ok(ctx.json(200, &favorites.list(user_id, ctx.page()?)?)),
         // POST /api/favorites/{movieId} {note?}: 201 added, 200 already there
@@ -68,7 +41,7 @@ async fn dispatch(
             };
             let note = Note::parse(body.note.as_deref())?;
             favorites.check_user(user_id)?;
-            let movie = movies::require(&variable(SERVICE, "movies_url")?, movie_id, &ctx.request_id).await?;
+            let movie = movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
             let movie = MovieRef {
                 id: &movie.id,
                 title: &movie.title,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
+use streamia_clock::Now;
 use streamia_gateway::{content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service};
 
 struct Config {
@@ -156,7 +157,7 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
             streamia_auth::bearer(header(&req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
         config
             .keys
-            .verify(token, unix_now())
+            .verify(token, Now::system().unix().max(0) as u64)
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
     let base = config.url(route.service).ok_or_else(|| ApiError::Unavailable {
@@ -262,11 +263,4 @@ async fn probe(config: &Config, service: Service) -> Result<(u16, Vec<u8>), ApiE
     let req = Request::get(format!("{base}/health/ready")).build();
     let resp: Response = spin_sdk::http::send(req).await.map_err(|_| unavailable())?;
     Ok((*resp.status(), resp.into_body()))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -5,25 +5,24 @@
 //! interface.
 
 use spin_sdk::redis_component;
-use streamia_db::LazySpinDb;
-use streamia_events::outbox::Outbox;
 use streamia_movies::domain::year_of;
-use streamia_movies::{KvCache, Movies, MIGRATIONS, SERVICE};
+use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::Service;
+
+const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    let db = LazySpinDb::new("movies", MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
-    let cache = KvCache::open();
-    let now = streamia_spin::unix_now();
-    let movies = Movies {
-        db: &db,
-        outbox: &outbox,
-        cache: &cache,
-        now,
-        current_year: year_of(now),
-    };
-    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| movies.apply_rating_event(e))
-        .await
-        .map_err(anyhow::Error::msg)
+    streamia_spin::on_redis_message(&MOVIES, &message, |db, outbox, now, e| {
+        let cache = KvCache::open();
+        let movies = Movies {
+            db,
+            outbox,
+            cache: &cache,
+            now,
+            current_year: year_of(now.unix()),
+        };
+        movies.apply_rating_event(e)
+    })
+    .await
 }

@@ -5,38 +5,27 @@
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use streamia_api::{ApiError, Ctx};
-use streamia_db::{Db, LazySpinDb};
-use streamia_events::outbox::Outbox;
-use streamia_notifications::{MIGRATIONS, SERVICE};
+use streamia_api::ApiError;
+use streamia_notifications::{mailer, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{Call, Service};
 
-mod mailer;
-
-/// The component's own database (spin.toml).
-const DATABASE: &str = "notifications";
+const NOTIFICATIONS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    let ctx = Ctx::new(&req);
-    let result = route(&ctx, &req).await;
-    ctx.respond(result)
+    streamia_spin::serve(&NOTIFICATIONS, req, routes).await
 }
 
-async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
-    match (&method, segs.as_slice()) {
-        (_, ["health", rest @ ..]) => streamia_spin::health(ctx, SERVICE, rest, db.is_ready()),
+async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
+    let ctx = call.ctx;
+    match (&call.method, call.segments.as_slice()) {
+        // POST /events: the envelope, applied once
         (Method::Post, ["events"]) => {
-            let envelope = streamia_spin::parse_envelope(req)?;
-            let outcome = mailer::handle(&db, &outbox, &envelope).await;
-            let transport = streamia_spin::event_transport(SERVICE)?;
-            streamia_spin::deliver_outbox(&db, &outbox, &transport, &ctx.request_id).await;
-            Ok(streamia_spin::event_reply(ctx, &envelope, outcome?))
+            let envelope = streamia_spin::parse_envelope(call.req)?;
+            let outcome = mailer::handle(call.db, call.outbox, call.now, &envelope).await?;
+            Ok(streamia_spin::event_reply(ctx, &envelope, outcome))
         }
+        // GET /sent?limit=: the newest e-mails sent, newest first
         (Method::Get, ["sent"]) => {
             let limit = match ctx.query("limit") {
                 None => 20,
@@ -49,6 +38,6 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
             Ok(ctx.json(200, &serde_json::json!({"data": mailer::sent_log(limit)?})))
         }
         (_, ["events"] | ["sent"]) => Err(ApiError::MethodNotAllowed),
-        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+        _ => Err(call.no_route()),
     }
 }

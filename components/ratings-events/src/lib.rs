@@ -5,19 +5,15 @@
 //! Spin component exports one trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_db::LazySpinDb;
-use streamia_events::outbox::Outbox;
-use streamia_ratings::{Ratings, MIGRATIONS, SERVICE};
+use streamia_ratings::{Ratings, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::Service;
+
+const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    let db = LazySpinDb::new("ratings", MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
-    let ratings = Ratings {
-        db: &db,
-        outbox: &outbox,
-    };
-    streamia_spin::on_redis_message(SERVICE, &message, &db, &outbox, |e| ratings.apply_event(e))
-        .await
-        .map_err(anyhow::Error::msg)
+    streamia_spin::on_redis_message(&RATINGS, &message, |db, outbox, now, e| {
+        Ratings { db, outbox, now }.apply_event(e)
+    })
+    .await
 }

@@ -5,64 +5,38 @@
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_auth::Claims;
-use streamia_db::{Db, LazySpinDb};
-use streamia_events::outbox::Outbox;
-use streamia_ratings::{Outcome, RateBody, Ratings, Score, MIGRATIONS, SERVICE};
-use streamia_spin::{authenticate, movies, unix_now, variable, Common};
+use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
+use streamia_ratings::{Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{movies, Call, Service};
 
-/// The component's own database (spin.toml).
-const DATABASE: &str = "ratings";
+const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    let ctx = Ctx::new(&req);
-    let result = route(&ctx, &req).await;
-    ctx.respond(result)
+    streamia_spin::serve(&RATINGS, req, routes).await
 }
 
-async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let db = LazySpinDb::new(DATABASE, MIGRATIONS);
-    let outbox = Outbox::new(SERVICE);
+async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let ratings = Ratings {
-        db: &db,
-        outbox: &outbox,
+        db: call.db,
+        outbox: call.outbox,
+        now: call.now,
     };
-    if let ["health", rest @ ..] = segs.as_slice() {
-        return streamia_spin::health(ctx, SERVICE, rest, db.is_ready());
-    }
-    let common = Common::load(SERVICE)?;
-    let result = match (&method, segs.as_slice()) {
-        (Method::Post, ["events"]) => streamia_spin::events_route(ctx, req, |e| ratings.apply_event(e)),
+    let (ctx, req) = (call.ctx, call.req);
+    let ["api", "ratings", rest @ ..] = call.segments.as_slice() else {
+        return match (&call.method, call.segments.as_slice()) {
+            (Method::Post, ["events"]) => call.events_route(|e| ratings.apply_event(e)),
+            _ => Err(call.no_route()),
+        };
+    };
+    match (&call.method, rest) {
         // GET /api/ratings/movie/{movieId}/stats: public
-        (Method::Get, ["api", "ratings", "movie", movie_id, "stats"]) => Ok(ctx.json(200, &ratings.stats(movie_id)?)),
-        (_, ["api", "ratings", "movie", _, "stats"]) => Err(ApiError::MethodNotAllowed),
-        (_, ["api", "ratings", rest @ ..]) => {
-            let claims = authenticate(req, &common.keys, unix_now())?;
-            dispatch(ctx, req, &ratings, &claims, &method, rest).await
-        }
-        _ => Err(ApiError::NotFound(format!("no route for {path}"))),
-    };
-    if method != Method::Get {
-        streamia_spin::deliver_outbox(&db, &outbox, &common.transport, &ctx.request_id).await;
+        (Method::Get, ["movie", movie_id, "stats"]) => return Ok(ctx.json(200, &ratings.stats(movie_id)?)),
+        (_, ["movie", _, "stats"]) => return Err(ApiError::MethodNotAllowed),
+        _ => {}
     }
-    result
-}
-
-async fn dispatch(
-    ctx: &Ctx,
-    req: &Request,
-    ratings: &Ratings<'_>,
-    claims: &Claims,
-    method: &Method,
-    rest: &[&str],
-) -> Result<Response, ApiError> {
-    let user_id = claims.sub.as_str();
-    match (method, rest) {
+    let user_id = &call.claims()?.sub;
+    match (&call.method, rest) {
         // GET /api/ratings/user/history?page&limit
         (Method::Get, ["user", "history"]) => Ok(ctx.json(200, &ratings.history(user_id, ctx.page()?)?)),
         // POST /api/ratings/{movieId} {score}: 201 created, 200 updated
@@ -70,7 +44,7 @@ async fn dispatch(
             let body: RateBody = json_body(req, DEFAULT_BODY_LIMIT)?;
             let score = Score::parse(&body.score)?;
             ratings.check_user(user_id)?;
-            movies::require(&variable(SERVICE, "movies_url")?, movie_id, &ctx.request_id).await?;
+            movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
             match ratings.rate(user_id, movie_id, score)? {
                 Outcome::Created(rated) => Ok(ctx.json(201, &rated)),
                 Outcome::Updated(rated) => Ok(ctx.json(200, &rated)),

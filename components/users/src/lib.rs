@@ -1,77 +1,36 @@
 //! The users component: a private route reached from the gateway by service
 //! chaining (or by URL in a split deployment). It verifies the caller's JWT
 //! itself too. The logic is in the `streamia-users` crate; this file is the
-//! route table and the wiring to Spin.
+//! route table.
 
-use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_auth::Claims;
-use streamia_db::{Db, SpinDb};
-use streamia_events::outbox::Outbox;
-use streamia_spin::{authenticate as verify, require_admin, unix_now, variable, Common};
+use streamia_spin::{authenticate as verify, require_admin, Call, Service};
+use streamia_users::domain::{ChangePassword, Forgot, Login, Profile, RefreshToken, Register, Reset, SetRole};
+use streamia_users::{Users, DATABASE, MIGRATIONS, SERVICE};
 
-use streamia_users::{Users, SERVICE};
-
-/// The component's own database (`sqlite_databases` in spin.toml).
-const DATABASE: &str = "users";
-
-/// Configuration from Spin variables, read per request (instances are per request).
-struct Config {
-    common: Common,
-    admin_emails: String,
-}
-
-impl Config {
-    fn load() -> Result<Self, ApiError> {
-        Ok(Config {
-            common: Common::load(SERVICE)?,
-            admin_emails: variable(SERVICE, "admin_emails")?,
-        })
-    }
-}
+const USERS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    let ctx = Ctx::new(&req);
-    let result = route(&ctx, &req).await;
-    ctx.respond(result)
+    streamia_spin::serve(&USERS, req, routes).await
 }
 
-fn segments(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
-}
-
-async fn route(ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let segs = segments(&path);
-    if let ["health", rest @ ..] = segs.as_slice() {
-        return health(ctx, rest);
-    }
-    let ["api", "users", rest @ ..] = segs.as_slice() else {
-        return Err(ApiError::NotFound(format!("no route for {path}")));
+async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
+    let ["api", "users", rest @ ..] = call.segments.as_slice() else {
+        return Err(call.no_route());
     };
-
-    let config = Config::load()?;
-    let db = SpinDb::open(DATABASE).map_err(ApiError::internal)?;
-    let outbox = Outbox::new(SERVICE);
+    let admin_emails = call.variable("admin_emails")?;
     let users = Users {
-        db: &db,
-        outbox: &outbox,
-        keys: &config.common.keys,
-        admin_emails: &config.admin_emails,
-        now: unix_now(),
+        db: call.db,
+        outbox: call.outbox,
+        keys: &call.common()?.keys,
+        admin_emails: &admin_emails,
+        now: call.now,
     };
-    users.migrate()?;
-
-    let result = dispatch(ctx, req, &users, &method, rest);
-    if method != Method::Get {
-        // Deliver what this request put in the outbox (and anything older).
-        streamia_spin::deliver_outbox(&db, &outbox, &config.common.transport, &ctx.request_id).await;
-    }
-    result
+    dispatch(call.ctx, call.req, &users, &call.method, rest)
 }
 
 fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: &[&str]) -> Result<Response, ApiError> {
@@ -115,8 +74,7 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         // GET /api/users/me
         (Method::Get, ["me"]) => {
             let claims = authenticate(req, users)?;
-            let user = users.find(&claims.sub)?.ok_or_else(ApiError::account_gone)?;
-            Ok(ctx.json(200, &user))
+            Ok(ctx.json(200, &users.me(&claims.sub)?))
         }
         // PATCH /api/users/me {username?,email?}
         (Method::Patch, ["me"]) => {
@@ -168,63 +126,4 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
 /// The JWT is checked here as well as at the gateway (defence in depth).
 fn authenticate(req: &Request, users: &Users<'_>) -> Result<Claims, ApiError> {
     verify(req, users.keys, users.now)
-}
-
-fn health(ctx: &Ctx, rest: &[&str]) -> Result<Response, ApiError> {
-    let ready = SpinDb::open(DATABASE).is_ok_and(|db| db.is_ready());
-    streamia_spin::health(ctx, SERVICE, rest, ready)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Register {
-    email: String,
-    password: String,
-    username: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RefreshToken {
-    refresh_token: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Forgot {
-    email: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Reset {
-    token: String,
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Profile {
-    username: Option<String>,
-    email: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ChangePassword {
-    current_password: String,
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetRole {
-    role: String,
 }

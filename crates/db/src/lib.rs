@@ -54,6 +54,24 @@ pub trait Db {
         Ok(n.max(0) as u64)
     }
 
+    /// One page of rows and the count of all: `count_sql` is a
+    /// `SELECT COUNT(*) AS n …` and `rows_sql` the same query's rows ending
+    /// in `LIMIT ? OFFSET ?`; both take `params` (then limit and offset).
+    fn page(
+        &self,
+        count_sql: &str,
+        rows_sql: &str,
+        params: &[Value],
+        limit: u32,
+        offset: i64,
+    ) -> Result<(Rows, u64), DbError> {
+        let total = self.count(count_sql, params)?;
+        let mut paged = params.to_vec();
+        paged.push(i64::from(limit).into());
+        paged.push(offset.into());
+        Ok((self.execute(rows_sql, &paged)?, total))
+    }
+
     /// Readiness: the database opens (a lazy one also migrates) and answers.
     fn is_ready(&self) -> bool {
         self.execute("SELECT 1", &[]).is_ok()

@@ -51,7 +51,7 @@ pub fn consume<E>(
             &[
                 (&envelope.event_id).into(),
                 (&envelope.event_type).into(),
-                crate::now_rfc3339().into(),
+                streamia_clock::Now::system().rfc3339().into(),
             ],
         );
         match inserted {

@@ -46,7 +46,7 @@ impl Envelope {
         Envelope {
             event_id: uuid::Uuid::now_v7().to_string(),
             event_type: event.event_type().to_owned(),
-            occurred_at: now_rfc3339(),
+            occurred_at: streamia_clock::Now::system().rfc3339(),
             source: source.to_owned(),
             version: ENVELOPE_VERSION,
             data: event.data(),
@@ -67,10 +67,6 @@ impl Envelope {
         // A struct of strings and a JSON value always serialises.
         serde_json::to_string(self).unwrap_or_default()
     }
-}
-
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

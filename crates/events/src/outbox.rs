@@ -111,7 +111,11 @@ impl Outbox {
                 "INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)",
                 self.deliveries
             ),
-            &[event_id.into(), target.into(), crate::now_rfc3339().into()],
+            &[
+                event_id.into(),
+                target.into(),
+                streamia_clock::Now::system().rfc3339().into(),
+            ],
         )?;
         Ok(())
     }
@@ -122,7 +126,7 @@ impl Outbox {
                 "UPDATE {} SET delivered_at = ?, last_error = NULL WHERE event_id = ?",
                 self.table
             ),
-            &[crate::now_rfc3339().into(), event_id.into()],
+            &[streamia_clock::Now::system().rfc3339().into(), event_id.into()],
         )?;
         Ok(())
     }

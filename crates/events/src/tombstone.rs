@@ -36,7 +36,11 @@ impl Kind {
 pub fn bury(db: &dyn Db, service: &str, kind: Kind, id: &str) -> Result<(), DbError> {
     db.execute(
         &format!("INSERT OR IGNORE INTO {service}_tombstones (kind, id, buried_at) VALUES (?, ?, ?)"),
-        &[kind.as_str().into(), id.into(), crate::now_rfc3339().into()],
+        &[
+            kind.as_str().into(),
+            id.into(),
+            streamia_clock::Now::system().rfc3339().into(),
+        ],
     )?;
     Ok(())
 }

@@ -110,7 +110,7 @@ pub struct FlushReport {
 /// Deliver what is due in the outbox. Failures stay for a later flush;
 /// delivery is at least once (consumers skip duplicates).
 pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Result<FlushReport, DbError> {
-    let now = unix_now();
+    let now = streamia_clock::Now::system().unix();
     let mut report = FlushReport::default();
     for pending in outbox.due(db, now, 25)? {
         let env = &pending.envelope;
@@ -144,13 +144,6 @@ pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Resul
         }
     }
     Ok(report)
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

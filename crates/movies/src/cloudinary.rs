@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 use sha1::{Digest, Sha1};
+use streamia_api::ApiError;
 
 /// A notification older than this is refused (replay protection).
 pub const NOTIFICATION_MAX_AGE_SECS: i64 = 2 * 3600;
@@ -184,6 +185,91 @@ pub fn movie_of_video(public_id: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
+/// What a verified notification asks of the catalogue.
+#[derive(Debug, PartialEq)]
+pub enum Notice<'a> {
+    /// Not a video upload: acknowledged, nothing to do.
+    Ignored,
+    VideoUploaded {
+        movie_id: &'a str,
+        url: &'a str,
+        public_id: &'a str,
+    },
+}
+
+/// A notification's JSON body, read once its signature was checked.
+pub struct NotificationBody(serde_json::Value);
+
+impl NotificationBody {
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        serde_json::from_slice(body)
+            .map(NotificationBody)
+            .map_err(|e| ApiError::BadRequest {
+                code: "invalid_json",
+                message: e.to_string(),
+            })
+    }
+
+    /// An upload of a Streamia movie's video over https, or nothing to do.
+    pub fn notice(&self) -> Result<Notice<'_>, ApiError> {
+        let field = |name: &str| self.0.get(name).and_then(|v| v.as_str());
+        if field("notification_type") != Some("upload") || field("resource_type") != Some("video") {
+            return Ok(Notice::Ignored);
+        }
+        let public_id = field("public_id").ok_or_else(|| ApiError::validation("public_id", "is required"))?;
+        let url = field("secure_url").ok_or_else(|| ApiError::validation("secure_url", "is required"))?;
+        if !url.starts_with("https://") {
+            return Err(ApiError::validation("secure_url", "must be an https URL"));
+        }
+        let movie_id = movie_of_video(public_id)
+            .ok_or_else(|| ApiError::validation("public_id", "is not a Streamia movie video"))?;
+        Ok(Notice::VideoUploaded {
+            movie_id,
+            url,
+            public_id,
+        })
+    }
+}
+
+impl NotificationError {
+    /// Every failure is 401: the sender is not (provably) Cloudinary.
+    pub fn to_api_error(&self) -> ApiError {
+        ApiError::Unauthorized(
+            match self {
+                NotificationError::MissingHeaders => "X-Cld-Timestamp and X-Cld-Signature are required",
+                NotificationError::Stale => "the notification is too old",
+                NotificationError::BadSignature => "the notification signature does not match",
+            }
+            .into(),
+        )
+    }
+}
+
+/// What Cloudinary answers to an upload (the fields we keep).
+#[derive(Debug, PartialEq)]
+pub struct Stored {
+    pub public_id: String,
+    pub secure_url: String,
+}
+
+impl Stored {
+    /// Cloudinary's answer to a server-side upload; the error says why it
+    /// is not a stored asset (for the log, not the client).
+    pub fn from_answer(status: u16, body: &[u8]) -> Result<Self, String> {
+        if !(200..300).contains(&status) {
+            return Err(format!("status {status}: {}", String::from_utf8_lossy(body)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        match (v["public_id"].as_str(), v["secure_url"].as_str()) {
+            (Some(id), Some(url)) => Ok(Stored {
+                public_id: id.to_owned(),
+                secure_url: url.to_owned(),
+            }),
+            _ => Err("the answer lacks public_id or secure_url".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +346,39 @@ mod tests {
             c.verify_notification(body, None, Some(&sig), 0),
             Err(NotificationError::MissingHeaders)
         );
+    }
+
+    #[test]
+    fn notifications_name_a_streamia_video_over_https_or_are_ignored() {
+        let notice = |v: serde_json::Value| {
+            let body = NotificationBody::parse(v.to_string().as_bytes()).unwrap();
+            body.notice().map(|n| format!("{n:?}")).map_err(|e| e.status())
+        };
+        let upload = |public_id: &str, url: &str| serde_json::json!({"notification_type": "upload", "resource_type": "video", "public_id": public_id, "secure_url": url});
+        assert!(notice(upload("streamia/movies/m1/video", "https://res/v.mp4"))
+            .unwrap()
+            .contains("movie_id: \"m1\""));
+        assert_eq!(notice(upload("streamia/movies/m1/video", "http://res/v.mp4")), Err(400));
+        assert_eq!(notice(upload("elsewhere/m1/video", "https://res/v.mp4")), Err(400));
+        assert_eq!(
+            notice(serde_json::json!({"notification_type": "delete", "resource_type": "video"})),
+            Ok("Ignored".into())
+        );
+        assert_eq!(NotificationBody::parse(b"{").err().map(|e| e.status()), Some(400));
+    }
+
+    #[test]
+    fn an_upload_answer_is_kept_only_when_it_names_the_asset() {
+        let ok = br#"{"public_id":"streamia/movies/m1/poster","secure_url":"https://res/p.jpg"}"#;
+        assert_eq!(
+            Stored::from_answer(200, ok).unwrap(),
+            Stored {
+                public_id: "streamia/movies/m1/poster".into(),
+                secure_url: "https://res/p.jpg".into()
+            }
+        );
+        assert!(Stored::from_answer(401, b"{}").unwrap_err().contains("401"));
+        assert!(Stored::from_answer(200, br#"{"public_id":"x"}"#).is_err());
+        assert!(Stored::from_answer(200, b"<html>").is_err());
     }
 }

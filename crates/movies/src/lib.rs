@@ -1,13 +1,31 @@
-//! The movies service's logic, in plain Rust so native tests run it:
-//! [`domain`] holds the model and validated inputs (movie fields, list
-//! queries), [`service`] the catalogue over a database, a [`cache`] and the
-//! outbox. `components/movies` wires it to Spin.
+//! The movies service's logic, in plain Rust so native tests run it: the
+//! catalogue with filters, search and sorting, a read-through cache, media
+//! on Cloudinary, and rating aggregates kept in order.
+//!
+//! Layout, the same rooms as every service crate: [`domain`] the model and
+//! the values that parse (movie fields, list queries); [`store`] its schema
+//! and the SQL that reads a movie; [`service`] the operations ([`Movies`]);
+//! [`events`] the rating consumer. Movies' own: [`cache`] (the cache trait,
+//! Spin's key-value store behind it, and the read-through bookkeeping),
+//! [`cloudinary`] (signatures, upload parameters, notifications) and
+//! [`media`] (multipart uploads, posters, subtitles). `components/movies`
+//! wires it to Spin.
 
 pub mod cache;
 pub mod cloudinary;
 pub mod domain;
+pub mod events;
 pub mod media;
 pub mod service;
+pub mod store;
 
 pub use cache::{Cache, KvCache};
-pub use service::{Movies, MIGRATIONS, SERVICE};
+pub use service::Movies;
+pub use store::MIGRATIONS;
+
+pub const SERVICE: &str = "movies";
+/// Its SQLite database and key-value store (spin.toml).
+pub const DATABASE: &str = "movies";
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,24 @@
-//! Adapts our services to Spin: what every service component does the same way: read its configuration
-//! from Spin variables ([`Common::load`]), check the caller's token again
-//! (defence in depth: [`authenticate`], [`require_admin`]), answer health
-//! checks ([`health`]), take events over either transport ([`events_route`],
-//! [`on_redis_message`]), and deliver its outbox after a request
+//! Adapts our services to Spin: what every service component does the same way.
+//!
+//! Layout: [`serve`] runs a component's route table with what each request
+//! needs around it (context, clock, database, outbox, health routes, outbox
+//! delivery) and takes Redis messages ([`on_redis_message`]); below, the
+//! pieces it is made of: configuration from Spin variables
+//! ([`Common::load`]), the caller's token checked again (defence in depth:
+//! [`authenticate`], [`require_admin`]), event intake over http
+//! ([`events_route`]) and Redis ([`redis_message_done`]), outbox delivery
 //! ([`deliver_outbox`]). [`movies`] asks the movies service about a movie.
 //! Wasm-only glue; the logic it calls is tested in the crates it wires.
 
 pub mod movies;
+mod serve;
+
+pub use serve::{on_redis_message, serve, Call, Service};
 
 use spin_sdk::http::{Request, Response};
 use streamia_api::{ApiError, Ctx};
 use streamia_auth::{Claims, JwtKeys, Role};
+use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
@@ -60,10 +68,10 @@ pub fn event_transport(service: &str) -> Result<Transport, ApiError> {
 }
 
 /// The bearer token's claims; any failure is 401.
-pub fn authenticate(req: &Request, keys: &JwtKeys, now: i64) -> Result<Claims, ApiError> {
+pub fn authenticate(req: &Request, keys: &JwtKeys, now: Now) -> Result<Claims, ApiError> {
     let header = req.header("authorization").and_then(|v| v.as_str());
     let token = streamia_auth::bearer(header).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    keys.verify(token, now.max(0) as u64)
+    keys.verify(token, now.unix().max(0) as u64)
         .map_err(|e| ApiError::Unauthorized(e.to_string()))
 }
 
@@ -78,22 +86,6 @@ pub fn require_admin(claims: &Claims) -> Result<(), ApiError> {
 pub async fn deliver_outbox(db: &dyn Db, outbox: &Outbox, transport: &Transport, request_id: &str) {
     if let Err(e) = transport::flush(db, outbox, transport).await {
         eprintln!("request {request_id}: outbox flush failed: {e}");
-    }
-}
-
-/// `GET /health` and `/health/ready` (503 unless `ready`), `/health/live`.
-pub fn health(ctx: &Ctx, service: &str, rest: &[&str], ready: bool) -> Result<Response, ApiError> {
-    match rest {
-        [] | ["ready"] => {
-            let body = serde_json::json!({
-                "service": service,
-                "status": if ready { "ok" } else { "unavailable" },
-                "checks": {"sqlite": ready},
-            });
-            Ok(ctx.json(if ready { 200 } else { 503 }, &body))
-        }
-        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": service, "status": "ok"}))),
-        _ => Err(ApiError::NotFound("no such health check".into())),
     }
 }
 
@@ -129,20 +121,6 @@ pub fn event_reply(ctx: &Ctx, envelope: &Envelope, outcome: Consumed) -> Respons
     )
 }
 
-/// A message from a `[[trigger.redis]]` channel: apply it once, then
-/// deliver this service's outbox. An error makes Spin log the failure.
-pub async fn on_redis_message(
-    service: &str,
-    message: &[u8],
-    db: &dyn Db,
-    outbox: &Outbox,
-    apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
-) -> Result<(), String> {
-    let envelope = redis_envelope(message)?;
-    let outcome = apply(&envelope);
-    redis_message_done(service, db, outbox, &envelope, outcome).await
-}
-
 /// The envelope a Redis message carries.
 pub fn redis_envelope(message: &[u8]) -> Result<Envelope, String> {
     Envelope::parse(message).map_err(|e| format!("not an event envelope: {e}"))
@@ -170,8 +148,4 @@ pub async fn redis_message_done(
         envelope.event_type, envelope.event_id, envelope.source
     );
     Ok(())
-}
-
-pub fn unix_now() -> i64 {
-    transport::unix_now()
 }

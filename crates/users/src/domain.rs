@@ -1,6 +1,10 @@
-//! Validated inputs: a value of these types is valid by construction.
+//! What the users service takes and answers: validated inputs (a value of
+//! these types is valid by construction), the account and session it
+//! answers, and the request bodies.
 
+use serde::{Deserialize, Serialize};
 use streamia_api::FieldError;
+use streamia_auth::Role;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Email(String);
@@ -103,6 +107,102 @@ pub fn is_bootstrap_admin(admin_emails: &str, email: &Email) -> bool {
         .split([',', ' ', ';', '\n'])
         .filter_map(|e| Email::parse(e).ok())
         .any(|e| e == *email)
+}
+
+/// An account as answered (never its password hash).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub(crate) password_hash: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub user: User,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Session {
+    pub(crate) fn new(user: User, tokens: Tokens) -> Self {
+        Session {
+            user,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+// The request bodies, as the routes take them; their fields are parsed
+// into the types above by the service.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub email: String,
+    pub password: String,
+    pub username: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshToken {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forgot {
+    pub email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reset {
+    pub token: String,
+    pub new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    pub role: String,
 }
 
 #[cfg(test)]

@@ -1,0 +1,235 @@
+//! The comments service's operations: reading threads as a viewer may see
+//! them, posting, editing, soft deletion and moderation.
+
+use streamia_api::{ApiError, Page, Paginated};
+use streamia_clock::Now;
+use streamia_db::{transaction, Db};
+use streamia_events::outbox::Outbox;
+use streamia_events::tombstone::{self, Kind};
+use streamia_events::{CommentCreated, CommentDeleted, CommentModerated, CommentUpdated, Event};
+
+use crate::domain::{Comment, Content, Moderation, Status, Viewer};
+use crate::store::{self, Filter, NewRow};
+use crate::{MIGRATIONS, SERVICE};
+
+pub struct Comments<'a> {
+    pub db: &'a dyn Db,
+    pub outbox: &'a Outbox,
+    pub moderation: Moderation,
+    pub now: Now,
+}
+
+fn comment_not_found() -> ApiError {
+    ApiError::NotFound("comment not found".into())
+}
+
+fn deleted(message: &str) -> ApiError {
+    ApiError::Unprocessable {
+        code: "comment_deleted",
+        message: message.into(),
+    }
+}
+
+impl Comments<'_> {
+    pub fn migrate(&self) -> Result<(), ApiError> {
+        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+    }
+
+    /// A token issued before its account was deleted is refused.
+    pub fn check_viewer(&self, viewer: Viewer<'_>) -> Result<(), ApiError> {
+        if let Some(id) = viewer.user_id() {
+            if tombstone::is_buried(self.db, SERVICE, Kind::User, id)? {
+                return Err(ApiError::account_gone());
+            }
+        }
+        Ok(())
+    }
+
+    fn page_of(&self, viewer: Viewer<'_>, filter: Filter<'_>, page: Page) -> Result<Paginated<Comment>, ApiError> {
+        let (data, total) = store::select(self.db, viewer, filter, Some(page))?;
+        Ok(Paginated::new(data, page, total))
+    }
+
+    /// One comment, if `viewer` may see it.
+    pub fn get(&self, viewer: Viewer<'_>, id: &str) -> Result<Comment, ApiError> {
+        let filter = Filter {
+            condition: "c.id = ?",
+            params: vec![id.into()],
+            order: "c.id",
+        };
+        let (found, _) = store::select(self.db, viewer, filter, None)?;
+        found.into_iter().next().ok_or_else(comment_not_found)
+    }
+
+    /// A movie's top-level comments, newest first.
+    pub fn list_for_movie(
+        &self,
+        viewer: Viewer<'_>,
+        movie_id: &str,
+        page: Page,
+    ) -> Result<Paginated<Comment>, ApiError> {
+        self.check_viewer(viewer)?;
+        let filter = Filter {
+            condition: "c.movie_id = ? AND c.parent_id IS NULL",
+            params: vec![movie_id.into()],
+            order: "c.created_at DESC, c.id DESC",
+        };
+        self.page_of(viewer, filter, page)
+    }
+
+    /// A comment's direct replies, oldest first (the order of the conversation).
+    pub fn replies(&self, viewer: Viewer<'_>, id: &str, page: Page) -> Result<Paginated<Comment>, ApiError> {
+        self.check_viewer(viewer)?;
+        self.get(viewer, id)?;
+        let filter = Filter {
+            condition: "c.parent_id = ?",
+            params: vec![id.into()],
+            order: "c.created_at ASC, c.id ASC",
+        };
+        self.page_of(viewer, filter, page)
+    }
+
+    /// Admins' moderation queue: pending comments, oldest first.
+    pub fn pending(&self, page: Page) -> Result<Paginated<Comment>, ApiError> {
+        let filter = Filter {
+            condition: "c.moderation_status = 'pending'",
+            params: vec![],
+            order: "c.created_at ASC, c.id ASC",
+        };
+        self.page_of(Viewer::Admin(""), filter, page)
+    }
+
+    /// Post a comment on a movie the catalogue has, or a reply to a visible
+    /// comment on the same movie.
+    pub fn create(
+        &self,
+        user_id: &str,
+        movie_id: &str,
+        content: &Content,
+        parent_id: Option<&str>,
+    ) -> Result<Comment, ApiError> {
+        let viewer = Viewer::User(user_id);
+        self.check_viewer(viewer)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let status = self.moderation.initial_status();
+        transaction(self.db, || {
+            if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie_id)? {
+                return Err(ApiError::NotFound("movie not found".into()));
+            }
+            if let Some(parent_id) = parent_id {
+                // A missing parent is the client's mistake; a failing database is not.
+                let parent = match self.get(viewer, parent_id) {
+                    Ok(p) => Some(p).filter(|p| p.movie_id == movie_id),
+                    Err(ApiError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                match parent {
+                    None => return Err(ApiError::validation("parentId", "is not a comment on this movie")),
+                    Some(p) if p.is_deleted => return Err(deleted("cannot reply to a deleted comment")),
+                    Some(_) => {}
+                }
+            }
+            let row = NewRow {
+                id: &id,
+                movie_id,
+                user_id,
+                parent_id,
+                content,
+                status,
+                at: &self.now.rfc3339(),
+            };
+            store::insert(self.db, &row)?;
+            self.outbox.add(
+                self.db,
+                &Event::CommentCreated(CommentCreated {
+                    comment_id: id.clone(),
+                    movie_id: movie_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    parent_id: parent_id.map(str::to_owned),
+                    moderation_status: status.as_str().to_owned(),
+                }),
+            )?;
+            self.get(viewer, &id)
+        })
+    }
+
+    /// The author changes the text; with pre-moderation it waits again.
+    pub fn edit(&self, user_id: &str, id: &str, content: &Content) -> Result<Comment, ApiError> {
+        let viewer = Viewer::User(user_id);
+        self.check_viewer(viewer)?;
+        transaction(self.db, || {
+            let comment = self.get(viewer, id)?;
+            if comment.user_id.as_deref() != Some(user_id) {
+                return Err(ApiError::Forbidden("only the author may edit a comment".into()));
+            }
+            if comment.is_deleted {
+                return Err(deleted("a deleted comment cannot be edited"));
+            }
+            let status = match self.moderation {
+                Moderation::Pre => Status::Pending.as_str(),
+                Moderation::Post => &comment.moderation_status,
+            };
+            store::set_content(self.db, id, content, status, &self.now.rfc3339())?;
+            self.outbox.add(
+                self.db,
+                &Event::CommentUpdated(CommentUpdated {
+                    comment_id: id.to_owned(),
+                    movie_id: comment.movie_id.clone(),
+                    user_id: user_id.to_owned(),
+                }),
+            )?;
+            self.get(viewer, id)
+        })
+    }
+
+    /// Soft delete by the author or an admin: the text goes, the thread stays.
+    /// Deleting a deleted comment changes nothing.
+    pub fn delete(&self, viewer: Viewer<'_>, id: &str) -> Result<(), ApiError> {
+        self.check_viewer(viewer)?;
+        transaction(self.db, || {
+            let comment = self.get(viewer, id)?;
+            let by = match viewer {
+                Viewer::Admin(admin) => admin,
+                Viewer::User(user) if comment.user_id.as_deref() == Some(user) => user,
+                _ => {
+                    return Err(ApiError::Forbidden(
+                        "only the author or an admin may delete a comment".into(),
+                    ))
+                }
+            };
+            if comment.is_deleted {
+                return Ok(());
+            }
+            store::soft_delete(self.db, id, &self.now.rfc3339())?;
+            self.outbox.add(
+                self.db,
+                &Event::CommentDeleted(CommentDeleted {
+                    comment_id: id.to_owned(),
+                    movie_id: comment.movie_id,
+                    deleted_by: by.to_owned(),
+                }),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// An admin sets the moderation status.
+    pub fn moderate(&self, admin_id: &str, id: &str, status: Status) -> Result<Comment, ApiError> {
+        let viewer = Viewer::Admin(admin_id);
+        self.check_viewer(viewer)?;
+        transaction(self.db, || {
+            let comment = self.get(viewer, id)?;
+            store::set_status(self.db, id, status, &self.now.rfc3339())?;
+            self.outbox.add(
+                self.db,
+                &Event::CommentModerated(CommentModerated {
+                    comment_id: id.to_owned(),
+                    movie_id: comment.movie_id,
+                    moderation_status: status.as_str().to_owned(),
+                    moderated_by: admin_id.to_owned(),
+                }),
+            )?;
+            self.get(viewer, id)
+        })
+    }
+}

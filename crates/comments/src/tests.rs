@@ -1,0 +1,222 @@
+use std::cell::Cell;
+
+use streamia_api::Page;
+use streamia_clock::Now;
+use streamia_db::MemoryDb;
+use streamia_events::consumer::Consumed;
+use streamia_events::outbox::Outbox;
+use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted};
+
+use crate::*;
+
+struct Fixture {
+    db: MemoryDb,
+    outbox: Outbox,
+    moderation: Moderation,
+    /// Each operation a millisecond after the one before.
+    ticks: Cell<i64>,
+}
+
+impl Fixture {
+    fn new(moderation: Moderation) -> Self {
+        let f = Fixture {
+            db: MemoryDb::new(),
+            outbox: Outbox::new(SERVICE),
+            moderation,
+            ticks: Cell::new(0),
+        };
+        f.comments().migrate().unwrap();
+        f
+    }
+
+    fn comments(&self) -> Comments<'_> {
+        Comments {
+            db: &self.db,
+            outbox: &self.outbox,
+            moderation: self.moderation,
+            now: self.tick(),
+        }
+    }
+
+    fn tick(&self) -> Now {
+        self.ticks.set(self.ticks.get() + 1);
+        Now::at(1_800_000_000).plus_millis(self.ticks.get())
+    }
+
+    fn post(&self, user: &str, movie: &str, text: &str, parent: Option<&str>) -> Comment {
+        self.comments()
+            .create(user, movie, &Content::parse(text).unwrap(), parent)
+            .unwrap()
+    }
+
+    fn top(&self, viewer: Viewer<'_>, movie: &str) -> Vec<Comment> {
+        self.comments().list_for_movie(viewer, movie, page()).unwrap().data
+    }
+}
+
+fn page() -> Page {
+    Page::parse(None, None).unwrap()
+}
+
+#[test]
+fn content_is_one_to_a_thousand_characters() {
+    assert_eq!(Content::parse("  hi  ").unwrap().as_ref(), "hi");
+    assert!(Content::parse(&"ñ".repeat(1000)).is_ok());
+    for bad in ["", "   ", &"ñ".repeat(1001)] {
+        assert_eq!(Content::parse(bad).unwrap_err().status(), 400);
+    }
+    assert_eq!(Moderation::parse("pre").unwrap(), Moderation::Pre);
+    assert!(Moderation::parse("later").is_err());
+    assert_eq!(Status::parse(&serde_json::json!("maybe")).unwrap_err().status(), 400);
+}
+
+#[test]
+fn threads_nest_to_any_depth_within_one_movie() {
+    let f = Fixture::new(Moderation::Post);
+    let first = f.post("ana", "m1", "first", None);
+    let second = f.post("bob", "m1", "second", None);
+    let reply = f.post("bob", "m1", "reply", Some(&first.id));
+    let deeper = f.post("ana", "m1", "deeper", Some(&reply.id));
+    assert_eq!(deeper.parent_id.as_deref(), Some(reply.id.as_str()));
+    let top = f.top(Viewer::Anonymous, "m1");
+    assert_eq!(
+        top.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [second.id.as_str(), first.id.as_str()],
+        "newest first, replies not at the top level"
+    );
+    assert_eq!(top[1].reply_count, 1);
+    let replies = f.comments().replies(Viewer::Anonymous, &reply.id, page()).unwrap();
+    assert_eq!(replies.data[0].id, deeper.id);
+    let elsewhere = f
+        .comments()
+        .create("ana", "m2", &Content::parse("x").unwrap(), Some(&first.id))
+        .unwrap_err();
+    assert_eq!(elsewhere.status(), 400, "the parent must be on the same movie");
+    let missing = f
+        .comments()
+        .create("ana", "m1", &Content::parse("x").unwrap(), Some("nope"))
+        .unwrap_err();
+    assert_eq!(missing.status(), 400);
+}
+
+#[test]
+fn only_the_author_edits_and_the_author_or_an_admin_deletes() {
+    let f = Fixture::new(Moderation::Post);
+    let c = f.post("ana", "m1", "tpyo", None);
+    let reply = f.post("bob", "m1", "re", Some(&c.id));
+    let edited = f
+        .comments()
+        .edit("ana", &c.id, &Content::parse("typo").unwrap())
+        .unwrap();
+    assert!(edited.is_edited);
+    assert_eq!(edited.content.as_deref(), Some("typo"));
+    let not_author = f
+        .comments()
+        .edit("bob", &c.id, &Content::parse("x").unwrap())
+        .unwrap_err();
+    assert_eq!(not_author.status(), 403);
+    assert_eq!(
+        f.comments().delete(Viewer::User("bob"), &c.id).unwrap_err().status(),
+        403
+    );
+    f.comments().delete(Viewer::Admin("root"), &reply.id).unwrap();
+    f.comments().delete(Viewer::User("ana"), &c.id).unwrap();
+    f.comments().delete(Viewer::User("ana"), &c.id).unwrap();
+    let kept = f.comments().get(Viewer::Anonymous, &c.id).unwrap();
+    assert!(kept.is_deleted);
+    assert_eq!(kept.content, None, "the text is gone");
+    assert_eq!(kept.reply_count, 1, "the thread is kept");
+    let again = f
+        .comments()
+        .edit("ana", &c.id, &Content::parse("back").unwrap())
+        .unwrap_err();
+    assert_eq!(again.status(), 422);
+    let types: Vec<String> = f
+        .outbox
+        .due(&f.db, i64::MAX, 100)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.envelope.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "comment.created",
+            "comment.created",
+            "comment.updated",
+            "comment.deleted",
+            "comment.deleted"
+        ],
+        "the second delete changed nothing"
+    );
+}
+
+#[test]
+fn pre_moderation_holds_comments_until_approved_but_authors_see_theirs() {
+    let f = Fixture::new(Moderation::Pre);
+    let c = f.post("ana", "m1", "hello", None);
+    assert_eq!(c.moderation_status, "pending");
+    assert!(f.top(Viewer::Anonymous, "m1").is_empty());
+    assert!(f.top(Viewer::User("bob"), "m1").is_empty());
+    assert_eq!(f.top(Viewer::User("ana"), "m1").len(), 1);
+    assert_eq!(f.top(Viewer::Admin("root"), "m1").len(), 1);
+    assert_eq!(f.comments().pending(page()).unwrap().pagination.total, 1);
+    f.comments().moderate("root", &c.id, Status::Approved).unwrap();
+    assert_eq!(f.top(Viewer::Anonymous, "m1").len(), 1);
+    f.comments()
+        .edit("ana", &c.id, &Content::parse("hello!").unwrap())
+        .unwrap();
+    assert!(
+        f.top(Viewer::Anonymous, "m1").is_empty(),
+        "an edit waits for approval again"
+    );
+}
+
+#[test]
+fn post_moderation_shows_at_once_and_rejection_hides() {
+    let f = Fixture::new(Moderation::Post);
+    let c = f.post("ana", "m1", "spam", None);
+    let r = f.post("ana", "m1", "more spam", Some(&c.id));
+    assert_eq!(f.top(Viewer::Anonymous, "m1").len(), 1);
+    f.comments().moderate("root", &r.id, Status::Rejected).unwrap();
+    assert_eq!(
+        f.top(Viewer::Anonymous, "m1")[0].reply_count,
+        0,
+        "rejected replies are not counted"
+    );
+    assert_eq!(
+        f.top(Viewer::User("ana"), "m1")[0].reply_count,
+        1,
+        "but their author sees them"
+    );
+}
+
+#[test]
+fn sagas_anonymise_a_deleted_user_and_remove_a_deleted_movie_once() {
+    let f = Fixture::new(Moderation::Post);
+    let c = f.post("ana", "m1", "mine", None);
+    f.post("bob", "m1", "reply", Some(&c.id));
+    f.post("ana", "m2", "other movie", None);
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    assert_eq!(f.comments().apply_event(&gone).unwrap(), Consumed::Applied);
+    assert_eq!(f.comments().apply_event(&gone).unwrap(), Consumed::Duplicate);
+    let kept = f.comments().get(Viewer::Anonymous, &c.id).unwrap();
+    assert_eq!(kept.user_id, None);
+    assert_eq!(kept.content.as_deref(), Some("mine"));
+    assert_eq!(
+        f.comments()
+            .list_for_movie(Viewer::User("ana"), "m1", page())
+            .unwrap_err()
+            .status(),
+        401
+    );
+    let movie_gone = Envelope::new(&Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }), "movies");
+    f.comments().apply_event(&movie_gone).unwrap();
+    assert!(f.top(Viewer::Admin("root"), "m1").is_empty());
+    assert_eq!(f.top(Viewer::Admin("root"), "m2").len(), 1);
+    let late = f
+        .comments()
+        .create("bob", "m1", &Content::parse("late").unwrap(), None)
+        .unwrap_err();
+    assert_eq!(late.status(), 404);
+}

@@ -1,0 +1,98 @@
+//! The movies service's schema, the shape of a stored movie and the SQL
+//! that reads one.
+
+use serde::{Deserialize, Serialize};
+use streamia_api::ApiError;
+use streamia_db::{Db, Row};
+
+use crate::domain::{Movie, Subtitle};
+
+pub const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE movies_catalogue (id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
+            genres TEXT NOT NULL DEFAULT '[]', release_year INTEGER NOT NULL, duration_minutes INTEGER, director TEXT,
+            cast_members TEXT NOT NULL DEFAULT '[]', poster_url TEXT, poster_public_id TEXT, video_url TEXT,
+            video_public_id TEXT, subtitles TEXT NOT NULL DEFAULT '[]', average_rating REAL NOT NULL DEFAULT 0,
+            total_ratings INTEGER NOT NULL DEFAULT 0, rating_version INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        "CREATE INDEX movies_catalogue_year ON movies_catalogue (release_year)",
+        "CREATE INDEX movies_catalogue_created ON movies_catalogue (created_at)",
+    ],
+    &streamia_events::outbox_schema!("movies"),
+    &streamia_events::consumer_schema!("movies"),
+];
+
+pub(crate) const COLUMNS: &str =
+    "id, title, description, genres, release_year, duration_minutes, director, cast_members,
+    poster_url, video_url, subtitles, average_rating, total_ratings, created_at, updated_at";
+
+pub(crate) fn json_list<T: for<'de> Deserialize<'de>>(row: &Row<'_>, column: &str) -> Result<Vec<T>, ApiError> {
+    serde_json::from_str(&row.text(column)?).map_err(|e| ApiError::internal(format!("{column}: {e}")))
+}
+
+/// A subtitle as stored: what clients see, plus its Cloudinary public id.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredSubtitle {
+    pub language: String,
+    pub url: String,
+    pub public_id: String,
+}
+
+pub(crate) fn movie_from(row: &Row<'_>) -> Result<Movie, ApiError> {
+    Ok(Movie {
+        id: row.text("id")?,
+        title: row.text("title")?,
+        description: row.text("description")?,
+        genres: json_list(row, "genres")?,
+        release_year: row.int("release_year")? as u32,
+        duration_minutes: row.opt_int("duration_minutes")?.map(|d| d as u32),
+        director: row.opt_text("director")?,
+        cast: json_list(row, "cast_members")?,
+        poster_url: row.opt_text("poster_url")?,
+        video_url: row.opt_text("video_url")?,
+        subtitles: json_list::<StoredSubtitle>(row, "subtitles")?
+            .into_iter()
+            .map(|s| Subtitle {
+                language: s.language,
+                url: s.url,
+            })
+            .collect(),
+        average_rating: row.real("average_rating")?,
+        total_ratings: row.int("total_ratings")? as u32,
+        created_at: row.text("created_at")?,
+        updated_at: row.text("updated_at")?,
+    })
+}
+
+pub(crate) fn movie_not_found() -> ApiError {
+    ApiError::NotFound("movie not found".into())
+}
+
+/// An `UPDATE`/`DELETE … RETURNING id` that touched no row: no such movie.
+pub(crate) fn touched(rows: &streamia_db::Rows) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        Err(movie_not_found())
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    // Vectors of strings and plain records always serialise.
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+/// `%`, `_` and `\` match themselves in a LIKE pattern.
+pub(crate) fn like_pattern(search: &str) -> String {
+    let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn find(db: &dyn Db, id: &str) -> Result<Option<Movie>, ApiError> {
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM movies_catalogue WHERE id = ?"),
+        &[id.into()],
+    )?;
+    rows.first().map(|r| movie_from(&r)).transpose()
+}

@@ -1,0 +1,226 @@
+use streamia_clock::Now;
+use streamia_db::MemoryDb;
+use streamia_events::consumer::Consumed;
+use streamia_events::outbox::Outbox;
+use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
+
+use crate::cache::{CacheStats, MemoryCache};
+use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
+use crate::service::MOVIE_TTL_SECS;
+use crate::*;
+
+struct Fixture {
+    db: MemoryDb,
+    outbox: Outbox,
+    cache: MemoryCache,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Fixture {
+            db: MemoryDb::new(),
+            outbox: Outbox::new(SERVICE),
+            cache: MemoryCache::default(),
+        };
+        f.at(0).migrate().unwrap();
+        f
+    }
+
+    fn at(&self, now: i64) -> Movies<'_> {
+        Movies {
+            db: &self.db,
+            outbox: &self.outbox,
+            cache: &self.cache,
+            now: Now::at(1_800_000_000 + now),
+            current_year: 2026,
+        }
+    }
+
+    fn add(&self, title: &str, year: i64, genres: &[&str]) -> Movie {
+        let fields: MovieFields = serde_json::from_value(serde_json::json!({
+            "title": title, "description": "d", "releaseYear": year, "genres": genres
+        }))
+        .unwrap();
+        self.at(0).create(&MovieInput::parse(&fields, 2026).unwrap()).unwrap()
+    }
+
+    fn query(&self, pairs: &[(&str, &str)]) -> Vec<String> {
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let q = ListQuery::parse(|k| owned.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()), 2026).unwrap();
+        self.at(0).list(&q).unwrap().data.into_iter().map(|m| m.title).collect()
+    }
+}
+
+#[test]
+fn filters_search_and_sorting() {
+    let f = Fixture::new();
+    f.add("The Matrix", 1999, &["Sci-Fi", "Action"]);
+    f.add("Alien", 1979, &["Sci-Fi", "Horror"]);
+    f.add("Heat", 1995, &["Crime"]);
+    f.add("100%_Real", 2001, &["Drama"]);
+    assert_eq!(
+        f.query(&[("genre", "sci-fi"), ("sort", "title")]),
+        ["Alien", "The Matrix"]
+    );
+    assert_eq!(f.query(&[("year", "1995")]), ["Heat"]);
+    assert_eq!(f.query(&[("search", "MATRIX")]), ["The Matrix"]);
+    assert_eq!(f.query(&[("search", "%")]), ["100%_Real"], "LIKE wildcards are literal");
+    assert_eq!(f.query(&[("search", "_")]), ["100%_Real"]);
+    assert_eq!(
+        f.query(&[("sort", "releaseYear:desc")]),
+        ["100%_Real", "The Matrix", "Heat", "Alien"]
+    );
+    assert_eq!(
+        f.query(&[("sort", "title"), ("page", "2"), ("limit", "3")]),
+        ["The Matrix"]
+    );
+}
+
+#[test]
+fn reads_are_cached_and_writes_invalidate() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    assert_eq!(f.at(1).get(&m.id).unwrap().title, "Alien");
+    assert_eq!(f.at(2).get(&m.id).unwrap().title, "Alien");
+    assert_eq!(f.at(0).cache_stats(), CacheStats { hits: 1, misses: 1 });
+
+    assert_eq!(f.query(&[]), ["Alien"]);
+    let fields: MovieFields =
+        serde_json::from_value(serde_json::json!({"title": "Aliens", "description": "d", "releaseYear": 1986}))
+            .unwrap();
+    f.at(3)
+        .update(&m.id, &MovieInput::parse(&fields, 2026).unwrap())
+        .unwrap();
+    assert_eq!(
+        f.at(4).get(&m.id).unwrap().title,
+        "Aliens",
+        "the update is seen at once"
+    );
+    assert_eq!(f.query(&[]), ["Aliens"], "list pages too");
+
+    f.at(5).delete(&m.id).unwrap();
+    assert_eq!(f.at(6).get(&m.id).unwrap_err().status(), 404);
+    assert!(f.query(&[]).is_empty());
+}
+
+#[test]
+fn cache_entries_expire() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    f.at(0).get(&m.id).unwrap();
+    f.at(MOVIE_TTL_SECS + 1).get(&m.id).unwrap();
+    assert_eq!(f.at(0).cache_stats().misses, 2);
+}
+
+#[test]
+fn writes_emit_events_and_media_is_tracked_for_deletion() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &["Horror"]);
+    f.at(0).get(&m.id).unwrap();
+    let video = "https://res.cloudinary.com/demo/video/upload/v1/x.mp4";
+    assert_eq!(
+        f.at(1)
+            .set_video(&m.id, video, "streamia/movies/x/video")
+            .unwrap()
+            .video_url
+            .as_deref(),
+        Some(video)
+    );
+    assert_eq!(
+        f.at(2).get(&m.id).unwrap().video_url.as_deref(),
+        Some(video),
+        "the cached movie was dropped"
+    );
+    f.at(3)
+        .set_poster(&m.id, "https://res.cloudinary.com/p.jpg", "streamia/movies/x/poster")
+        .unwrap();
+    let es = |url: &str| {
+        f.at(3)
+            .put_subtitle(&m.id, "es", url, &format!("streamia/movies/x/subtitles/{url}"))
+            .unwrap()
+    };
+    es("es1.vtt");
+    let movie = es("es2.vtt");
+    assert_eq!(
+        movie.subtitles,
+        vec![Subtitle {
+            language: "es".into(),
+            url: "es2.vtt".into()
+        }],
+        "same language replaced"
+    );
+    assert_eq!(
+        f.at(3).get(&m.id).unwrap().poster_url.as_deref(),
+        Some("https://res.cloudinary.com/p.jpg")
+    );
+    assert_eq!(
+        f.at(3).delete(&m.id).unwrap(),
+        vec![
+            ("image", "streamia/movies/x/poster".to_owned()),
+            ("video", "streamia/movies/x/video".to_owned()),
+            ("raw", "streamia/movies/x/subtitles/es2.vtt".to_owned())
+        ]
+    );
+    let types: Vec<String> = f
+        .outbox
+        .due(&f.db, i64::MAX, 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.envelope.event_type)
+        .collect();
+    // The poster is a movie.updated (favourites show it); subtitles are not.
+    assert_eq!(
+        types,
+        [
+            "movie.created",
+            "movie.video_uploaded",
+            "movie.updated",
+            "movie.deleted"
+        ]
+    );
+}
+
+fn rating(movie: &str, version: u64, average: f64, total: u32, updated: bool) -> Envelope {
+    let event = if updated {
+        Event::RatingUpdated(RatingUpdated {
+            movie_id: movie.into(),
+            user_id: "u".into(),
+            score: 3,
+            average_rating: average,
+            total_ratings: total,
+            aggregate_version: version,
+        })
+    } else {
+        Event::RatingCreated(RatingCreated {
+            movie_id: movie.into(),
+            user_id: "u".into(),
+            score: 5,
+            average_rating: average,
+            total_ratings: total,
+            aggregate_version: version,
+        })
+    };
+    Envelope::new(&event, "ratings")
+}
+
+#[test]
+fn rating_aggregates_apply_in_version_order_once() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    f.at(0).get(&m.id).unwrap();
+    let v2 = rating(&m.id, 2, 4.0, 2, true);
+    let v1 = rating(&m.id, 1, 5.0, 1, false);
+    assert_eq!(f.at(1).apply_rating_event(&v2).unwrap(), Consumed::Applied);
+    assert_eq!(
+        f.at(1).apply_rating_event(&v1).unwrap(),
+        Consumed::Applied,
+        "recorded, but stale"
+    );
+    assert_eq!(f.at(1).apply_rating_event(&v2).unwrap(), Consumed::Duplicate);
+    let movie = f.at(2).get(&m.id).unwrap();
+    assert_eq!(
+        (movie.average_rating, movie.total_ratings),
+        (4.0, 2),
+        "the older aggregate never overwrites"
+    );
+}

@@ -1,0 +1,74 @@
+//! What a rating change announces (the movie's whole new aggregate and its
+//! version, so consumers stay order-proof) and the ratings' part in the
+//! sagas: user.deleted removes the user's ratings, each announcing its
+//! movie's new aggregate; movie.deleted removes the movie's ratings.
+
+use streamia_api::ApiError;
+use streamia_events::consumer::{consume, Consumed};
+use streamia_events::tombstone::{self, Kind};
+use streamia_events::{Envelope, Event, RatingCreated, RatingDeleted, RatingUpdated};
+
+use crate::domain::{Score, Stats};
+use crate::{store, Ratings, SERVICE};
+
+/// rating.created (a first score) or rating.updated.
+pub fn rated(user_id: &str, score: Score, stats: &Stats, version: u64, first: bool) -> Event {
+    let (movie_id, user_id, score) = (stats.movie_id.clone(), user_id.to_owned(), u32::from(score.get()));
+    let (average_rating, total_ratings, aggregate_version) = (stats.average, stats.count, version);
+    if first {
+        Event::RatingCreated(RatingCreated {
+            movie_id,
+            user_id,
+            score,
+            average_rating,
+            total_ratings,
+            aggregate_version,
+        })
+    } else {
+        Event::RatingUpdated(RatingUpdated {
+            movie_id,
+            user_id,
+            score,
+            average_rating,
+            total_ratings,
+            aggregate_version,
+        })
+    }
+}
+
+pub fn unrated(user_id: &str, stats: &Stats, version: u64) -> Event {
+    Event::RatingDeleted(RatingDeleted {
+        movie_id: stats.movie_id.clone(),
+        user_id: user_id.to_owned(),
+        average_rating: stats.average,
+        total_ratings: stats.count,
+        aggregate_version: version,
+    })
+}
+
+impl Ratings<'_> {
+    pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
+        Ok(consume(
+            self.db,
+            SERVICE,
+            envelope,
+            |event| -> Result<bool, ApiError> {
+                match event {
+                    Event::UserDeleted(e) => {
+                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
+                        for movie_id in store::movies_of_user(self.db, &e.user_id)? {
+                            self.remove(&e.user_id, &movie_id)?;
+                        }
+                    }
+                    Event::MovieDeleted(e) => {
+                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
+                        // The movie is gone, and its aggregate with it: no events.
+                        store::delete_for_movie(self.db, &e.movie_id)?;
+                    }
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            },
+        )?)
+    }
+}

@@ -1,0 +1,154 @@
+use serde_json::json;
+use streamia_api::Page;
+use streamia_clock::Now;
+use streamia_db::MemoryDb;
+use streamia_events::consumer::Consumed;
+use streamia_events::outbox::Outbox;
+use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted};
+
+use crate::*;
+
+struct Fixture {
+    db: MemoryDb,
+    outbox: Outbox,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Fixture {
+            db: MemoryDb::new(),
+            outbox: Outbox::new(SERVICE),
+        };
+        f.ratings().migrate().unwrap();
+        f
+    }
+
+    fn ratings(&self) -> Ratings<'_> {
+        Ratings {
+            db: &self.db,
+            outbox: &self.outbox,
+            now: Now::at(1_800_000_000),
+        }
+    }
+
+    fn rate(&self, user: &str, movie: &str, score: u64) -> Outcome {
+        self.ratings()
+            .rate(user, movie, Score::parse(&json!(score)).unwrap())
+            .unwrap()
+    }
+
+    /// (event type, movie, average, total, version) of every event, in order.
+    fn events(&self) -> Vec<(String, f64, u32, u64)> {
+        self.outbox
+            .due(&self.db, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|p| match p.envelope.event().unwrap().unwrap() {
+                Event::RatingCreated(e) => ("created".into(), e.average_rating, e.total_ratings, e.aggregate_version),
+                Event::RatingUpdated(e) => ("updated".into(), e.average_rating, e.total_ratings, e.aggregate_version),
+                Event::RatingDeleted(e) => ("deleted".into(), e.average_rating, e.total_ratings, e.aggregate_version),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn scores_are_whole_numbers_from_one_to_five() {
+    for ok in [1, 3, 5] {
+        assert_eq!(Score::parse(&json!(ok)).unwrap().get(), ok as u8);
+    }
+    for bad in [
+        json!(0),
+        json!(6),
+        json!(-1),
+        json!(4.5),
+        json!(4.0),
+        json!("4"),
+        json!(null),
+        json!(true),
+    ] {
+        let err = Score::parse(&bad).unwrap_err();
+        assert_eq!(err.status(), 400, "{bad}");
+    }
+}
+
+#[test]
+fn stats_and_events_follow_every_change_with_growing_versions() {
+    let f = Fixture::new();
+    assert!(matches!(f.rate("ana", "m", 5), Outcome::Created(_)));
+    assert!(matches!(f.rate("bob", "m", 2), Outcome::Created(_)));
+    let Outcome::Updated(rated) = f.rate("bob", "m", 3) else {
+        panic!("a second score updates")
+    };
+    assert_eq!(rated.stats.average, 4.0);
+    assert_eq!(rated.stats.count, 2);
+    assert_eq!(rated.stats.distribution["5"], 1);
+    assert_eq!(rated.stats.distribution["3"], 1);
+    assert_eq!(rated.stats.distribution["2"], 0);
+    f.rate("bob", "m", 3); // unchanged: no event
+    f.ratings().delete("ana", "m").unwrap();
+    assert_eq!(f.ratings().delete("ana", "m").unwrap_err().status(), 404);
+    assert_eq!(
+        f.events(),
+        [
+            ("created".to_owned(), 5.0, 1, 1),
+            ("created".to_owned(), 3.5, 2, 2),
+            ("updated".to_owned(), 4.0, 2, 3),
+            ("deleted".to_owned(), 3.0, 1, 4),
+        ]
+    );
+    let s = f.ratings().stats("m").unwrap();
+    assert_eq!((s.average, s.count), (3.0, 1));
+    assert_eq!(f.ratings().stats("none").unwrap().average, 0.0);
+}
+
+#[test]
+fn averages_round_to_two_decimals() {
+    let f = Fixture::new();
+    f.rate("a", "m", 5);
+    f.rate("b", "m", 5);
+    f.rate("c", "m", 4);
+    assert_eq!(f.ratings().stats("m").unwrap().average, 4.67);
+}
+
+#[test]
+fn user_deletion_removes_their_ratings_and_republishes_aggregates_once() {
+    let f = Fixture::new();
+    f.rate("ana", "m1", 1);
+    f.rate("ana", "m2", 4);
+    f.rate("bob", "m1", 5);
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    assert_eq!(f.ratings().apply_event(&gone).unwrap(), Consumed::Applied);
+    assert_eq!(f.ratings().apply_event(&gone).unwrap(), Consumed::Duplicate);
+    assert_eq!(f.ratings().stats("m1").unwrap().count, 1);
+    assert_eq!(f.ratings().stats("m2").unwrap().count, 0);
+    let deleted: Vec<_> = f.events().into_iter().filter(|e| e.0 == "deleted").collect();
+    assert_eq!(deleted.len(), 2, "one new aggregate per movie she rated");
+    assert_eq!(
+        f.ratings()
+            .history("ana", Page::parse(None, None).unwrap())
+            .unwrap_err()
+            .status(),
+        401
+    );
+}
+
+#[test]
+fn movie_deletion_removes_its_ratings_and_refuses_new_ones() {
+    let f = Fixture::new();
+    f.rate("ana", "m1", 3);
+    f.rate("ana", "m2", 3);
+    let gone = Envelope::new(&Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }), "movies");
+    f.ratings().apply_event(&gone).unwrap();
+    assert_eq!(f.ratings().stats("m1").unwrap().count, 0);
+    let history = f.ratings().history("ana", Page::parse(None, None).unwrap()).unwrap();
+    assert_eq!(history.pagination.total, 1);
+    assert_eq!(
+        f.ratings()
+            .rate("ana", "m1", Score::parse(&json!(2)).unwrap())
+            .unwrap_err()
+            .status(),
+        404
+    );
+}

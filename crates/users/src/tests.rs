@@ -1,0 +1,246 @@
+use streamia_api::{ApiError, Page};
+use streamia_auth::{JwtKeys, Role};
+use streamia_clock::Now;
+use streamia_db::MemoryDb;
+use streamia_events::outbox::Outbox;
+use streamia_events::Event;
+
+use crate::*;
+
+const SECRET: &str = "unit-test-secret-that-is-long-enough!!";
+
+struct Fixture {
+    db: MemoryDb,
+    outbox: Outbox,
+    keys: JwtKeys,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let f = Fixture {
+            db: MemoryDb::new(),
+            outbox: Outbox::new(SERVICE),
+            keys: JwtKeys::new(SECRET).unwrap(),
+        };
+        f.users(0).migrate().unwrap();
+        f
+    }
+
+    fn users(&self, now: i64) -> Users<'_> {
+        Users {
+            db: &self.db,
+            outbox: &self.outbox,
+            keys: &self.keys,
+            admin_emails: "boss@example.com",
+            now: Now::at(1_800_000_000 + now),
+        }
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.outbox
+            .due(&self.db, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.envelope.event_type)
+            .collect()
+    }
+}
+
+#[test]
+fn registration_hashes_the_password_and_records_user_registered() {
+    let f = Fixture::new();
+    let s = f.users(0).register("Ana@Example.com", "s3cret-pass", "ana").unwrap();
+    assert_eq!(s.user.email, "ana@example.com");
+    assert_eq!(s.user.role, Role::User);
+    assert!(s.user.password_hash.starts_with("$argon2id$"));
+    assert_eq!(f.keys.verify(&s.access_token, 1_800_000_001).unwrap().sub, s.user.id);
+    assert_eq!(f.events(), vec!["user.registered"]);
+    let json = serde_json::to_value(&s.user).unwrap();
+    assert!(json.get("passwordHash").is_none() && json.get("password_hash").is_none());
+}
+
+#[test]
+fn emails_are_unique_whatever_their_case() {
+    let f = Fixture::new();
+    f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    let err = f
+        .users(0)
+        .register("ANA@example.com", "other-pass", "ana2")
+        .unwrap_err();
+    assert_eq!(err.status(), 409);
+    assert_eq!(f.events().len(), 1, "no event for the refused registration");
+}
+
+#[test]
+fn invalid_registrations_list_every_bad_field() {
+    let f = Fixture::new();
+    match f.users(0).register("nope", "short", "x") {
+        Err(ApiError::Validation(fields)) => {
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(names, ["email", "password", "username"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bootstrap_admins_become_admin() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.users(0)
+            .register("boss@example.com", "s3cret-pass", "boss")
+            .unwrap()
+            .user
+            .role,
+        Role::Admin
+    );
+}
+
+#[test]
+fn login_fails_the_same_way_for_unknown_email_and_wrong_password() {
+    let f = Fixture::new();
+    f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    assert!(f.users(0).login("ANA@example.com", "s3cret-pass").is_ok());
+    for (email, pass) in [
+        ("ana@example.com", "wrong-pass"),
+        ("nobody@example.com", "s3cret-pass"),
+        ("not-an-email", "x"),
+    ] {
+        let err = f.users(0).login(email, pass).unwrap_err();
+        assert!(matches!(err, ApiError::InvalidCredentials), "{email}: {err:?}");
+    }
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    let f = Fixture::new();
+    let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    let second = f.users(1).refresh(&s.refresh_token).unwrap();
+    assert_ne!(second.refresh_token, s.refresh_token);
+    // The first token again: theft suspected, the family dies.
+    assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
+    assert_eq!(
+        f.users(3).refresh(&second.refresh_token).unwrap_err().status(),
+        401,
+        "the rotated-to token is revoked too"
+    );
+    // Another login (another family) is unaffected.
+    let other = f.users(4).login("ana@example.com", "s3cret-pass").unwrap();
+    assert!(f.users(5).refresh(&other.refresh_token).is_ok());
+}
+
+#[test]
+fn refresh_tokens_expire_and_logout_ends_the_session() {
+    let f = Fixture::new();
+    let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    assert_eq!(
+        f.users(REFRESH_TTL_SECS)
+            .refresh(&s.refresh_token)
+            .unwrap_err()
+            .status(),
+        401
+    );
+    let s = f.users(0).login("ana@example.com", "s3cret-pass").unwrap();
+    f.users(1).logout(&s.refresh_token).unwrap();
+    assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
+    f.users(3).logout("never-issued").unwrap();
+}
+
+#[test]
+fn reset_tokens_work_once_within_an_hour() {
+    let f = Fixture::new();
+    let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    f.users(0).forgot_password("ana@example.com").unwrap();
+    f.users(0).forgot_password("nobody@example.com").unwrap();
+    let token = f
+        .outbox
+        .due(&f.db, i64::MAX, 100)
+        .unwrap()
+        .into_iter()
+        .find_map(|p| match p.envelope.event().unwrap() {
+            Some(Event::PasswordResetRequested(r)) => Some(r.token),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        f.events(),
+        vec!["user.registered", "password.reset.requested"],
+        "only the known account gets a token"
+    );
+    assert_eq!(
+        f.users(RESET_TTL_SECS)
+            .reset_password(&token, "brand-new-pass")
+            .unwrap_err()
+            .status(),
+        400,
+        "expired"
+    );
+    f.users(10).reset_password(&token, "brand-new-pass").unwrap();
+    assert_eq!(
+        f.users(11).reset_password(&token, "another-pass").unwrap_err().status(),
+        400,
+        "used"
+    );
+    assert!(f.users(12).login("ana@example.com", "brand-new-pass").is_ok());
+    assert_eq!(
+        f.users(13).refresh(&s.refresh_token).unwrap_err().status(),
+        401,
+        "old sessions end"
+    );
+}
+
+#[test]
+fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
+    let f = Fixture::new();
+    let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    assert_eq!(
+        f.users(1)
+            .change_password(&s.user.id, "wrong", "brand-new-pass")
+            .unwrap_err()
+            .status(),
+        403
+    );
+    let fresh = f
+        .users(1)
+        .change_password(&s.user.id, "s3cret-pass", "brand-new-pass")
+        .unwrap();
+    assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
+    assert!(f.users(2).refresh(&fresh.refresh_token).is_ok());
+}
+
+#[test]
+fn the_last_admin_cannot_be_demoted() {
+    let f = Fixture::new();
+    let boss = f.users(0).register("boss@example.com", "s3cret-pass", "boss").unwrap();
+    let ana = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    assert_eq!(f.users(1).set_role(&boss.user.id, "user").unwrap_err().status(), 422);
+    assert_eq!(f.users(1).set_role(&ana.user.id, "admin").unwrap().role, Role::Admin);
+    assert_eq!(f.users(1).set_role(&boss.user.id, "user").unwrap().role, Role::User);
+    assert_eq!(f.users(1).set_role(&ana.user.id, "root").unwrap_err().status(), 400);
+    assert_eq!(f.users(1).set_role("missing", "user").unwrap_err().status(), 404);
+}
+
+#[test]
+fn deleting_an_account_emits_user_deleted_and_ends_its_sessions() {
+    let f = Fixture::new();
+    let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    f.users(1).delete(&s.user.id).unwrap();
+    assert_eq!(f.events(), vec!["user.registered", "user.deleted"]);
+    assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
+    assert_eq!(f.users(2).delete(&s.user.id).unwrap_err().status(), 404);
+}
+
+#[test]
+fn lists_are_paginated() {
+    let f = Fixture::new();
+    for i in 0..5 {
+        f.users(0)
+            .register(&format!("u{i}@example.com"), "s3cret-pass", &format!("user{i}"))
+            .unwrap();
+    }
+    let page = f.users(0).list(Page::parse(Some("2"), Some("2")).unwrap()).unwrap();
+    assert_eq!(page.data.len(), 2);
+    assert_eq!(page.data[0].email, "u2@example.com");
+    assert_eq!(page.pagination.total, 5);
+    assert_eq!(page.pagination.total_pages, 3);
+}
