@@ -1,0 +1,131 @@
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use super::wire::{multipart_fields, read_request};
+
+/// A local stand-in for Cloudinary's Upload API: `POST /v1_1/<cloud>/<type>/upload`
+/// (multipart, with a file) and `…/destroy` (form), answered only when the
+/// signature is valid the way Cloudinary checks it (sorted parameters, API
+/// secret appended, SHA-1 hex; timestamp within the hour).
+pub struct FakeCloudinary {
+    pub port: u16,
+    calls: Arc<Mutex<Vec<CloudinaryCall>>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudinaryCall {
+    pub path: String,
+    pub params: Vec<(String, String)>,
+    /// Whether the fake accepted it (valid key and signature).
+    pub accepted: bool,
+}
+
+/// Cloudinary's request signature, computed independently of the app.
+pub fn cloudinary_signature(params: &[(String, String)], secret: &str) -> String {
+    use sha1::Digest;
+    let mut signed: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(k, v)| {
+            !matches!(
+                k.as_str(),
+                "file" | "cloud_name" | "resource_type" | "api_key" | "signature"
+            ) && !v.is_empty()
+        })
+        .collect();
+    signed.sort();
+    let joined = signed
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    sha1::Sha1::digest(format!("{joined}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl FakeCloudinary {
+    pub fn start(cloud_name: &str, api_key: &str, api_secret: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (cloud, key, secret, log) = (
+            cloud_name.to_owned(),
+            api_key.to_owned(),
+            api_secret.to_owned(),
+            calls.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(request) = read_request(&mut stream) else {
+                    continue;
+                };
+                let (path, body) = (request.path.clone(), &request.body);
+                let content_type = request.header("content-type").unwrap_or_default().to_owned();
+                let mut file_bytes = 0;
+                let params: Vec<(String, String)> = if content_type.starts_with("multipart/form-data") {
+                    multipart_fields(&content_type, body)
+                        .into_iter()
+                        .filter_map(|(name, value)| {
+                            if name == "file" {
+                                file_bytes = value.len();
+                                None
+                            } else {
+                                Some((name, String::from_utf8_lossy(&value).into_owned()))
+                            }
+                        })
+                        .collect()
+                } else {
+                    form_urlencoded::parse(body).into_owned().collect()
+                };
+                let get = |k: &str| {
+                    params
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                let fresh = get("timestamp").parse::<i64>().is_ok_and(|t| (now - t).abs() < 3600);
+                let accepted = path.starts_with(&format!("/v1_1/{cloud}/"))
+                    && get("api_key") == key
+                    && fresh
+                    && get("signature") == cloudinary_signature(&params, &secret);
+                let kind = path.split('/').nth(3).unwrap_or("image").to_owned();
+                let (status, reply) = if accepted && path.ends_with("/upload") && file_bytes > 0 {
+                    let public_id = get("public_id");
+                    let url = format!("https://res.cloudinary.com/{cloud}/{kind}/upload/v1/{public_id}");
+                    ("200 OK", format!("{{\"public_id\":\"{public_id}\",\"secure_url\":\"{url}\",\"resource_type\":\"{kind}\",\"bytes\":{file_bytes}}}"))
+                } else if accepted && path.ends_with("/destroy") {
+                    ("200 OK", "{\"result\":\"ok\"}".to_owned())
+                } else {
+                    (
+                        "401 Unauthorized",
+                        "{\"error\":{\"message\":\"Invalid Signature\"}}".to_owned(),
+                    )
+                };
+                log.lock().unwrap().push(CloudinaryCall { path, params, accepted });
+                write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .ok();
+            }
+        });
+        FakeCloudinary { port, calls }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn calls(&self) -> Vec<CloudinaryCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
