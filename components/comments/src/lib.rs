@@ -8,8 +8,8 @@ use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_auth::{Claims, Role};
 use streamia_comments::{
-    Comments, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, DATABASE, MIGRATIONS,
-    SERVICE,
+    Comments, Content, EditComment, ModerateComment, Moderation, MovieId, NewComment, Status, Viewer, DATABASE,
+    MIGRATIONS, SERVICE,
 };
 use streamia_spin::{movies, require_admin, Call, Service};
 
@@ -53,8 +53,9 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let body: NewComment = json_body(req, DEFAULT_BODY_LIMIT)?;
             let content = Content::parse(&body.content)?;
             comments.check_viewer(viewer(Some(claims)))?;
-            movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
-            let comment = comments.create(&claims.sub, movie_id, &content, body.parent_id.as_deref())?;
+            let movie_id = MovieId::parse(movie_id)?;
+            movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
+            let comment = comments.create(&claims.sub, &movie_id, &content, body.parent_id.as_deref())?;
             Ok(ctx.json(201, &comment))
         }
         // GET /api/comments/pending?page&limit (admin): the moderation queue

@@ -5,7 +5,7 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
-use streamia_favorites::{AddFavorite, Added, Favorites, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
+use streamia_favorites::{AddFavorite, Added, Favorites, MovieId, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{movies, Call, Service};
 
 const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
@@ -41,7 +41,8 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             };
             let note = Note::parse(body.note.as_deref())?;
             favorites.check_user(user_id)?;
-            let movie = movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
+            let movie_id = MovieId::parse(movie_id)?;
+            let movie = movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
             let movie = MovieRef {
                 id: &movie.id,
                 title: &movie.title,

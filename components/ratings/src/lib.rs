@@ -6,7 +6,7 @@
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
-use streamia_ratings::{Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
+use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{movies, Call, Service};
 
 const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
@@ -44,8 +44,9 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let body: RateBody = json_body(req, DEFAULT_BODY_LIMIT)?;
             let score = Score::parse(&body.score)?;
             ratings.check_user(user_id)?;
-            movies::require(&call.variable("movies_url")?, movie_id, &ctx.request_id).await?;
-            match ratings.rate(user_id, movie_id, score)? {
+            let movie_id = MovieId::parse(movie_id)?;
+            movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
+            match ratings.rate(user_id, &movie_id, score)? {
                 Outcome::Created(rated) => Ok(ctx.json(201, &rated)),
                 Outcome::Updated(rated) => Ok(ctx.json(200, &rated)),
             }

@@ -3,16 +3,18 @@
 //! Layout: [`ApiError`] is the one error type handlers return, turned into
 //! the JSON error shape in one place ([`ApiError::to_response`]); [`body`]
 //! reads JSON request bodies with the 415/413/400 checks; [`page`] parses
-//! `page`/`limit` and shapes paginated lists; [`request_id`] takes or makes
+//! `page`/`limit` and shapes paginated lists; [`MovieId`] parses ids from paths; [`request_id`] takes or makes
 //! the `X-Request-Id`; [`Ctx`] carries the request id and the parsed query.
 
 mod error;
+mod ids;
 pub mod page;
 pub mod request_id;
 
 use std::collections::HashMap;
 
 pub use error::{ApiError, FieldError, Validator};
+pub use ids::MovieId;
 pub use page::{Page, Paginated};
 
 use serde::de::DeserializeOwned;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
+/// Movies are named by the id the catalogue gave them.
+pub use streamia_api::MovieId;
 
 pub const MAX_CONTENT_CHARS: usize = 1000;
 

@@ -15,7 +15,7 @@ pub mod service;
 pub mod store;
 
 pub use domain::{
-    Comment, Content, EditComment, ModerateComment, Moderation, NewComment, Status, Viewer, MAX_CONTENT_CHARS,
+    Comment, Content, EditComment, ModerateComment, Moderation, MovieId, NewComment, Status, Viewer, MAX_CONTENT_CHARS,
 };
 pub use service::Comments;
 pub use store::MIGRATIONS;

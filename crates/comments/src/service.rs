@@ -8,7 +8,7 @@ use streamia_events::outbox::Outbox;
 use streamia_events::tombstone::{self, Kind};
 use streamia_events::{CommentCreated, CommentDeleted, CommentModerated, CommentUpdated, Event};
 
-use crate::domain::{Comment, Content, Moderation, Status, Viewer};
+use crate::domain::{Comment, Content, Moderation, MovieId, Status, Viewer};
 use crate::store::{self, Filter, NewRow};
 use crate::{MIGRATIONS, SERVICE};
 
@@ -104,10 +104,11 @@ impl Comments<'_> {
     pub fn create(
         &self,
         user_id: &str,
-        movie_id: &str,
+        movie_id: &MovieId,
         content: &Content,
         parent_id: Option<&str>,
     ) -> Result<Comment, ApiError> {
+        let movie_id = movie_id.as_str();
         let viewer = Viewer::User(user_id);
         self.check_viewer(viewer)?;
         let id = uuid::Uuid::now_v7().to_string();

@@ -45,7 +45,12 @@ impl Fixture {
 
     fn post(&self, user: &str, movie: &str, text: &str, parent: Option<&str>) -> Comment {
         self.comments()
-            .create(user, movie, &Content::parse(text).unwrap(), parent)
+            .create(
+                user,
+                &MovieId::parse(movie).unwrap(),
+                &Content::parse(text).unwrap(),
+                parent,
+            )
             .unwrap()
     }
 
@@ -89,12 +94,22 @@ fn threads_nest_to_any_depth_within_one_movie() {
     assert_eq!(replies.data[0].id, deeper.id);
     let elsewhere = f
         .comments()
-        .create("ana", "m2", &Content::parse("x").unwrap(), Some(&first.id))
+        .create(
+            "ana",
+            &MovieId::parse("m2").unwrap(),
+            &Content::parse("x").unwrap(),
+            Some(&first.id),
+        )
         .unwrap_err();
     assert_eq!(elsewhere.status(), 400, "the parent must be on the same movie");
     let missing = f
         .comments()
-        .create("ana", "m1", &Content::parse("x").unwrap(), Some("nope"))
+        .create(
+            "ana",
+            &MovieId::parse("m1").unwrap(),
+            &Content::parse("x").unwrap(),
+            Some("nope"),
+        )
         .unwrap_err();
     assert_eq!(missing.status(), 400);
 }
@@ -216,7 +231,12 @@ fn sagas_anonymise_a_deleted_user_and_remove_a_deleted_movie_once() {
     assert_eq!(f.top(Viewer::Admin("root"), "m2").len(), 1);
     let late = f
         .comments()
-        .create("bob", "m1", &Content::parse("late").unwrap(), None)
+        .create(
+            "bob",
+            &MovieId::parse("m1").unwrap(),
+            &Content::parse("late").unwrap(),
+            None,
+        )
         .unwrap_err();
     assert_eq!(late.status(), 404);
 }

@@ -1,6 +1,8 @@
 //! What the favorites service takes and answers.
 
 use serde::{Deserialize, Serialize};
+/// Movies are named by the id the catalogue gave them.
+pub use streamia_api::MovieId;
 use streamia_api::{ApiError, FieldError};
 
 pub const MAX_NOTE_CHARS: usize = 500;

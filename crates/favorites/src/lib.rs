@@ -13,7 +13,7 @@ pub mod events;
 pub mod service;
 pub mod store;
 
-pub use domain::{AddFavorite, Favorite, MovieRef, Note, MAX_NOTE_CHARS};
+pub use domain::{AddFavorite, Favorite, MovieId, MovieRef, Note, MAX_NOTE_CHARS};
 pub use service::{Added, Favorites};
 pub use store::MIGRATIONS;
 

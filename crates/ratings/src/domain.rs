@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
+/// Movies are named by the id the catalogue gave them.
+pub use streamia_api::MovieId;
 
 /// A score: a whole number from 1 to 5. `4.0`, `"4"` and `true` are not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub mod events;
 pub mod service;
 pub mod store;
 
-pub use domain::{Outcome, RateBody, Rated, Rating, Score, Stats};
+pub use domain::{MovieId, Outcome, RateBody, Rated, Rating, Score, Stats};
 pub use service::Ratings;
 pub use store::MIGRATIONS;
 

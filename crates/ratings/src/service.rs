@@ -7,7 +7,7 @@ use streamia_db::{transaction, Db};
 use streamia_events::outbox::Outbox;
 use streamia_events::tombstone::{self, Kind};
 
-use crate::domain::{Outcome, Rated, Rating, Score, Stats};
+use crate::domain::{MovieId, Outcome, Rated, Rating, Score, Stats};
 use crate::{events, store, MIGRATIONS, SERVICE};
 
 pub struct Ratings<'a> {
@@ -38,8 +38,9 @@ impl Ratings<'_> {
     }
 
     /// Create or change the caller's score for a movie the catalogue has.
-    pub fn rate(&self, user_id: &str, movie_id: &str, score: Score) -> Result<Outcome, ApiError> {
+    pub fn rate(&self, user_id: &str, movie_id: &MovieId, score: Score) -> Result<Outcome, ApiError> {
         self.check_user(user_id)?;
+        let movie_id = movie_id.as_str();
         transaction(self.db, || {
             if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie_id)? {
                 return Err(ApiError::NotFound("movie not found".into()));

@@ -33,7 +33,11 @@ impl Fixture {
 
     fn rate(&self, user: &str, movie: &str, score: u64) -> Outcome {
         self.ratings()
-            .rate(user, movie, Score::parse(&json!(score)).unwrap())
+            .rate(
+                user,
+                &MovieId::parse(movie).unwrap(),
+                Score::parse(&json!(score)).unwrap(),
+            )
             .unwrap()
     }
 
@@ -146,7 +150,7 @@ fn movie_deletion_removes_its_ratings_and_refuses_new_ones() {
     assert_eq!(history.pagination.total, 1);
     assert_eq!(
         f.ratings()
-            .rate("ana", "m1", Score::parse(&json!(2)).unwrap())
+            .rate("ana", &MovieId::parse("m1").unwrap(), Score::parse(&json!(2)).unwrap())
             .unwrap_err()
             .status(),
         404

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request, Response};
-use streamia_api::ApiError;
+use streamia_api::{ApiError, MovieId};
 
 /// What the others keep of a movie.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,11 +25,8 @@ fn unavailable(request_id: &str, why: String) -> ApiError {
 
 /// The movie, `None` if the catalogue does not have it; 503 if the movies
 /// service cannot answer.
-pub async fn find(movies_url: &str, movie_id: &str, request_id: &str) -> Result<Option<MovieSummary>, ApiError> {
-    // An id that could not be a path segment cannot be a movie either.
-    if movie_id.is_empty() || !movie_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Ok(None);
-    }
+pub async fn find(movies_url: &str, movie_id: &MovieId, request_id: &str) -> Result<Option<MovieSummary>, ApiError> {
+    let movie_id = movie_id.as_str();
     let req = Request::builder()
         .method(Method::Get)
         .uri(format!("{}/api/movies/{movie_id}", movies_url.trim_end_matches('/')))
@@ -49,7 +46,7 @@ pub async fn find(movies_url: &str, movie_id: &str, request_id: &str) -> Result<
 }
 
 /// [`find`], with a missing movie as 404.
-pub async fn require(movies_url: &str, movie_id: &str, request_id: &str) -> Result<MovieSummary, ApiError> {
+pub async fn require(movies_url: &str, movie_id: &MovieId, request_id: &str) -> Result<MovieSummary, ApiError> {
     find(movies_url, movie_id, request_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("movie not found".into()))

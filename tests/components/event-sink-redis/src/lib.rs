@@ -1,8 +1,7 @@
 //! Test-only event subscriber on Redis: each message on a subscribed
 //! `streamia.<event type>` channel is recorded once in the sink's database.
 
-#[path = "../../event-sink/src/sink.rs"]
-mod sink;
+use streamia_test_sink as sink;
 
 use spin_sdk::redis_component;
 use streamia_events::Envelope;

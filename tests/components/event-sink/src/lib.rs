@@ -5,7 +5,7 @@
 //! events the way a producer would; `GET …/peek/<service>/<path>` reads a
 //! service's private route (the notifications sent log).
 
-mod sink;
+use streamia_test_sink as sink;
 
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;

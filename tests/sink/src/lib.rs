@@ -1,4 +1,5 @@
-//! Shared by both sinks: record an envelope once in the `sink` database.
+//! Shared by both test sinks (tests/components/event-sink and
+//! event-sink-redis): record an envelope once in the `sink` database.
 
 use streamia_db::{Db, SpinDb};
 use streamia_events::consumer::{consume, ConsumeError, Consumed};
