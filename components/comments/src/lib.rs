@@ -3,7 +3,7 @@
 //! own comments awaiting moderation); writing needs a token, checked here
 //! again. `POST /events` takes the saga events (http transport).
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_auth::{Claims, Role};
@@ -16,8 +16,8 @@ use streamia_spin::{movies, require_admin, Call, Service};
 const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&COMMENTS, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&COMMENTS, req, out, routes).await
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {

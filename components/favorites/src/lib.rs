@@ -2,7 +2,7 @@
 //! route needs a token, checked here again, and works on the caller's own
 //! favourites only. `POST /events` takes the saga events (http transport).
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_favorites::{AddFavorite, Added, Favorites, MovieId, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
@@ -11,8 +11,8 @@ use streamia_spin::{movies, Call, Service};
 const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&FAVORITES, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&FAVORITES, req, out, routes).await
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {

@@ -4,59 +4,68 @@
 //! chaining (`http://users.spin.internal`) on one Spin app, any URL in a
 //! split deployment. One JSON log line per request.
 
+use std::cell::OnceCell;
 use std::time::Instant;
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
 use streamia_clock::Now;
 use streamia_gateway::{content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service};
 
+/// The gateway's Spin variables, each read on first use: an anonymous read
+/// reads two (the service's URL and the enabled list), a browser's a third
+/// (the CORS origins), an authenticated request the signing key as well.
+/// Every variable read is a host call on every request.
+#[derive(Default)]
 struct Config {
-    keys: streamia_auth::JwtKeys,
-    cors: Cors,
-    enabled: Vec<Service>,
-    urls: Vec<(Service, String)>,
+    keys: OnceCell<streamia_auth::JwtKeys>,
+    cors: OnceCell<Cors>,
+    enabled: OnceCell<Vec<Service>>,
+}
+
+fn var(name: &str) -> Result<String, ApiError> {
+    spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
+        code: "misconfigured",
+        message: format!("the gateway is misconfigured ({name}: {e:?})"),
+    })
+}
+
+/// `cell`'s value, made by `make` the first time.
+fn once<T>(cell: &OnceCell<T>, make: impl FnOnce() -> Result<T, ApiError>) -> Result<&T, ApiError> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = make()?;
+    Ok(cell.get_or_init(|| value))
 }
 
 impl Config {
-    fn load() -> Result<Self, ApiError> {
-        let var = |name: &str| {
-            spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
+    fn keys(&self) -> Result<&streamia_auth::JwtKeys, ApiError> {
+        once(&self.keys, || {
+            streamia_auth::JwtKeys::new(&var("jwt_secret")?).map_err(|e| ApiError::Unavailable {
                 code: "misconfigured",
-                message: format!("the gateway is misconfigured ({name}: {e:?})"),
+                message: format!("jwt_secret: {e}"),
             })
-        };
-        let keys = streamia_auth::JwtKeys::new(&var("jwt_secret")?).map_err(|e| ApiError::Unavailable {
-            code: "misconfigured",
-            message: format!("jwt_secret: {e}"),
-        })?;
-        let mut urls = Vec::new();
-        for service in Service::ALL {
-            urls.push((
-                service,
-                var(&format!("{}_url", service.name()))?
-                    .trim_end_matches('/')
-                    .to_owned(),
-            ));
-        }
-        Ok(Config {
-            keys,
-            cors: Cors::new(&var("cors_origins")?),
-            enabled: enabled_services(&var("enabled_services")?),
-            urls,
         })
     }
 
-    fn url(&self, service: Service) -> Option<&str> {
-        if !self.enabled.contains(&service) {
-            return None;
+    fn cors(&self) -> Result<&Cors, ApiError> {
+        once(&self.cors, || Ok(Cors::new(&var("cors_origins")?)))
+    }
+
+    fn enabled(&self) -> Result<&[Service], ApiError> {
+        once(&self.enabled, || Ok(enabled_services(&var("enabled_services")?))).map(Vec::as_slice)
+    }
+
+    /// The base URL of an enabled service; `None` when it is not deployed.
+    fn url(&self, service: Service) -> Result<Option<String>, ApiError> {
+        if !self.enabled()?.contains(&service) {
+            return Ok(None);
         }
-        self.urls
-            .iter()
-            .find(|(s, _)| *s == service)
-            .map(|(_, u)| u.as_str())
-            .filter(|u| !u.is_empty())
+        let url = var(&format!("{}_url", service.name()))?;
+        let url = url.trim_end_matches('/');
+        Ok((!url.is_empty()).then(|| url.to_owned()))
     }
 }
 
@@ -65,29 +74,26 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(req: Request, out: ResponseOutparam) {
     let started = Instant::now();
     let ctx = Ctx::new(&req);
     let origin = header(&req, "origin").map(str::to_owned);
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let config = Config::load();
-    let (result, service) = match &config {
-        Ok(config) => serve(config, &ctx, req).await,
-        Err(e) => (
-            Err(ApiError::Unavailable {
-                code: e.code(),
-                message: e.to_string(),
-            }),
-            None,
-        ),
-    };
+    let config = Config::default();
+    let (result, service) = serve(&config, &ctx, req).await;
     let mut resp = ctx.respond(result);
     resp.set_header(request_id::HEADER, ctx.request_id.as_str());
-    if let Ok(config) = &config {
-        for (name, value) in config.cors.response_headers(origin.as_deref()) {
-            resp.set_header(name, value);
-        }
+    // Without an Origin there is no CORS to answer, only the cache hint.
+    let cors = match origin {
+        Some(_) => config
+            .cors()
+            .map(|c| c.response_headers(origin.as_deref()))
+            .unwrap_or_default(),
+        None => Cors::no_origin(),
+    };
+    for (name, value) in cors {
+        resp.set_header(name, value);
     }
     let line = serde_json::json!({
         "level": "info",
@@ -100,7 +106,7 @@ async fn handle(req: Request) -> Response {
         "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
     });
     println!("{line}");
-    resp
+    streamia_api::send_response(out, resp);
 }
 
 /// The response (or error) and the service that served it, for the log.
@@ -123,7 +129,7 @@ async fn serve(config: &Config, ctx: &Ctx, req: Request) -> (Result<Response, Ap
 
 fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     match config
-        .cors
+        .cors()?
         .preflight(header(req, "origin"), header(req, "access-control-request-method"))
     {
         Preflight::Allowed(headers) => {
@@ -156,11 +162,11 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
         let token =
             streamia_auth::bearer(header(&req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
         config
-            .keys
+            .keys()?
             .verify(token, Now::system().unix().max(0) as u64)
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
-    let base = config.url(route.service).ok_or_else(|| ApiError::Unavailable {
+    let base = config.url(route.service)?.ok_or_else(|| ApiError::Unavailable {
         code: "service_unavailable",
         message: format!("the {} service is not deployed", route.service.name()),
     })?;
@@ -213,6 +219,7 @@ fn pass_back(resp: Response) -> Response {
         "x-ratelimit-limit",
         "x-ratelimit-remaining",
         "x-ratelimit-reset",
+        "x-cache",
     ] {
         if let Some(value) = resp.header(name).and_then(|v| v.as_str()) {
             out.header(name, value);
@@ -228,7 +235,7 @@ async fn health(config: &Config, ctx: &Ctx, rest: &str) -> Result<Response, ApiE
         "" => {
             let mut services = serde_json::Map::new();
             let mut all_ok = true;
-            for service in &config.enabled {
+            for service in config.enabled()? {
                 let ok = probe(config, *service).await.is_ok_and(|(status, _)| status == 200);
                 all_ok &= ok;
                 services.insert(service.name().into(), (if ok { "ok" } else { "unavailable" }).into());
@@ -259,7 +266,7 @@ async fn probe(config: &Config, service: Service) -> Result<(u16, Vec<u8>), ApiE
         code: "service_unavailable",
         message: format!("the {} service is unavailable", service.name()),
     };
-    let base = config.url(service).ok_or_else(unavailable)?;
+    let base = config.url(service)?.ok_or_else(unavailable)?;
     let req = Request::get(format!("{base}/health/ready")).build();
     let resp: Response = spin_sdk::http::send(req).await.map_err(|_| unavailable())?;
     Ok((*resp.status(), resp.into_body()))

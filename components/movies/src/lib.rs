@@ -3,26 +3,21 @@
 //! `POST /events` takes rating events over the http transport. A cached read
 //! reads no configuration: variables are loaded by the routes that use them.
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
-use streamia_movies::cache::CacheStats;
+use streamia_movies::cache::Lookup;
 use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, Stored, FOLDER};
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
 use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{require_admin, Call, Service};
 
-const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).with_health(cache_health);
-
-fn cache_health() -> (&'static str, serde_json::Value) {
-    let stats = CacheStats::read(&KvCache::open());
-    ("cache", serde_json::to_value(stats).unwrap_or_default())
-}
+const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&MOVIES, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&MOVIES, req, out, routes).await
 }
 
 /// The Cloudinary account (`cloudinary_*` variables); `None` when unset.
@@ -48,6 +43,12 @@ fn admin(call: &Call<'_>) -> Result<(), ApiError> {
     require_admin(&call.claims()?)
 }
 
+/// `X-Cache: hit|miss`: how a read was answered, for clients and benchmarks.
+fn with_lookup(mut resp: Response, lookup: Lookup) -> Response {
+    resp.set_header("x-cache", lookup.header());
+    resp
+}
+
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let cache = KvCache::open();
     let movies = Movies {
@@ -69,10 +70,14 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
         // GET /api/movies?page&limit&genre&year&search&sort
         (Method::Get, []) => {
             let query = ListQuery::parse(|k| ctx.query(k).map(str::to_owned), movies.current_year)?;
-            Ok(ctx.json(200, &movies.list(&query)?))
+            let (page, lookup) = movies.list(&query)?;
+            Ok(with_lookup(ctx.json(200, &page), lookup))
         }
         // GET /api/movies/{id}
-        (Method::Get, [id]) => Ok(ctx.json(200, &movies.get(id)?)),
+        (Method::Get, [id]) => {
+            let (movie, lookup) = movies.get(id)?;
+            Ok(with_lookup(ctx.json(200, &movie), lookup))
+        }
         // POST /api/movies (admin)
         (Method::Post, []) => {
             admin(call)?;

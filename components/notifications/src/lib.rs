@@ -3,7 +3,7 @@
 //! (http transport) and sends the e-mail each causes; `GET /sent?limit=`
 //! lists the sent log (private: reachable only inside the app or cluster).
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::ApiError;
 use streamia_notifications::{mailer, DATABASE, MIGRATIONS, SERVICE};
@@ -12,8 +12,8 @@ use streamia_spin::{Call, Service};
 const NOTIFICATIONS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&NOTIFICATIONS, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&NOTIFICATIONS, req, out, routes).await
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {

@@ -3,7 +3,7 @@
 //! and works on the caller's own ratings. `POST /events` takes the saga
 //! events (http transport).
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
@@ -12,8 +12,8 @@ use streamia_spin::{movies, Call, Service};
 const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&RATINGS, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&RATINGS, req, out, routes).await
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {

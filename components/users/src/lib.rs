@@ -3,7 +3,7 @@
 //! itself too. The logic is in the `streamia-users` crate; this file is the
 //! route table.
 
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_auth::Claims;
@@ -14,8 +14,8 @@ use streamia_users::{Users, DATABASE, MIGRATIONS, SERVICE};
 const USERS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    streamia_spin::serve(&USERS, req, routes).await
+async fn handle(req: Request, out: ResponseOutparam) {
+    streamia_spin::serve(&USERS, req, out, routes).await
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {

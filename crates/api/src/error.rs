@@ -86,6 +86,9 @@ pub enum ApiError {
     /// 503 with a code (`service_unavailable`, `media_not_configured`, …).
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// 503 `busy`, with `Retry-After`: the database stayed locked by other writers.
+    #[error("the service is busy; retry shortly")]
+    Busy,
     /// 500 `internal_error`; the cause goes to the log only.
     #[error("internal error")]
     Internal(String),
@@ -108,9 +111,17 @@ struct Inner<'a> {
 }
 
 /// Database failures are internal: logged with the request id, never shown.
+/// A database still locked after its busy timeout is a 503 the client may
+/// retry (`Retry-After`), not a failure of the request.
 impl From<streamia_db::DbError> for ApiError {
     fn from(e: streamia_db::DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            streamia_db::DbError::Busy(cause) => {
+                eprintln!("database busy: {cause}");
+                ApiError::Busy
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -156,7 +167,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Unprocessable { .. } => 422,
             ApiError::TooManyRequests { .. } => 429,
-            ApiError::Unavailable { .. } => 503,
+            ApiError::Unavailable { .. } | ApiError::Busy => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -176,6 +187,7 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable { code, .. } => code,
+            ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -211,6 +223,9 @@ impl ApiError {
         match self {
             ApiError::TooManyRequests { retry_after } => {
                 resp.set_header("retry-after", retry_after.to_string());
+            }
+            ApiError::Busy => {
+                resp.set_header("retry-after", "1");
             }
             ApiError::Unauthorized(_) | ApiError::InvalidCredentials => {
                 resp.set_header("www-authenticate", "Bearer");
@@ -253,5 +268,18 @@ mod tests {
         let resp = ApiError::TooManyRequests { retry_after: 7 }.to_response("r");
         assert_eq!(*resp.status(), 429);
         assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("7"));
+    }
+
+    #[test]
+    fn a_locked_database_is_a_retryable_503_without_sql() {
+        let locked = streamia_db::DbError::from_message("INSERT INTO ratings_scores …: database is locked".into());
+        let e = ApiError::from(locked);
+        let resp = e.to_response("r");
+        assert_eq!((*resp.status(), e.code()), (503, "busy"));
+        assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("1"));
+        let text = String::from_utf8(resp.body().to_vec()).unwrap();
+        assert!(!text.contains("INSERT") && !text.contains("locked"), "{text}");
+        let other = ApiError::from(streamia_db::DbError::from_message("no such table: x".into()));
+        assert_eq!(other.status(), 500);
     }
 }

@@ -19,6 +19,9 @@ pub enum DbError {
     /// A UNIQUE or PRIMARY KEY constraint refused the statement.
     #[error("unique constraint violated: {0}")]
     Unique(String),
+    /// Another writer held the database for longer than the busy timeout.
+    #[error("database busy: {0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Sql(String),
     #[error("column '{0}' is missing or holds another type")]
@@ -28,10 +31,12 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// Sort a driver message into [`DbError::Unique`] or [`DbError::Sql`].
+    /// Sort a driver message into [`DbError::Unique`], [`DbError::Busy`] or [`DbError::Sql`].
     pub fn from_message(message: String) -> Self {
         if message.contains("UNIQUE constraint failed") || message.contains("PRIMARY KEY constraint failed") {
             DbError::Unique(message)
+        } else if message.contains("database is locked") || message.contains("database is busy") {
+            DbError::Busy(message)
         } else {
             DbError::Sql(message)
         }
@@ -127,8 +132,9 @@ impl Db for SpinDb {
     }
 }
 
-/// A Spin database opened, and brought up to date by [`migrate`], on its
-/// first statement: a request answered from a cache never touches SQLite.
+/// A Spin database opened, tuned for concurrent requests ([`tune`]) and
+/// brought up to date by [`migrate`] on its first statement: a request
+/// answered from a cache never touches SQLite.
 pub struct LazySpinDb {
     label: &'static str,
     migrations: &'static [&'static [&'static str]],
@@ -149,6 +155,7 @@ impl LazySpinDb {
             return Ok(db);
         }
         let db = SpinDb::open(self.label)?;
+        tune(&db);
         migrate(&db, self.migrations)?;
         Ok(self.db.get_or_init(|| db))
     }
@@ -157,6 +164,30 @@ impl LazySpinDb {
 impl Db for LazySpinDb {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         self.get()?.execute(sql, params)
+    }
+}
+
+/// Concurrent requests on one SQLite file: write-ahead logging, so that
+/// readers never wait for a writer nor a writer for readers (Spin opens
+/// databases in the rollback journal, where they do), and commits that
+/// append to the log without syncing it each time (`synchronous=NORMAL`: a
+/// power cut may lose the last commits, never corrupt the file or split a
+/// transaction; a crashed host loses nothing).
+/// A writer waits up to 10 s for the lock (`busy_timeout`; Spin's default is
+/// 5 s, which 100 concurrent writers exceeded) before a statement fails as
+/// [`DbError::Busy`], a 503 the client may retry.
+/// `journal_mode` is stored in the file; `synchronous` and `busy_timeout`
+/// are per connection.
+/// Best effort: a database that is not a local file (libSQL) keeps its own.
+pub fn tune(db: &dyn Db) {
+    for pragma in [
+        "PRAGMA busy_timeout = 10000",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+    ] {
+        if let Err(e) = db.execute(pragma, &[]) {
+            eprintln!("sqlite: {pragma} not applied: {e}");
+        }
     }
 }
 

@@ -33,10 +33,18 @@ macro_rules! outbox_schema {
 /// Retries back off exponentially up to this many seconds apart.
 pub const MAX_BACKOFF_SECS: i64 = 300;
 
+/// A new event belongs to the request that wrote it for this long: that
+/// request delivers it right after its response, and other requests leave
+/// it alone until then, so that concurrent writers do not each deliver
+/// everyone's fresh events again (which multiplied deliveries under load).
+pub const CLAIM_SECS: i64 = 10;
+
 pub struct Outbox {
     source: &'static str,
     table: String,
     deliveries: String,
+    /// The events this request added, to deliver after it.
+    added: std::cell::RefCell<Vec<String>>,
 }
 
 pub struct Pending {
@@ -50,6 +58,7 @@ impl Outbox {
             source: service,
             table: format!("{service}_outbox"),
             deliveries: format!("{service}_outbox_deliveries"),
+            added: Default::default(),
         }
     }
 
@@ -60,9 +69,10 @@ impl Outbox {
     /// Record `event`; call inside the transaction that makes the change.
     pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
         let envelope = Envelope::new(event, self.source);
+        let claimed_until = streamia_clock::Now::system().unix() + CLAIM_SECS;
         db.execute(
             &format!(
-                "INSERT INTO {} (event_id, event_type, envelope, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO {} (event_id, event_type, envelope, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
                 self.table
             ),
             &[
@@ -70,9 +80,28 @@ impl Outbox {
                 (&envelope.event_type).into(),
                 envelope.to_json().into(),
                 (&envelope.occurred_at).into(),
+                claimed_until.into(),
             ],
         )?;
+        self.added.borrow_mut().push(envelope.event_id.clone());
         Ok(envelope)
+    }
+
+    /// The undelivered events this request added and committed (a rolled
+    /// back one has no row), in the order they were added.
+    pub fn own(&self, db: &dyn Db) -> Result<Vec<Pending>, DbError> {
+        let mut out = Vec::new();
+        for event_id in self.added.borrow().iter() {
+            let rows = db.execute(
+                &format!(
+                    "SELECT envelope, attempts FROM {} WHERE event_id = ? AND delivered_at IS NULL",
+                    self.table
+                ),
+                &[event_id.into()],
+            )?;
+            out.extend(pending(&rows)?);
+        }
+        Ok(out)
     }
 
     /// Undelivered events whose next attempt is due at `now` (Unix seconds), oldest first.
@@ -84,17 +113,7 @@ impl Outbox {
             ),
             &[now.into(), i64::from(limit).into()],
         )?;
-        let mut out = Vec::new();
-        for row in rows.iter() {
-            let text = row.text("envelope")?;
-            let envelope =
-                Envelope::parse(text.as_bytes()).map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
-            out.push(Pending {
-                envelope,
-                attempts: row.int("attempts")?,
-            });
-        }
-        Ok(out)
+        pending(&rows)
     }
 
     pub fn delivered_targets(&self, db: &dyn Db, event_id: &str) -> Result<Vec<String>, DbError> {
@@ -164,6 +183,20 @@ impl Outbox {
     }
 }
 
+fn pending(rows: &streamia_db::Rows) -> Result<Vec<Pending>, DbError> {
+    rows.iter()
+        .map(|row| {
+            let text = row.text("envelope")?;
+            let envelope =
+                Envelope::parse(text.as_bytes()).map_err(|e| DbError::Sql(format!("corrupt outbox row: {e}")))?;
+            Ok(Pending {
+                envelope,
+                attempts: row.int("attempts")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,19 +218,23 @@ mod tests {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
         let b = outbox.add(&db, &event("b")).unwrap();
-        assert_eq!(outbox.due(&db, 0, 10).unwrap().len(), 2);
+        let now = streamia_clock::Now::system().unix();
+        assert_eq!(outbox.due(&db, now, 10).unwrap().len(), 0, "claimed by their request");
+        assert_eq!(outbox.own(&db).unwrap().len(), 2);
+        assert_eq!(outbox.due(&db, now + CLAIM_SECS, 10).unwrap().len(), 2);
 
+        let t = now + CLAIM_SECS;
         outbox
-            .mark_failed(&db, &a.event_id, 0, "connection refused", 1000)
+            .mark_failed(&db, &a.event_id, 0, "connection refused", t)
             .unwrap();
         let due: Vec<String> = outbox
-            .due(&db, 1000, 10)
+            .due(&db, t, 10)
             .unwrap()
             .into_iter()
             .map(|p| p.envelope.event_id)
             .collect();
         assert_eq!(due, vec![b.event_id.clone()], "a failed event waits for its backoff");
-        let later = outbox.due(&db, 1001, 10).unwrap();
+        let later = outbox.due(&db, t + 1, 10).unwrap();
         assert_eq!(later.len(), 2);
         assert_eq!(
             later
@@ -233,5 +270,6 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(outbox.backlog(&db).unwrap(), 0);
+        assert!(outbox.own(&db).unwrap().is_empty(), "nothing to deliver");
     }
 }

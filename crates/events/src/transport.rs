@@ -107,30 +107,46 @@ pub struct FlushReport {
     pub failed: usize,
 }
 
-/// Deliver what is due in the outbox. Failures stay for a later flush;
-/// delivery is at least once (consumers skip duplicates).
+/// Deliver this request's own events, then a few older ones that are due
+/// (their request failed to deliver them, or never got to). Failures stay
+/// for a later flush; delivery is at least once (consumers skip duplicates).
 pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Result<FlushReport, DbError> {
     let now = streamia_clock::Now::system().unix();
+    let mut batch = outbox.own(db)?;
+    for older in outbox.due(db, now, BACKLOG_PER_FLUSH)? {
+        if !batch.iter().any(|p| p.envelope.event_id == older.envelope.event_id) {
+            batch.push(older);
+        }
+    }
     let mut report = FlushReport::default();
-    for pending in outbox.due(db, now, 25)? {
+    for pending in batch {
         let env = &pending.envelope;
-        let done = outbox.delivered_targets(db, &env.event_id)?;
+        let done = match pending.attempts {
+            0 => Vec::new(),
+            _ => outbox.delivered_targets(db, &env.event_id)?,
+        };
+        let mut sent = Vec::new();
         let mut failure = None;
         for target in transport.targets(&env.event_type) {
             if done.iter().any(|d| d == target) {
                 continue;
             }
             match transport.send(target, env).await {
-                Ok(()) => outbox.record_delivery(db, &env.event_id, target)?,
+                Ok(()) => sent.push(target),
                 Err(e) => failure = Some(e),
             }
         }
         match failure {
+            // One write when every target took it.
             None => {
                 outbox.mark_delivered(db, &env.event_id)?;
                 report.delivered += 1;
             }
+            // The targets that took it are not sent it again.
             Some(e) => {
+                for target in sent {
+                    outbox.record_delivery(db, &env.event_id, target)?;
+                }
                 eprintln!(
                     "outbox {}: delivering {} {} failed (attempt {}): {e}",
                     outbox.source(),
@@ -145,6 +161,9 @@ pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Resul
     }
     Ok(report)
 }
+
+/// Older due events one flush retries besides its own.
+const BACKLOG_PER_FLUSH: u32 = 10;
 
 #[cfg(test)]
 mod tests {

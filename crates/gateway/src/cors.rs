@@ -9,7 +9,7 @@ pub struct Cors {
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 pub const ALLOWED_HEADERS: &str = "authorization, content-type, x-request-id";
 pub const EXPOSED_HEADERS: &str =
-    "x-request-id, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset";
+    "x-request-id, x-cache, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset";
 pub const MAX_AGE_SECS: u32 = 600;
 
 #[derive(Debug, PartialEq)]
@@ -48,8 +48,13 @@ impl Cors {
                 ("access-control-expose-headers", EXPOSED_HEADERS.to_owned()),
                 ("vary", "origin".to_owned()),
             ],
-            _ => vec![("vary", "origin".to_owned())],
+            _ => Self::no_origin(),
         }
+    }
+
+    /// Headers for a response to a request without an Origin: only the cache hint.
+    pub fn no_origin() -> Vec<(&'static str, String)> {
+        vec![("vary", "origin".to_owned())]
     }
 
     pub fn preflight(&self, origin: Option<&str>, method: Option<&str>) -> Preflight {

@@ -2,8 +2,13 @@
 //! it in the components ([`KvCache`], shared by `movies` and
 //! `movies-events`, which drops entries when rating aggregates arrive over
 //! Redis) and a map in unit tests ([`MemoryCache`]); and the read-through
-//! bookkeeping over it: entries with an expiry, the index of cached list
-//! pages that every write drops, the hit and miss counters.
+//! bookkeeping over it: entries with an expiry, and list pages tied to a
+//! generation that every write replaces.
+//!
+//! On Spin's embedded default each key-value write is a commit to a SQLite
+//! file, serialized: a cache hit writes nothing (whether a read hit or
+//! missed is the response's `X-Cache` header, not a stored counter), and a
+//! write costs two key-value writes however many list pages are cached.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,18 +24,37 @@ pub trait Cache {
     fn delete(&self, key: &str);
 }
 
+/// A map, counting the writes a key-value store would commit.
 #[derive(Default)]
-pub struct MemoryCache(RefCell<HashMap<String, Vec<u8>>>);
+pub struct MemoryCache {
+    entries: RefCell<HashMap<String, Vec<u8>>>,
+    writes: std::cell::Cell<usize>,
+}
+
+impl MemoryCache {
+    /// Sets and deletes so far.
+    pub fn writes(&self) -> usize {
+        self.writes.get()
+    }
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+}
 
 impl Cache for MemoryCache {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.borrow().get(key).cloned()
+        self.entries.borrow().get(key).cloned()
     }
     fn set(&self, key: &str, value: &[u8]) {
-        self.0.borrow_mut().insert(key.to_owned(), value.to_vec());
+        self.writes.set(self.writes.get() + 1);
+        self.entries.borrow_mut().insert(key.to_owned(), value.to_vec());
     }
     fn delete(&self, key: &str) {
-        self.0.borrow_mut().remove(key);
+        self.writes.set(self.writes.get() + 1);
+        self.entries.borrow_mut().remove(key);
     }
 }
 
@@ -80,32 +104,27 @@ struct Cached<T> {
     value: T,
 }
 
+/// The cached list pages' keys, so that they can be dropped when too many.
 pub(crate) const LISTS_INDEX: &str = "movies:lists";
-pub(crate) const HITS: &str = "movies:stats:hits";
-pub(crate) const MISSES: &str = "movies:stats:misses";
+/// The current generation of list pages: a page cached under another one is stale.
+pub(crate) const LISTS_GENERATION: &str = "movies:lists:generation";
 
 pub(crate) fn movie_key(id: &str) -> String {
     format!("movies:movie:{id}")
 }
 
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
+/// Whether a read was answered from the cache (`X-Cache: hit|miss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Hit,
+    Miss,
 }
 
-impl CacheStats {
-    pub fn read(cache: &dyn Cache) -> Self {
-        let read = |k| {
-            cache
-                .get(k)
-                .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
-                .unwrap_or(0)
-        };
-        CacheStats {
-            hits: read(HITS),
-            misses: read(MISSES),
+impl Lookup {
+    pub fn header(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
         }
     }
 }
@@ -114,6 +133,8 @@ impl CacheStats {
 pub(crate) struct CachedPage {
     pub data: Vec<Movie>,
     pub total: u64,
+    /// The list generation it was read in.
+    pub generation: String,
 }
 
 impl Movies<'_> {
@@ -131,34 +152,28 @@ impl Movies<'_> {
             self.cache.set(key, &bytes);
         }
     }
-    pub(crate) fn count(&self, key: &str) {
-        let n: u64 = self
-            .cache
-            .get(key)
-            .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
-            .unwrap_or(0);
-        self.cache.set(key, (n + 1).to_string().as_bytes());
-    }
-    pub fn cache_stats(&self) -> CacheStats {
-        CacheStats::read(self.cache)
+
+    /// The generation list pages are cached under now ("" before any write).
+    pub(crate) fn list_generation(&self) -> String {
+        self.cache
+            .get(LISTS_GENERATION)
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
-    /// Drop a movie's entry (if any) and every cached list page.
+    /// Drop a movie's entry (if any) and make every cached list page stale:
+    /// two key-value writes, whatever the number of pages.
     pub(crate) fn invalidate(&self, id: Option<&str>) {
         if let Some(id) = id {
             self.cache.delete(&movie_key(id));
         }
-        let keys: Vec<String> = self
-            .cache
-            .get(LISTS_INDEX)
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        for key in keys {
-            self.cache.delete(&key);
-        }
-        self.cache.delete(LISTS_INDEX);
+        let generation = uuid::Uuid::now_v7().to_string();
+        self.cache.set(LISTS_GENERATION, generation.as_bytes());
     }
 
+    /// Cache a list page. The keys are indexed so that they stay bounded:
+    /// when [`MAX_CACHED_LISTS`] are held, they are all dropped and the
+    /// index starts again (stale pages are overwritten in place otherwise).
     pub(crate) fn remember_list(&self, key: &str, page: &CachedPage) {
         let mut keys: Vec<String> = self
             .cache
@@ -167,7 +182,9 @@ impl Movies<'_> {
             .unwrap_or_default();
         if !keys.iter().any(|k| k == key) {
             if keys.len() >= MAX_CACHED_LISTS {
-                return;
+                for old in keys.drain(..) {
+                    self.cache.delete(&old);
+                }
             }
             keys.push(key.to_owned());
             self.cache

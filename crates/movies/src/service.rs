@@ -8,7 +8,7 @@ use streamia_db::{transaction, Db, Value};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
-use crate::cache::{movie_key, Cache, CachedPage, HITS, MISSES};
+use crate::cache::{movie_key, Cache, CachedPage, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
 use crate::store::{
     self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
@@ -17,7 +17,7 @@ use crate::MIGRATIONS;
 /// Single movies stay cached this long; lists change more often.
 pub const MOVIE_TTL_SECS: i64 = 300;
 pub const LIST_TTL_SECS: i64 = 30;
-/// At most this many list pages are cached at once (each write drops them all).
+/// At most this many list pages are cached at once.
 pub const MAX_CACHED_LISTS: usize = 200;
 
 pub struct Movies<'a> {
@@ -34,29 +34,26 @@ impl Movies<'_> {
     }
 
     /// GET one movie: the cache, else the database (then cached).
-    pub fn get(&self, id: &str) -> Result<Movie, ApiError> {
+    pub fn get(&self, id: &str) -> Result<(Movie, Lookup), ApiError> {
         let key = movie_key(id);
         if let Some(movie) = self.cached::<Movie>(&key) {
-            self.count(HITS);
-            return Ok(movie);
+            return Ok((movie, Lookup::Hit));
         }
-        self.count(MISSES);
         let movie = store::find(self.db, id)?.ok_or_else(movie_not_found)?;
         self.store(&key, &movie, MOVIE_TTL_SECS);
-        Ok(movie)
+        Ok((movie, Lookup::Miss))
     }
 
     pub fn exists(&self, id: &str) -> Result<bool, ApiError> {
         Ok(store::find(self.db, id)?.is_some())
     }
 
-    pub fn list(&self, q: &ListQuery) -> Result<Paginated<Movie>, ApiError> {
+    pub fn list(&self, q: &ListQuery) -> Result<(Paginated<Movie>, Lookup), ApiError> {
         let key = format!("movies:list:{}", q.cache_key());
-        if let Some(page) = self.cached::<CachedPage>(&key) {
-            self.count(HITS);
-            return Ok(Paginated::new(page.data, q.page, page.total));
+        let generation = self.list_generation();
+        if let Some(page) = self.cached::<CachedPage>(&key).filter(|p| p.generation == generation) {
+            return Ok((Paginated::new(page.data, q.page, page.total), Lookup::Hit));
         }
-        self.count(MISSES);
         let mut filter = String::new();
         let mut params: Vec<Value> = Vec::new();
         if let Some(genre) = &q.genre {
@@ -91,9 +88,10 @@ impl Movies<'_> {
             &CachedPage {
                 data: data.clone(),
                 total,
+                generation,
             },
         );
-        Ok(Paginated::new(data, q.page, total))
+        Ok((Paginated::new(data, q.page, total), Lookup::Miss))
     }
 
     pub fn create(&self, input: &MovieInput) -> Result<Movie, ApiError> {

@@ -4,9 +4,9 @@ use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
 use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
 
-use crate::cache::{CacheStats, MemoryCache};
+use crate::cache::{Lookup, MemoryCache};
 use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
-use crate::service::MOVIE_TTL_SECS;
+use crate::service::{MAX_CACHED_LISTS, MOVIE_TTL_SECS};
 use crate::*;
 
 struct Fixture {
@@ -47,7 +47,14 @@ impl Fixture {
     fn query(&self, pairs: &[(&str, &str)]) -> Vec<String> {
         let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let q = ListQuery::parse(|k| owned.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()), 2026).unwrap();
-        self.at(0).list(&q).unwrap().data.into_iter().map(|m| m.title).collect()
+        self.at(0)
+            .list(&q)
+            .unwrap()
+            .0
+            .data
+            .into_iter()
+            .map(|m| m.title)
+            .collect()
     }
 }
 
@@ -80,9 +87,13 @@ fn filters_search_and_sorting() {
 fn reads_are_cached_and_writes_invalidate() {
     let f = Fixture::new();
     let m = f.add("Alien", 1979, &[]);
-    assert_eq!(f.at(1).get(&m.id).unwrap().title, "Alien");
-    assert_eq!(f.at(2).get(&m.id).unwrap().title, "Alien");
-    assert_eq!(f.at(0).cache_stats(), CacheStats { hits: 1, misses: 1 });
+    let (first, lookup) = f.at(1).get(&m.id).unwrap();
+    assert_eq!((first.title.as_str(), lookup), ("Alien", Lookup::Miss));
+    let (again, lookup) = f.at(2).get(&m.id).unwrap();
+    assert_eq!((again.title.as_str(), lookup), ("Alien", Lookup::Hit));
+    let all = ListQuery::parse(|_| None, 2026).unwrap();
+    assert_eq!(f.at(2).list(&all).unwrap().1, Lookup::Miss);
+    assert_eq!(f.at(2).list(&all).unwrap().1, Lookup::Hit);
 
     assert_eq!(f.query(&[]), ["Alien"]);
     let fields: MovieFields =
@@ -92,7 +103,7 @@ fn reads_are_cached_and_writes_invalidate() {
         .update(&m.id, &MovieInput::parse(&fields, 2026).unwrap())
         .unwrap();
     assert_eq!(
-        f.at(4).get(&m.id).unwrap().title,
+        f.at(4).get(&m.id).unwrap().0.title,
         "Aliens",
         "the update is seen at once"
     );
@@ -104,12 +115,52 @@ fn reads_are_cached_and_writes_invalidate() {
 }
 
 #[test]
+fn a_hit_writes_nothing_and_a_write_costs_two_cache_writes_however_many_pages() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    for page in 1..=20 {
+        f.query(&[("page", &page.to_string())]);
+    }
+    f.at(0).get(&m.id).unwrap();
+    let before = f.cache.writes();
+    for page in 1..=20 {
+        f.query(&[("page", &page.to_string())]);
+    }
+    assert_eq!(f.at(0).get(&m.id).unwrap().1, Lookup::Hit);
+    assert_eq!(f.cache.writes(), before, "hits write nothing");
+
+    f.at(1).apply_rating_event(&rating(&m.id, 1, 5.0, 1, false)).unwrap();
+    assert_eq!(
+        f.cache.writes(),
+        before + 2,
+        "the movie's entry and the list generation"
+    );
+    let all = ListQuery::parse(|_| None, 2026).unwrap();
+    let (page, lookup) = f.at(2).list(&all).unwrap();
+    assert_eq!(
+        (page.data[0].total_ratings, lookup),
+        (1, Lookup::Miss),
+        "every page is stale"
+    );
+}
+
+#[test]
+fn cached_list_pages_stay_bounded() {
+    let f = Fixture::new();
+    f.add("Alien", 1979, &[]);
+    for n in 0..MAX_CACHED_LISTS + 50 {
+        f.query(&[("search", &format!("term{n}"))]);
+    }
+    assert!(f.cache.len() <= MAX_CACHED_LISTS + 1, "{} entries", f.cache.len());
+}
+
+#[test]
 fn cache_entries_expire() {
     let f = Fixture::new();
     let m = f.add("Alien", 1979, &[]);
     f.at(0).get(&m.id).unwrap();
-    f.at(MOVIE_TTL_SECS + 1).get(&m.id).unwrap();
-    assert_eq!(f.at(0).cache_stats().misses, 2);
+    assert_eq!(f.at(MOVIE_TTL_SECS - 1).get(&m.id).unwrap().1, Lookup::Hit);
+    assert_eq!(f.at(MOVIE_TTL_SECS + 1).get(&m.id).unwrap().1, Lookup::Miss);
 }
 
 #[test]
@@ -127,7 +178,7 @@ fn writes_emit_events_and_media_is_tracked_for_deletion() {
         Some(video)
     );
     assert_eq!(
-        f.at(2).get(&m.id).unwrap().video_url.as_deref(),
+        f.at(2).get(&m.id).unwrap().0.video_url.as_deref(),
         Some(video),
         "the cached movie was dropped"
     );
@@ -150,7 +201,7 @@ fn writes_emit_events_and_media_is_tracked_for_deletion() {
         "same language replaced"
     );
     assert_eq!(
-        f.at(3).get(&m.id).unwrap().poster_url.as_deref(),
+        f.at(3).get(&m.id).unwrap().0.poster_url.as_deref(),
         Some("https://res.cloudinary.com/p.jpg")
     );
     assert_eq!(
@@ -217,7 +268,7 @@ fn rating_aggregates_apply_in_version_order_once() {
         "recorded, but stale"
     );
     assert_eq!(f.at(1).apply_rating_event(&v2).unwrap(), Consumed::Duplicate);
-    let movie = f.at(2).get(&m.id).unwrap();
+    let (movie, _) = f.at(2).get(&m.id).unwrap();
     assert_eq!(
         (movie.average_rating, movie.total_ratings),
         (4.0, 2),

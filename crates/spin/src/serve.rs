@@ -2,12 +2,14 @@
 //! context, one clock reading, its database (opened and migrated on first
 //! use) and outbox, the health routes, the configuration only when a route
 //! asks for it, and delivery of the outbox after every request that may
-//! have written. A component keeps only its routes (`fn routes(&Call)`).
+//! have written — once the response has been sent, so that a write answers
+//! as soon as its own transaction commits. A component keeps only its
+//! routes (`fn routes(&Call)`).
 
 use std::cell::OnceCell;
 
-use spin_sdk::http::{Method, Request, Response};
-use streamia_api::{ApiError, Ctx};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
+use streamia_api::{send_response, ApiError, Ctx};
 use streamia_auth::Claims;
 use streamia_clock::Now;
 use streamia_db::{Db, LazySpinDb};
@@ -24,8 +26,6 @@ pub struct Service {
     /// Its SQLite database (`sqlite_databases` in spin.toml).
     pub database: &'static str,
     pub migrations: &'static [&'static [&'static str]],
-    /// A named part of `/health` beyond the database check (movies: its cache counters).
-    pub health_extra: Option<fn() -> (&'static str, serde_json::Value)>,
 }
 
 impl Service {
@@ -38,14 +38,6 @@ impl Service {
             name,
             database,
             migrations,
-            health_extra: None,
-        }
-    }
-
-    pub const fn with_health(self, extra: fn() -> (&'static str, serde_json::Value)) -> Self {
-        Service {
-            health_extra: Some(extra),
-            ..self
         }
     }
 
@@ -111,13 +103,17 @@ impl Call<'_> {
     }
 }
 
-/// Serve `req` with `routes` (everything but `/health…`), then deliver the
-/// outbox unless the request was a GET.
+/// Serve `req` with `routes` (everything but `/health…`) and send the
+/// response; then, unless the request was a GET, deliver the outbox. The
+/// host keeps the component running after the response is complete (Spin
+/// and devhost both do), and what it fails to deliver stays in the outbox,
+/// as before: the guarantees are the same, the client no longer waits.
 pub async fn serve(
     service: &Service,
     req: Request,
+    out: ResponseOutparam,
     routes: impl AsyncFnOnce(&Call<'_>) -> Result<Response, ApiError>,
-) -> Response {
+) {
     let ctx = Ctx::new(&req);
     let (db, outbox) = service.open();
     let path = req.path().to_owned();
@@ -133,13 +129,13 @@ pub async fn serve(
         common: OnceCell::new(),
     };
     if let ["health", rest @ ..] = call.segments.as_slice() {
-        return ctx.respond(health(&ctx, service, rest, db.is_ready()));
+        return send_response(out, ctx.respond(health(&ctx, service, rest, &db, &outbox)));
     }
     let result = routes(&call).await;
+    send_response(out, ctx.respond(result));
     if call.method != Method::Get {
         deliver(&call).await;
     }
-    ctx.respond(result)
 }
 
 /// Deliver what is due in the outbox; what fails stays there for later.
@@ -154,19 +150,19 @@ async fn deliver(call: &Call<'_>) {
     }
 }
 
-/// `GET /health` and `/health/ready` (503 unless the database answers), `/health/live`.
-fn health(ctx: &Ctx, service: &Service, rest: &[&str], ready: bool) -> Result<Response, ApiError> {
+/// `GET /health` and `/health/ready` (503 unless the database answers; with
+/// the number of events waiting in the outbox), `/health/live`.
+fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Outbox) -> Result<Response, ApiError> {
     match rest {
         [] | ["ready"] => {
-            let mut body = serde_json::json!({
+            let backlog = outbox.backlog(db).ok();
+            let ready = backlog.is_some();
+            let body = serde_json::json!({
                 "service": service.name,
                 "status": if ready { "ok" } else { "unavailable" },
                 "checks": {"sqlite": ready},
+                "outbox": backlog,
             });
-            if let Some(extra) = service.health_extra {
-                let (name, value) = extra();
-                body[name] = value;
-            }
             Ok(ctx.json(if ready { 200 } else { 503 }, &body))
         }
         ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": service.name, "status": "ok"}))),

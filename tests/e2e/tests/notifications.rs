@@ -27,12 +27,52 @@ fn data_of(events: &[Value]) -> Vec<Value> {
     events.iter().map(|e| e["envelope"]["data"].clone()).collect()
 }
 
+/// Poll until `done` (mail goes out after the producer has answered).
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_registration_answers_before_its_welcome_mail_is_sent() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    // SendGrid takes the mail but does not answer until released: a
+    // registration that waited for its e-mail would wait for ever.
+    fake.hold();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = api.url("/api/users/register");
+    std::thread::spawn(move || {
+        let body = json!({"email": "ana@example.com", "password": PASSWORD, "username": "ana"});
+        tx.send(streamia_testkit::call(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        ))
+        .ok();
+    });
+    let registered = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the registration answered while SendGrid held its mail");
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    eventually("the welcome mail reached SendGrid", || fake.waiting() == 1);
+    assert!(fake.requests().is_empty(), "no mail answered yet");
+    fake.release();
+    eventually("the mail was sent", || fake.delivered().len() == 1);
+    assert_eq!(fake.delivered()[0].to(), "ana@example.com");
+}
+
 #[test]
 fn registering_sends_one_welcome_mail_to_the_new_address() {
     let fake = FakeSendGrid::start(API_KEY);
     let api = with_sendgrid(&fake);
     api.register("ana@example.com", "ana");
 
+    eventually("the welcome mail was sent", || !fake.delivered().is_empty());
     let mails = fake.delivered();
     assert_eq!(mails.len(), 1, "{:?}", fake.requests());
     let mail = &mails[0];
@@ -64,10 +104,15 @@ fn a_reset_mail_carries_a_token_that_resets_the_password() {
     api.register("ana@example.com", "ana");
     let r = api.post("/api/users/password/forgot", json!({"email": "ana@example.com"}));
     assert_eq!(r.status, 202, "{}", r.body);
+    api.settled();
 
     let mails = fake.delivered();
     assert_eq!(mails.len(), 2, "welcome and reset");
-    let reset = &mails[1];
+    // Each request's mail leaves after its own response: in either order.
+    let reset = mails
+        .iter()
+        .find(|m| m.content("text/plain").contains("reset-password?token="))
+        .expect("a reset mail");
     assert_eq!(reset.to(), "ana@example.com");
     let text = reset.content("text/plain");
     let link = text
@@ -97,6 +142,7 @@ fn a_reset_mail_carries_a_token_that_resets_the_password() {
     assert_error(&old, 401, "invalid_credentials");
     // No mail for an address without an account (no enumeration either way).
     api.post("/api/users/password/forgot", json!({"email": "nobody@example.com"}));
+    api.settled();
     assert_eq!(fake.delivered().len(), 2);
 }
 
@@ -106,6 +152,7 @@ fn a_429_then_202_gets_one_mail_through() {
     let api = with_sendgrid(&fake);
     fake.answer_next(&[429]);
     api.register("ana@example.com", "ana");
+    api.settled();
     let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 202]);
     assert_eq!(fake.delivered().len(), 1);
@@ -119,6 +166,7 @@ fn an_address_that_always_fails_ends_in_notification_failed() {
     let api = with_sendgrid(&fake);
     fake.always_fail("doomed@example.com", 503);
     api.register("doomed@example.com", "doomed");
+    api.settled();
     assert_eq!(fake.requests().len(), 3, "email_max_attempts tries, then it gives up");
     assert!(fake.delivered().is_empty());
     let failed = data_of(&api.received_of("notification.failed"));
@@ -131,6 +179,7 @@ fn an_address_that_always_fails_ends_in_notification_failed() {
     // A refusal that retrying cannot fix (400) fails at the first try.
     fake.always_fail("refused@example.com", 400);
     api.register("refused@example.com", "refused");
+    api.settled();
     let tries = fake
         .requests()
         .iter()

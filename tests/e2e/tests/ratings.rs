@@ -39,6 +39,8 @@ fn rating_creates_updates_and_deletes_with_stats_that_reach_the_movie() {
         json!({"movieId": movie, "average": 4.5, "count": 2,
             "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}})
     );
+    // The aggregate reaches the movie by event, after the write has answered.
+    api.settled();
     let film = api.get(&format!("/api/movies/{movie}"), None).json();
     assert_eq!(
         (film["averageRating"].as_f64(), film["totalRatings"].as_u64()),
@@ -50,6 +52,7 @@ fn rating_creates_updates_and_deletes_with_stats_that_reach_the_movie() {
     assert_eq!(api.send("DELETE", &path, Some(&bob), None).status, 204);
     assert_error(&api.get(&path, Some(&bob)), 404, "not_found");
     assert_error(&api.send("DELETE", &path, Some(&bob), None), 404, "not_found");
+    api.settled();
     let film = api.get(&format!("/api/movies/{movie}"), None).json();
     assert_eq!(
         (film["averageRating"].as_f64(), film["totalRatings"].as_u64()),
@@ -147,4 +150,49 @@ fn scores_other_than_whole_numbers_from_one_to_five_are_refused() {
     let stats = api.get(&format!("/api/ratings/movie/{movie}/stats"), None).json();
     assert_eq!(stats["count"], 0, "nothing was stored");
     assert!(api.received_of("rating.created").is_empty());
+}
+
+#[test]
+fn concurrent_writers_all_get_through_and_the_aggregate_adds_up() {
+    // Many requests writing one service's SQLite file at once: each waits
+    // its turn for the lock; none is refused, none is a 5xx.
+    let api = start();
+    let admin = api.admin();
+    let movies: Vec<String> = (0..4).map(|i| api.movie(&admin, &format!("Film {i}"))).collect();
+    let users: Vec<String> = (0..12)
+        .map(|i| api.register(&format!("fan{i}@example.com"), &format!("fan{i}")).1)
+        .collect();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let workers: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let (api, movies) = (&api, &movies);
+                s.spawn(move || {
+                    movies
+                        .iter()
+                        .map(|m| {
+                            let score = json!({"score": 1 + (i % 5)});
+                            api.send("POST", &format!("/api/ratings/{m}"), Some(token), Some(&score))
+                                .status
+                        })
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.len(), 48);
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    api.settled();
+    for m in &movies {
+        let stats = api.get(&format!("/api/ratings/movie/{m}/stats"), None).json();
+        assert_eq!(stats["count"], 12, "{stats}");
+        let film = api.get(&format!("/api/movies/{m}"), None).json();
+        assert_eq!(
+            (&film["averageRating"], &film["totalRatings"]),
+            (&stats["average"], &stats["count"]),
+            "the movie shows the last aggregate"
+        );
+    }
 }

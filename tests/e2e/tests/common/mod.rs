@@ -159,8 +159,41 @@ impl Api {
         )
     }
 
-    /// Events the test sink recorded, in order.
+    /// Wait until no service has an event waiting in its outbox (in two
+    /// passes running: a delivery may make its consumer write an event of
+    /// its own). A write answers before its events are delivered.
+    pub fn settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut quiet_passes = 0;
+        while quiet_passes < 2 {
+            let waiting: Vec<String> = PRODUCERS
+                .iter()
+                .filter_map(|service| {
+                    let reply = self.get(&format!("/health/{service}"), None);
+                    // A service not deployed or not ready delivers nothing.
+                    if reply.status != 200 {
+                        return None;
+                    }
+                    match reply.json()["outbox"].as_u64() {
+                        Some(0) => None,
+                        other => Some(format!("{service}: {other:?}")),
+                    }
+                })
+                .collect();
+            quiet_passes = if waiting.is_empty() { quiet_passes + 1 } else { 0 };
+            assert!(
+                std::time::Instant::now() < deadline,
+                "outboxes still not delivered: {waiting:?}"
+            );
+            if quiet_passes == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Events the test sink recorded, in order, once every outbox is delivered.
     pub fn received(&self) -> Vec<Value> {
+        self.settled();
         let r = self.get("/sink/received", None);
         assert_eq!(r.status, 200, "{}", r.body);
         r.json().as_array().unwrap().clone()

@@ -11,7 +11,8 @@ use super::wire::read_request;
 /// `text/plain` (400 with SendGrid's `{"errors":[{message,field}]}` otherwise).
 /// Accepted mail gets 202 and an `X-Message-Id`. Answers can be scripted:
 /// [`FakeSendGrid::answer_next`] queues statuses for the next requests,
-/// [`FakeSendGrid::always_fail`] makes one recipient always get a status.
+/// [`FakeSendGrid::always_fail`] makes one recipient always get a status,
+/// [`FakeSendGrid::hold`] keeps requests unanswered until released.
 pub struct FakeSendGrid {
     pub port: u16,
     state: Arc<Mutex<SendGridState>>,
@@ -22,6 +23,10 @@ struct SendGridState {
     requests: Vec<SendGridRequest>,
     queued: std::collections::VecDeque<u16>,
     failing: Vec<(String, u16)>,
+    /// Requests wait unanswered while this is set.
+    held: bool,
+    /// Requests read and not yet answered.
+    waiting: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +123,13 @@ impl FakeSendGrid {
                 let (method, path, headers, body) = (&request.method, &request.path, &request.headers, &request.body);
                 let json: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
                 let mut st = shared.lock().unwrap();
+                st.waiting += 1;
+                while st.held {
+                    drop(st);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    st = shared.lock().unwrap();
+                }
+                st.waiting -= 1;
                 let checked = if method != "POST" || path != "/v3/mail/send" {
                     Err((404, "Not found".to_owned(), String::new()))
                 } else {
@@ -179,7 +191,21 @@ impl FakeSendGrid {
         self.state.lock().unwrap().failing.push((address.to_owned(), status));
     }
 
-    /// Every request received, in order, with the status it got.
+    /// Leave requests unanswered until [`FakeSendGrid::release`].
+    pub fn hold(&self) {
+        self.state.lock().unwrap().held = true;
+    }
+
+    pub fn release(&self) {
+        self.state.lock().unwrap().held = false;
+    }
+
+    /// Requests received and not answered yet (held).
+    pub fn waiting(&self) -> usize {
+        self.state.lock().unwrap().waiting
+    }
+
+    /// Every request answered, in order, with the status it got.
     pub fn requests(&self) -> Vec<SendGridRequest> {
         self.state.lock().unwrap().requests.clone()
     }

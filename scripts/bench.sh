@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The benchmark (not a test): the whole app on its embedded default (spin.toml
+# + runtime-config.toml: SQLite and key-value files, events over http),
+# seeded through the public API with a realistic catalogue, then each main
+# path at 100 concurrent connections with wrk, beside a no-op component
+# measured on the same host in the same run; then the time from a rating
+# write to the movie's aggregate. Prints a table and writes
+# docs/bench/<host>.json and docs/bench/<host>.svg.
+#   scripts/bench.sh                         # the Spin CLI when there is one
+#   BENCH_HOST=devhost scripts/bench.sh      # devhost (release)
+#   DURATION=30 CONNECTIONS=100 BENCH_MOVIES=1000 BENCH_USERS=1000 scripts/bench.sh
+source "$(dirname "$0")/setup.sh"
+ensure_wasm_target
+ensure_debian_packages wrk:wrk python3:python3
+cd "$ROOT"
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-100}"
+devhost="$CARGO_TARGET_DIR/release/devhost"
+spin="$(find_spin)"
+BENCH_HOST="${BENCH_HOST:-$([ -n "$spin" ] && echo spin || echo devhost)}"
+if [ "$BENCH_HOST" = spin ] && [ -z "$spin" ]; then
+    echo "error: BENCH_HOST=spin but no Spin CLI (spin on PATH or ../shared/bin/spin)" >&2; exit 1
+fi
+noop_wasm="$CARGO_TARGET_DIR/fixtures/wasm32-wasip2/release/fixture_noop.wasm"
+
+# host_version: which host serves, as the results name it
+host_version() {
+    if [ "$BENCH_HOST" = spin ]; then "$spin" --version | sed 's/ (.*//'; else echo "devhost (release)"; fi
+}
+
+build_host_and_noop() {
+    if [ "$BENCH_HOST" = spin ]; then
+        echo "==> host: $("$spin" --version) ($spin)"
+    else
+        echo "==> host: devhost (release); building it"
+        cargo build --quiet --release -p devhost --manifest-path "$ROOT/Cargo.toml"
+    fi
+    echo "==> building the no-op fixture component"
+    CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fixtures" cargo build --quiet --release --target wasm32-wasip2 \
+        --manifest-path "$ROOT/devhost/tests/fixtures/Cargo.toml" -p fixture-noop
+}
+
+work="$(mktemp -d)"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$work"' EXIT
+
+# write_noop_manifest DIR: a one-component app answering every path
+write_noop_manifest() {
+    mkdir -p "$1"
+    cat > "$1/spin.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench-noop"
+[[trigger.http]]
+route = "/..."
+component = "noop"
+[component.noop]
+source = "$noop_wasm"
+TOML
+}
+
+# start DIR [ARGS…]: run the host on DIR/spin.toml, in DIR (Spin resolves
+# relative SQLite paths against its working directory); sets STARTED_URL to
+# its base URL. Not in $(…): the host's pid must reach the exit trap.
+start() {
+    local dir="$1"; shift
+    if [ "$BENCH_HOST" = spin ]; then
+        (cd "$dir" && exec "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
+    else
+        (cd "$dir" && exec "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
+    fi
+    pids+=($!)
+    for _ in $(seq 1 600); do
+        STARTED_URL="$(sed -n 's/^Serving //p' "$dir/stdout")"
+        if [ -n "$STARTED_URL" ]; then return; fi
+        sleep 0.1
+    done
+    cat "$dir/stderr" >&2; exit 1
+}
+
+export DURATION CONNECTIONS
+build_host_and_noop
+echo "==> building the components"
+"$ROOT/scripts/build.sh" >/dev/null
+
+write_noop_manifest "$work/noop"
+mkdir -p "$work/app" "$work/requests"
+sed "s#source = \"target/#source = \"$CARGO_TARGET_DIR/#" "$ROOT/spin.toml" > "$work/app/spin.toml"
+cp "$ROOT/runtime-config.toml" "$work/app/"
+
+start "$work/noop"
+noop="$STARTED_URL"
+export SPIN_VARIABLE_JWT_SECRET="bench-only-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export SPIN_VARIABLE_ADMIN_EMAILS="bench-admin@example.com"
+start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"
+app="$STARTED_URL"
+
+echo "==> seeding through the API"
+python3 "$ROOT/scripts/bench/driver.py" seed "$app" "$work/requests"
+
+# run NAME URL REQUESTS: a warm-up, then the measurement (one JSON line)
+run() {
+    local script="$ROOT/scripts/bench/requests.lua" file="$work/requests/$3.requests"
+    wrk -t2 -c"$CONNECTIONS" -d3s --timeout 10s -s "$script" "$2" -- "$file" "$1" 2 >/dev/null
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
+}
+printf 'GET\t/\t\t\n' > "$work/requests/noop.requests"
+
+echo "==> ${CONNECTIONS} connections, ${DURATION} s each (after 3 s of warm-up)"
+{
+    run "no-op component" "$noop" noop
+    run "GET /api/movies/{id}" "$app" movie
+    run "GET /api/movies (list)" "$app" list
+    run "GET /api/movies?search=" "$app" search
+    run "GET /api/comments/movie/{id}" "$app" comments
+    run "GET /api/ratings/movie/{id}/stats" "$app" stats
+    run "POST /api/ratings/{id}" "$app" rate
+    run "POST /api/comments/movie/{id}" "$app" comment
+    run "POST+DELETE /api/favorites/{id}" "$app" favorite
+    run "POST /api/users/login" "$app" login
+} | tee "$work/requests/results" | sed 's/^/    /'
+
+echo "==> rating write -> the movie's aggregate (one at a time, idle app)"
+python3 "$ROOT/scripts/bench/driver.py" latency "$app" "$work/requests"
+
+# The app's own log, for a look at what it said under load.
+mkdir -p "$ROOT/docs/bench" "$CARGO_TARGET_DIR/bench"
+cat "$work/app/stdout" "$work/app/stderr" > "$CARGO_TARGET_DIR/bench/app-$BENCH_HOST.log"
+echo "==> the app's log: $CARGO_TARGET_DIR/bench/app-$BENCH_HOST.log" \
+    "($(grep -c -i "error\|panicked\|busy" "$CARGO_TARGET_DIR/bench/app-$BENCH_HOST.log" || true) lines with errors)"
+python3 "$ROOT/scripts/bench/driver.py" report "$work/requests/results" \
+    "$ROOT/docs/bench/$BENCH_HOST.json" "$ROOT/docs/bench/$BENCH_HOST.svg" "$(host_version)"
