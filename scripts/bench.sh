@@ -98,11 +98,16 @@ app="$STARTED_URL"
 echo "==> seeding through the API"
 python3 "$ROOT/scripts/bench/driver.py" seed "$app" "$work/requests"
 
-# run NAME URL REQUESTS: a warm-up, then the measurement (one JSON line)
+# run NAME URL REQUESTS [SECONDS] [nowarm]: a warm-up (unless nowarm: the
+# favourites' file depends on the state the seeding left), then the
+# measurement (one JSON line)
 run() {
     local script="$ROOT/scripts/bench/requests.lua" file="$work/requests/$3.requests"
-    wrk -t2 -c"$CONNECTIONS" -d3s --timeout 10s -s "$script" "$2" -- "$file" "$1" 2 >/dev/null
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
+    local seconds="${4:-$DURATION}"
+    if [ "${5:-}" != nowarm ]; then
+        wrk -t2 -c"$CONNECTIONS" -d3s --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 >/dev/null
+    fi
+    wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
 }
 printf 'GET\t/\t\t\n' > "$work/requests/noop.requests"
 
@@ -116,8 +121,10 @@ echo "==> ${CONNECTIONS} connections, ${DURATION} s each (after 3 s of warm-up)"
     run "GET /api/ratings/movie/{id}/stats" "$app" stats
     run "POST /api/ratings/{id}" "$app" rate
     run "POST /api/comments/movie/{id}" "$app" comment
-    run "POST+DELETE /api/favorites/{id}" "$app" favorite
-    run "POST /api/users/login" "$app" login
+    run "POST+DELETE /api/favorites/{id}" "$app" favorite "$DURATION" nowarm
+    # Argon2id by design: each login takes ~0.1 s of a core, so 100 at once
+    # queue for seconds; twice as long a run, to let them finish.
+    run "POST /api/users/login" "$app" login "$((2 * DURATION))"
 } | tee "$work/requests/results" | sed 's/^/    /'
 
 echo "==> rating write -> the movie's aggregate (one at a time, idle app)"

@@ -108,12 +108,12 @@ def seed(base, out):
     parallel(lambda c: api.ok("POST", f"/api/comments/movie/{c[1]}", c[0], {"content": f"Comment {c[2]}: worth a watch."}), comments)
     print(f"    {len(comments)} comments ({time.time() - started:.0f} s to seed)", flush=True)
 
-    write_requests(out, rng, movies, users)
+    write_requests(base, out, rng, movies, users)
     with open(os.path.join(out, "seed.json"), "w") as f:
         json.dump({"movies": movies, "users": users, "admin": admin_token}, f)
 
 
-def write_requests(out, rng, movies, users):
+def write_requests(base, out, rng, movies, users):
     """One file per measurement: METHOD, path, token, body, tab-separated."""
 
     def write(name, lines):
@@ -132,17 +132,26 @@ def write_requests(out, rng, movies, users):
                    for u in rng.sample(users, len(users))])
     write("comment", [("POST", f"/api/comments/movie/{rng.choice(popular)}", rng.choice(users)["token"],
                        {"content": "Benchmark comment: a fine film."}) for _ in range(500)])
-    # Each wrk thread adds a run of favourites and then removes the same run
-    # (wrk-requests.lua gives each thread its own slice of the pairs): every
-    # request is a write that succeeds (201, then 204).
-    n = min(400, len(users), len(movies))
-    pairs = [(u["token"], m) for u, m in zip(rng.sample(users, n), rng.sample(movies, n))]
-    lines = []
-    for start in range(0, len(pairs), n // 4):
-        run = pairs[start:start + n // 4]
-        lines += [("POST", f"/api/favorites/{m}", t, None) for t, m in run]
-        lines += [("DELETE", f"/api/favorites/{m}", t, None) for t, m in run]
+    # Favourites, as adds and removes that all succeed: each wrk thread
+    # (requests.lua gives each its own half of the file) adds pair i and
+    # removes pair i - LAG, round and round; the LAG pairs before the first
+    # are added while seeding, so every remove finds its favourite, added
+    # LAG pairs (2 x LAG requests) earlier: later than any write takes.
+    pairs = [(u["token"], m) for u in users for m in rng.sample(movies, min(3, len(movies)))]
+    rng.shuffle(pairs)
+    per_thread = min(1200, len(pairs) // 2)
+    lag = min(300, per_thread // 4)
+    lines, seeded = [], []
+    for t in range(2):
+        mine = pairs[t * per_thread:(t + 1) * per_thread]
+        seeded += mine[-lag:]
+        for i, (token, movie) in enumerate(mine):
+            old_token, old_movie = mine[i - lag]
+            lines.append(("POST", f"/api/favorites/{movie}", token, None))
+            lines.append(("DELETE", f"/api/favorites/{old_movie}", old_token, None))
     write("favorite", lines)
+    api = Client(base)
+    parallel(lambda p: api.ok("POST", f"/api/favorites/{p[1]}", p[0]), seeded)
     write("login", [("POST", "/api/users/login", None, {"email": u["email"], "password": PASSWORD})
                     for u in rng.sample(users, min(200, len(users)))])
 

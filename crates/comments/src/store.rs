@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::outbox_schema!("comments"),
     &streamia_events::consumer_schema!("comments"),
     &streamia_events::tombstone_schema!("comments"),
+    // Counting a comment's visible replies (parent and status, both equal):
+    // without it SQLite counted them through the status index, reading
+    // every approved comment for each comment listed.
+    &["CREATE INDEX comments_items_parent_status ON comments_items (parent_id, moderation_status)"],
 ];
 
 fn comment_from(row: &Row<'_>) -> Result<Comment, DbError> {

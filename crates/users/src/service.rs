@@ -121,10 +121,12 @@ impl Users<'_> {
             (Some(u), true) => u,
             _ => return Err(ApiError::InvalidCredentials),
         };
-        transaction(self.db, || {
-            let tokens = self.session_tokens(&user, None)?;
-            Ok(Session::new(user.clone(), tokens))
-        })
+        // One INSERT, so no explicit transaction: SQLite holds the write
+        // lock only while the host runs the statement, never while this
+        // instance waits for a CPU (under a burst of logins, each hashing
+        // for ~0.1 s, a lock held across that wait made others time out).
+        let tokens = self.session_tokens(&user, None)?;
+        Ok(Session::new(user, tokens))
     }
 
     /// Rotate a refresh token. Presenting a token that was already rotated
