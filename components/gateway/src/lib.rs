@@ -2,7 +2,9 @@
 //! CORS preflights, checks size, type and token before anything is parsed,
 //! and forwards `/api/<service>/...` to the service's base URL — service
 //! chaining (`http://users.spin.internal`) on one Spin app, any URL in a
-//! split deployment. One JSON log line per request.
+//! split deployment. A catalogue read the movies cache holds is answered
+//! here, from that cache (`X-Cache: hit`): one component instead of two and
+//! a chained call. One JSON log line per request.
 
 use std::cell::OnceCell;
 use std::time::Instant;
@@ -166,10 +168,17 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
             .verify(token, Now::system().unix().max(0) as u64)
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
-    let base = config.url(route.service)?.ok_or_else(|| ApiError::Unavailable {
+    let not_deployed = || ApiError::Unavailable {
         code: "service_unavailable",
         message: format!("the {} service is not deployed", route.service.name()),
-    })?;
+    };
+    if !config.enabled()?.contains(&route.service) {
+        return Err(not_deployed());
+    }
+    if let Some(hit) = cached_catalogue_read(ctx, &req, route) {
+        return Ok(hit);
+    }
+    let base = config.url(route.service)?.ok_or_else(not_deployed)?;
 
     let query = req.query();
     let url = if query.is_empty() {
@@ -205,6 +214,27 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
         }
     })?;
     Ok(pass_back(resp))
+}
+
+/// `GET /api/movies/{id}` or `GET /api/movies?…` from the movies cache, when
+/// this gateway shares the movies service's key-value store (one app, or a
+/// split deployment whose stores are the same Redis) and the entry is
+/// there. The body is the movies service's own (`streamia_movies::cache`);
+/// a miss goes to the service, which fills the cache.
+fn cached_catalogue_read(ctx: &Ctx, req: &Request, route: Route) -> Option<Response> {
+    if route.service != Service::Movies || *req.method() != Method::Get {
+        return None;
+    }
+    let path = req.path();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let ["api", "movies", rest @ ..] = segments.as_slice() else {
+        return None;
+    };
+    let cache = streamia_movies::KvCache::open_if_granted()?;
+    let body = streamia_movies::cache::cached_read(&cache, rest, |k| ctx.query(k).map(str::to_owned), Now::system())?;
+    let mut resp = streamia_api::json_bytes(200, body, &ctx.request_id);
+    resp.set_header("x-cache", "hit");
+    Some(resp)
 }
 
 /// The service's answer with only the headers a client should see.

@@ -75,7 +75,15 @@ pub fn parse_query(query: &str) -> HashMap<String, String> {
 pub fn json_response<T: Serialize>(status: u16, value: &T, request_id: &str) -> Response {
     // Serialising our own response types cannot fail; an empty object is a
     // safer answer than a panic if one ever did.
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes(
+        status,
+        serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
+        request_id,
+    )
+}
+
+/// A response whose body is JSON already serialised.
+pub fn json_bytes(status: u16, body: Vec<u8>, request_id: &str) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

@@ -15,7 +15,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Movie;
+use streamia_api::{MovieId, Paginated};
+use streamia_clock::Now;
+
+use crate::domain::{year_of, ListQuery, Movie};
 use crate::service::{Movies, LIST_TTL_SECS, MAX_CACHED_LISTS};
 
 pub trait Cache {
@@ -74,6 +77,14 @@ impl KvCache {
                 KvCache(None)
             }
         }
+    }
+
+    /// The store when this component has it, silently `None` otherwise (the
+    /// gateway of a split deployment may not share it).
+    pub fn open_if_granted() -> Option<Self> {
+        spin_sdk::key_value::Store::open(CACHE_STORE)
+            .ok()
+            .map(|store| KvCache(Some(store)))
     }
 }
 
@@ -137,11 +148,56 @@ pub(crate) struct CachedPage {
     pub generation: String,
 }
 
+/// An entry still fresh at `now`.
+fn fresh<T: for<'de> Deserialize<'de>>(cache: &dyn Cache, key: &str, now: Now) -> Option<T> {
+    let bytes = cache.get(key)?;
+    let entry: Cached<T> = serde_json::from_slice(&bytes).ok()?;
+    (entry.exp > now.unix()).then_some(entry.value)
+}
+
+/// The generation list pages are cached under now ("" before any write).
+fn list_generation(cache: &dyn Cache) -> String {
+    cache
+        .get(LISTS_GENERATION)
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
+/// A public catalogue read answered from the cache alone, as the movies
+/// service answers it (the JSON body of its 200): `GET /api/movies/{id}`
+/// (`rest` = `[id]`) or `GET /api/movies?…` (`rest` = `[]`). `None` on a
+/// miss, or for anything else: the service answers those. The gateway uses
+/// it so that a hit costs one component, not two and a chained call; what
+/// is cached, for how long and when it is dropped stays the service's.
+pub fn cached_read(
+    cache: &dyn Cache,
+    rest: &[&str],
+    query: impl Fn(&str) -> Option<String>,
+    now: Now,
+) -> Option<Vec<u8>> {
+    match rest {
+        [id] => {
+            let id = MovieId::parse(id).ok()?;
+            let movie: Movie = fresh(cache, &movie_key(id.as_str()), now)?;
+            serde_json::to_vec(&movie).ok()
+        }
+        [] => {
+            let q = ListQuery::parse(query, year_of(now.unix())).ok()?;
+            let generation = list_generation(cache);
+            let page = fresh::<CachedPage>(cache, &list_key(&q), now).filter(|p| p.generation == generation)?;
+            serde_json::to_vec(&Paginated::new(page.data, q.page, page.total)).ok()
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn list_key(q: &ListQuery) -> String {
+    format!("movies:list:{}", q.cache_key())
+}
+
 impl Movies<'_> {
     pub(crate) fn cached<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
-        let bytes = self.cache.get(key)?;
-        let entry: Cached<T> = serde_json::from_slice(&bytes).ok()?;
-        (entry.exp > self.now.unix()).then_some(entry.value)
+        fresh(self.cache, key, self.now)
     }
     pub(crate) fn store<T: Serialize>(&self, key: &str, value: &T, ttl: i64) {
         let entry = Cached {
@@ -153,12 +209,8 @@ impl Movies<'_> {
         }
     }
 
-    /// The generation list pages are cached under now ("" before any write).
     pub(crate) fn list_generation(&self) -> String {
-        self.cache
-            .get(LISTS_GENERATION)
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default()
+        list_generation(self.cache)
     }
 
     /// Drop a movie's entry (if any) and make every cached list page stale:

@@ -8,7 +8,7 @@ use streamia_db::{transaction, Db, Value};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
-use crate::cache::{movie_key, Cache, CachedPage, Lookup};
+use crate::cache::{list_key, movie_key, Cache, CachedPage, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
 use crate::store::{
     self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
@@ -49,7 +49,7 @@ impl Movies<'_> {
     }
 
     pub fn list(&self, q: &ListQuery) -> Result<(Paginated<Movie>, Lookup), ApiError> {
-        let key = format!("movies:list:{}", q.cache_key());
+        let key = list_key(q);
         let generation = self.list_generation();
         if let Some(page) = self.cached::<CachedPage>(&key).filter(|p| p.generation == generation) {
             return Ok((Paginated::new(page.data, q.page, page.total), Lookup::Hit));

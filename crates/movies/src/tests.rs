@@ -275,3 +275,30 @@ fn rating_aggregates_apply_in_version_order_once() {
         "the older aggregate never overwrites"
     );
 }
+
+#[test]
+fn a_cached_read_is_the_services_own_answer_and_nothing_after_a_write() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    let read = |rest: &[&str], now| crate::cache::cached_read(&f.cache, rest, |_| None, Now::at(1_800_000_000 + now));
+    assert_eq!(read(&[m.id.as_str()], 1), None, "not cached yet");
+    assert_eq!(read(&[], 1), None);
+
+    let (movie, _) = f.at(1).get(&m.id).unwrap();
+    let all = ListQuery::parse(|_| None, 2026).unwrap();
+    let (page, _) = f.at(1).list(&all).unwrap();
+    assert_eq!(read(&[m.id.as_str()], 2), Some(serde_json::to_vec(&movie).unwrap()));
+    assert_eq!(read(&[], 2), Some(serde_json::to_vec(&page).unwrap()));
+    assert_eq!(read(&["not/an id"], 2), None);
+    assert_eq!(read(&[m.id.as_str(), "poster"], 2), None, "only the two reads");
+    assert_eq!(read(&[m.id.as_str()], MOVIE_TTL_SECS + 2), None, "expired");
+
+    let fields: MovieFields =
+        serde_json::from_value(serde_json::json!({"title": "Aliens", "description": "d", "releaseYear": 1986}))
+            .unwrap();
+    f.at(3)
+        .update(&m.id, &MovieInput::parse(&fields, 2026).unwrap())
+        .unwrap();
+    assert_eq!(read(&[m.id.as_str()], 4), None, "the write dropped the movie");
+    assert_eq!(read(&[], 4), None, "and made the pages stale");
+}

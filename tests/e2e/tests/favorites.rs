@@ -153,6 +153,8 @@ fn titles_and_posters_follow_the_catalogue() {
         Some(&json!({"title": "Alien (Director's Cut)"})),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    // movie.updated reaches favorites after the PATCH has answered.
+    api.settled();
     let list = api.get("/api/favorites", Some(&ana)).json();
     assert_eq!(list["data"][0]["title"], "Alien (Director's Cut)");
 }
