@@ -12,6 +12,16 @@ cd "$ROOT"
 logs="$CARGO_TARGET_DIR/test-logs"
 mkdir -p "$logs"
 
+# step NAME: announce a step; the time each took is printed at the end.
+timings=()
+step() {
+    if [ -n "${step_name:-}" ]; then timings+=("$(printf '%5d s  %s' $((SECONDS - step_start)) "$step_name")"); fi
+    step_name="$1"
+    step_start=$SECONDS
+    [ -n "$1" ] && echo "==> $1"
+    return 0
+}
+
 wasm_packages=()
 for dir in components/*/ tests/components/*/; do
     wasm_packages+=(-p "$(basename "$dir")")
@@ -23,25 +33,25 @@ for file in tests/e2e/tests/*.rs; do
     both_hosts+=(--test "$(basename "$file" .rs)")
 done
 
-echo "==> cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 (cd devhost/tests/fixtures && cargo fmt --all -- --check)
 
-echo "==> cargo clippy (native crates, then components for wasm32-wasip2)"
+step "cargo clippy (native crates, then components for wasm32-wasip2)"
 cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-wasip2 "${wasm_packages[@]}" -- -D warnings
 
 # Built once: both hosts serve these same .wasm files.
-echo "==> cargo build --release --target wasm32-wasip2 ${wasm_packages[*]}"
+step "cargo build --release --target wasm32-wasip2 ${wasm_packages[*]}"
 cargo build --quiet --release --target wasm32-wasip2 "${wasm_packages[@]}"
 
-echo "==> supply chain: cargo-deny (advisories, licences, bans, sources)"
+step "supply chain: cargo-deny (advisories, licences, bans, sources)"
 scripts/supply-chain.sh
 
 # One native build: the devhost binary `cargo test` builds is the one the
 # end-to-end tests run (building it alone would unify features differently
 # and compile wasmtime a second time).
-echo "==> cargo test --no-run"
+step "cargo test --no-run"
 cargo test --quiet --no-run
 export DEVHOST_BIN="$CARGO_TARGET_DIR/debug/devhost"
 
@@ -57,7 +67,7 @@ passed() {
 both_names=()
 for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"); done
 
-echo "==> cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
+step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
 # `spin build` is the Spin CLI's: it runs in the Spin pass below.
 cargo test -- --skip spin_build 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")
@@ -66,7 +76,7 @@ total=$(passed "$logs/devhost.log")
 spin="$(find_spin)"
 if [ -n "$spin" ]; then
     version="$("$spin" --version)"
-    echo "==> the same suite on the real Spin: $version ($spin), and spin build"
+    step "the same suite on the real Spin: $version ($spin), and spin build"
     STREAMIA_TEST_HOST=spin cargo test "${both_hosts[@]}" 2>&1 | tee "$logs/spin.log"
     summary+=("${version%% (*}: $(passed "$logs/spin.log") end-to-end, spin build and Spin-behaviour tests passed")
     total=$((total + $(passed "$logs/spin.log")))
@@ -74,6 +84,9 @@ else
     summary+=("the real Spin: NOT RUN (no Spin CLI on PATH or at ../shared/bin/spin)")
 fi
 
+step ""
+echo "==> time per step (${SECONDS} s in all)"
+printf '    %s\n' "${timings[@]}"
 echo "==> hosts"
 printf '    %s\n' "${summary[@]}"
 echo "$total passed, 0 failed"
