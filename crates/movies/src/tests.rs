@@ -44,6 +44,16 @@ impl Fixture {
         self.at(0).create(&MovieInput::parse(&fields, 2026).unwrap()).unwrap()
     }
 
+    /// PUT the movie as "Aliens" (1986) at `now`.
+    fn rename_to_aliens(&self, id: &str, now: i64) {
+        let fields: MovieFields =
+            serde_json::from_value(serde_json::json!({"title": "Aliens", "description": "d", "releaseYear": 1986}))
+                .unwrap();
+        self.at(now)
+            .update(id, &MovieInput::parse(&fields, 2026).unwrap())
+            .unwrap();
+    }
+
     fn query(&self, pairs: &[(&str, &str)]) -> Vec<String> {
         let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let q = ListQuery::parse(|k| owned.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()), 2026).unwrap();
@@ -96,12 +106,7 @@ fn reads_are_cached_and_writes_invalidate() {
     assert_eq!(f.at(2).list(&all).unwrap().1, Lookup::Hit);
 
     assert_eq!(f.query(&[]), ["Alien"]);
-    let fields: MovieFields =
-        serde_json::from_value(serde_json::json!({"title": "Aliens", "description": "d", "releaseYear": 1986}))
-            .unwrap();
-    f.at(3)
-        .update(&m.id, &MovieInput::parse(&fields, 2026).unwrap())
-        .unwrap();
+    f.rename_to_aliens(&m.id, 3);
     assert_eq!(
         f.at(4).get(&m.id).unwrap().0.title,
         "Aliens",
@@ -293,12 +298,7 @@ fn a_cached_read_is_the_services_own_answer_and_nothing_after_a_write() {
     assert_eq!(read(&[m.id.as_str(), "poster"], 2), None, "only the two reads");
     assert_eq!(read(&[m.id.as_str()], MOVIE_TTL_SECS + 2), None, "expired");
 
-    let fields: MovieFields =
-        serde_json::from_value(serde_json::json!({"title": "Aliens", "description": "d", "releaseYear": 1986}))
-            .unwrap();
-    f.at(3)
-        .update(&m.id, &MovieInput::parse(&fields, 2026).unwrap())
-        .unwrap();
+    f.rename_to_aliens(&m.id, 3);
     assert_eq!(read(&[m.id.as_str()], 4), None, "the write dropped the movie");
     assert_eq!(read(&[], 4), None, "and made the pages stale");
 }
