@@ -15,9 +15,10 @@ use streamia_api::{request_id, ApiError, Ctx};
 use streamia_clock::Now;
 use streamia_gateway::{content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service};
 
-/// The gateway's Spin variables, each read on first use: an anonymous read
-/// reads two (the service's URL and the enabled list), a browser's a third
-/// (the CORS origins), an authenticated request the signing key as well.
+/// The gateway's Spin variables, each read on first use: a catalogue cache
+/// hit reads none, another anonymous request two (the service's URL and the
+/// enabled list), a browser's a third (the CORS origins), an authenticated
+/// request the signing key as well.
 /// Every variable read is a host call on every request.
 #[derive(Default)]
 struct Config {
@@ -168,19 +169,15 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
             .verify(token, Now::system().unix().max(0) as u64)
             .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
-    let not_deployed = || ApiError::Unavailable {
-        code: "service_unavailable",
-        message: format!("the {} service is not deployed", route.service.name()),
-    };
     // A hit needs no variable: only a deployed movies service fills the
     // store this gateway reads.
     if let Some(hit) = cached_catalogue_read(ctx, &req, route) {
         return Ok(hit);
     }
-    if !config.enabled()?.contains(&route.service) {
-        return Err(not_deployed());
-    }
-    let base = config.url(route.service)?.ok_or_else(not_deployed)?;
+    let base = config.url(route.service)?.ok_or_else(|| ApiError::Unavailable {
+        code: "service_unavailable",
+        message: format!("the {} service is not deployed", route.service.name()),
+    })?;
 
     let query = req.query();
     let url = if query.is_empty() {

@@ -163,6 +163,21 @@ fn list_generation(cache: &dyn Cache) -> String {
         .unwrap_or_default()
 }
 
+/// A movie's entry, if still fresh at `now`.
+pub(crate) fn cached_movie(cache: &dyn Cache, id: &str, now: Now) -> Option<Movie> {
+    fresh(cache, &movie_key(id), now)
+}
+
+/// A list page still fresh at `now` and of the current generation, if
+/// cached; and that generation, which a page read now is cached under.
+pub(crate) fn cached_page(cache: &dyn Cache, q: &ListQuery, now: Now) -> (Option<Paginated<Movie>>, String) {
+    let generation = list_generation(cache);
+    let page = fresh::<CachedPage>(cache, &list_key(q), now)
+        .filter(|p| p.generation == generation)
+        .map(|p| Paginated::new(p.data, q.page, p.total));
+    (page, generation)
+}
+
 /// A public catalogue read answered from the cache alone, as the movies
 /// service answers it (the JSON body of its 200): `GET /api/movies/{id}`
 /// (`rest` = `[id]`) or `GET /api/movies?…` (`rest` = `[]`). `None` on a
@@ -178,14 +193,11 @@ pub fn cached_read(
     match rest {
         [id] => {
             let id = MovieId::parse(id).ok()?;
-            let movie: Movie = fresh(cache, &movie_key(id.as_str()), now)?;
-            serde_json::to_vec(&movie).ok()
+            serde_json::to_vec(&cached_movie(cache, id.as_str(), now)?).ok()
         }
         [] => {
             let q = ListQuery::parse(query, year_of(now.unix())).ok()?;
-            let generation = list_generation(cache);
-            let page = fresh::<CachedPage>(cache, &list_key(&q), now).filter(|p| p.generation == generation)?;
-            serde_json::to_vec(&Paginated::new(page.data, q.page, page.total)).ok()
+            serde_json::to_vec(&cached_page(cache, &q, now).0?).ok()
         }
         _ => None,
     }
@@ -196,9 +208,6 @@ pub(crate) fn list_key(q: &ListQuery) -> String {
 }
 
 impl Movies<'_> {
-    pub(crate) fn cached<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
-        fresh(self.cache, key, self.now)
-    }
     pub(crate) fn store<T: Serialize>(&self, key: &str, value: &T, ttl: i64) {
         let entry = Cached {
             exp: self.now.unix() + ttl,
@@ -207,10 +216,6 @@ impl Movies<'_> {
         if let Ok(bytes) = serde_json::to_vec(&entry) {
             self.cache.set(key, &bytes);
         }
-    }
-
-    pub(crate) fn list_generation(&self) -> String {
-        list_generation(self.cache)
     }
 
     /// Drop a movie's entry (if any) and make every cached list page stale:

@@ -8,7 +8,7 @@ use streamia_db::{transaction, Db, Value};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
-use crate::cache::{list_key, movie_key, Cache, CachedPage, Lookup};
+use crate::cache::{cached_movie, cached_page, list_key, movie_key, Cache, CachedPage, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
 use crate::store::{
     self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
@@ -35,12 +35,11 @@ impl Movies<'_> {
 
     /// GET one movie: the cache, else the database (then cached).
     pub fn get(&self, id: &str) -> Result<(Movie, Lookup), ApiError> {
-        let key = movie_key(id);
-        if let Some(movie) = self.cached::<Movie>(&key) {
+        if let Some(movie) = cached_movie(self.cache, id, self.now) {
             return Ok((movie, Lookup::Hit));
         }
         let movie = store::find(self.db, id)?.ok_or_else(movie_not_found)?;
-        self.store(&key, &movie, MOVIE_TTL_SECS);
+        self.store(&movie_key(id), &movie, MOVIE_TTL_SECS);
         Ok((movie, Lookup::Miss))
     }
 
@@ -49,10 +48,9 @@ impl Movies<'_> {
     }
 
     pub fn list(&self, q: &ListQuery) -> Result<(Paginated<Movie>, Lookup), ApiError> {
-        let key = list_key(q);
-        let generation = self.list_generation();
-        if let Some(page) = self.cached::<CachedPage>(&key).filter(|p| p.generation == generation) {
-            return Ok((Paginated::new(page.data, q.page, page.total), Lookup::Hit));
+        let (hit, generation) = cached_page(self.cache, q, self.now);
+        if let Some(page) = hit {
+            return Ok((page, Lookup::Hit));
         }
         let mut filter = String::new();
         let mut params: Vec<Value> = Vec::new();
@@ -84,7 +82,7 @@ impl Movies<'_> {
         let rows = self.db.execute(&sql, &params)?;
         let data = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
         self.remember_list(
-            &key,
+            &list_key(q),
             &CachedPage {
                 data: data.clone(),
                 total,
