@@ -42,7 +42,9 @@ build_host_and_noop() {
 
 work="$(mktemp -d)"
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$work"' EXIT
+# Each host leads its own process group (setsid): `spin up` serves through a
+# `spin trigger http` child, which a kill of `spin up` alone leaves running.
+trap 'for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null; done; wait; rm -rf "$work"' EXIT
 
 # write_noop_manifest DIR: a one-component app answering every path
 write_noop_manifest() {
@@ -65,9 +67,9 @@ TOML
 start() {
     local dir="$1"; shift
     if [ "$BENCH_HOST" = spin ]; then
-        (cd "$dir" && exec "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
+        (cd "$dir" && exec setsid "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
     else
-        (cd "$dir" && exec "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
+        (cd "$dir" && exec setsid "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
     fi
     pids+=($!)
     for _ in $(seq 1 600); do

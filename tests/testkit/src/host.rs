@@ -2,6 +2,7 @@
 //! temporary directory, on devhost or on `spin up`.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -104,6 +105,11 @@ impl App {
             )
         };
         let mut cmd = Command::new(program);
+        // Its own process group, so that stopping it stops what it started:
+        // `spin up` serves through a `spin trigger http` child process,
+        // which outlived a kill of `spin up` alone (hundreds of orphaned
+        // hosts per test run, still listening and competing for the CPU).
+        cmd.process_group(0);
         // Spin resolves relative SQLite paths against its working directory.
         cmd.current_dir(dir).arg("up").arg("-f").arg(dir.join("spin.toml"));
         // `spin up` refuses --listen for an app without an HTTP trigger.
@@ -217,10 +223,19 @@ impl Devhost {
         None
     }
 
-    /// Stop and hand back the state directory, for restart tests.
-    pub fn stop(mut self) -> tempfile::TempDir {
+    /// Kill the host and every process it started (its process group).
+    fn kill(&mut self) {
+        let group = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) takes plain integers; a negative pid names the
+        // group the host leads (`process_group(0)` at spawn).
+        unsafe { libc::kill(-group, libc::SIGKILL) };
         self.child.kill().ok();
         self.child.wait().ok();
+    }
+
+    /// Stop and hand back the state directory, for restart tests.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.kill();
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
     }
@@ -228,7 +243,6 @@ impl Devhost {
 
 impl Drop for Devhost {
     fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        self.kill();
     }
 }
