@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Run the whole app on its embedded default: SQLite and key-value files under
-# .spin/, events over HTTP, e-mail to the log; no external services.
+# .spin/, events over HTTP, e-mail to the log; no external services. Beside
+# it runs the outbox relay's ticker (Spin has no timer): every
+# STREAMIA_RELAY_EVERY seconds (default 5) it calls
+# POST /api/admin/events/relay with the relay token, so undelivered events
+# are retried, and on Redis consumers catch up, without a user request.
 # With the Spin CLI (on PATH, or ../shared/bin/spin) this is `spin up`;
 # without it, devhost.
 #   scripts/up.sh [-f spin.redis.toml] [--listen 127.0.0.1:3000] [--runtime-config-file FILE]
@@ -24,11 +28,43 @@ if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ]; then
     SPIN_VARIABLE_JWT_SECRET="$(cat .spin/dev-jwt-secret)"
     export SPIN_VARIABLE_JWT_SECRET
 fi
+# The ticker's token, made the same way (relay_token is a secret variable).
+if [ -z "${SPIN_VARIABLE_RELAY_TOKEN:-}" ]; then
+    mkdir -p .spin
+    [ -s .spin/dev-relay-token ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n/+=' > .spin/dev-relay-token)
+    SPIN_VARIABLE_RELAY_TOKEN="$(cat .spin/dev-relay-token)"
+    export SPIN_VARIABLE_RELAY_TOKEN
+fi
+
+listen=127.0.0.1:3000
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [ "${args[i]}" = "--listen" ] && listen="${args[i + 1]}"
+done
+# POST the relay once over bash's /dev/tcp (no curl needed); quiet on failure:
+# the app may still be starting, or restarting.
+relay_once() {
+    local host="${listen%:*}" port="${listen##*:}"
+    exec 3<>"/dev/tcp/$host/$port" || return 0
+    printf 'POST /api/admin/events/relay HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' \
+        "$listen" "$SPIN_VARIABLE_RELAY_TOKEN" >&3
+    cat <&3 >/dev/null
+    exec 3>&-
+}
+ticker() {
+    while sleep "${STREAMIA_RELAY_EVERY:-5}"; do relay_once 2>/dev/null || true; done
+}
+
 spin="$(find_spin)"
 if [ -n "$spin" ]; then
-    echo "==> serving with $("$spin" --version)"
-    exec "$spin" up "${args[@]}"
+    echo "==> serving with $("$spin" --version); outbox relay every ${STREAMIA_RELAY_EVERY:-5} s"
+    host=("$spin" up)
+else
+    echo "==> Spin CLI not found: serving with devhost (see devhost/README.md)"
+    cargo build --quiet -p devhost
+    host=("$CARGO_TARGET_DIR/debug/devhost" up)
 fi
-echo "==> Spin CLI not found: serving with devhost (see devhost/README.md)"
-cargo build --quiet -p devhost
-exec "$CARGO_TARGET_DIR/debug/devhost" up "${args[@]}"
+ticker &
+ticker_pid=$!
+trap 'kill "$ticker_pid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+"${host[@]}" "${args[@]}"

@@ -4,23 +4,13 @@
 //! component because a Spin component exports one trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_comments::{Comments, Moderation, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::Service;
+use streamia_comments::{events, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{Consumer, Service};
 
-const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const COMMENTS: Service =
+    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(events::CONSUMES, Consumer::Sync(events::apply));
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    streamia_spin::on_redis_message(&COMMENTS, &message, |db, outbox, now, e| {
-        // The sagas do not depend on the moderation mode.
-        let moderation = Moderation::Post;
-        Comments {
-            db,
-            outbox,
-            moderation,
-            now,
-        }
-        .apply_event(e)
-    })
-    .await
+    streamia_spin::on_redis_message(&COMMENTS, &message).await
 }

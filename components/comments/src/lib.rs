@@ -1,7 +1,8 @@
 //! The comments component: a private route reached from the gateway.
 //! Reading comments is public (a token, when sent, shows the caller their
 //! own comments awaiting moderation); writing needs a token, checked here
-//! again. `POST /events` takes the saga events (http transport).
+//! again. `POST /events` (the saga events, http transport), `/relay` and
+//! `/dead-letters` are served by `streamia_spin`.
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
@@ -11,9 +12,12 @@ use streamia_comments::{
     Comments, Content, EditComment, ModerateComment, Moderation, MovieId, NewComment, Status, Viewer, DATABASE,
     MIGRATIONS, SERVICE,
 };
-use streamia_spin::{movies, require_admin, Call, Service};
+use streamia_spin::{movies, require_admin, Call, Consumer, Service};
 
-const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
+    streamia_comments::events::CONSUMES,
+    Consumer::Sync(streamia_comments::events::apply),
+);
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -34,10 +38,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     };
     let (ctx, req) = (call.ctx, call.req);
     let ["api", "comments", rest @ ..] = call.segments.as_slice() else {
-        return match (&call.method, call.segments.as_slice()) {
-            (Method::Post, ["events"]) => call.events_route(|e| comments.apply_event(e)),
-            _ => Err(call.no_route()),
-        };
+        return Err(call.no_route());
     };
     // Reads are public: a token is optional there, but checked when sent.
     let claims = call.optional_claims()?;

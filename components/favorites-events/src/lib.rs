@@ -5,15 +5,13 @@
 //! trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_favorites::{Favorites, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::Service;
+use streamia_favorites::{events, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{Consumer, Service};
 
-const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const FAVORITES: Service =
+    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(events::CONSUMES, Consumer::Sync(events::apply));
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    streamia_spin::on_redis_message(&FAVORITES, &message, |db, outbox, now, e| {
-        Favorites { db, outbox, now }.apply_event(e)
-    })
-    .await
+    streamia_spin::on_redis_message(&FAVORITES, &message).await
 }

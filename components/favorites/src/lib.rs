@@ -1,14 +1,18 @@
 //! The favorites component: a private route reached from the gateway; every
 //! route needs a token, checked here again, and works on the caller's own
-//! favourites only. `POST /events` takes the saga events (http transport).
+//! favourites only. `POST /events` (the saga events, http transport), `/relay` and
+//! `/dead-letters` are served by `streamia_spin`.
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_favorites::{AddFavorite, Added, Favorites, MovieId, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::{movies, Call, Service};
+use streamia_spin::{movies, Call, Consumer, Service};
 
-const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
+    streamia_favorites::events::CONSUMES,
+    Consumer::Sync(streamia_favorites::events::apply),
+);
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -23,10 +27,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     };
     let (ctx, req) = (call.ctx, call.req);
     let ["api", "favorites", rest @ ..] = call.segments.as_slice() else {
-        return match (&call.method, call.segments.as_slice()) {
-            (Method::Post, ["events"]) => call.events_route(|e| favorites.apply_event(e)),
-            _ => Err(call.no_route()),
-        };
+        return Err(call.no_route());
     };
     let user_id = &call.claims()?.sub;
     match (&call.method, rest) {

@@ -13,7 +13,9 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
 use streamia_clock::Now;
-use streamia_gateway::{content_type_ok, enabled_services, resolve, Access, Cors, Preflight, Route, Service};
+use streamia_gateway::{
+    content_type_ok, enabled_services, event_admin, resolve, Access, Cors, EventAdmin, Preflight, Route, Service,
+};
 
 /// The gateway's Spin variables, each read on first use: a catalogue cache
 /// hit reads none, another anonymous request two (the service's URL and the
@@ -121,6 +123,14 @@ async fn serve(config: &Config, ctx: &Ctx, req: Request) -> (Result<Response, Ap
     if let Some(rest) = path.strip_prefix("/health") {
         return (health(config, ctx, rest).await, None);
     }
+    match event_admin(&path) {
+        Some(Ok(EventAdmin::Relay)) => return (relay(config, ctx, &req).await, None),
+        Some(Ok(EventAdmin::DeadLetters { service, path })) => {
+            return (dead_letters(config, ctx, req, service, &path).await, Some(service))
+        }
+        Some(Err(message)) => return (Err(ApiError::NotFound(message)), None),
+        None => {}
+    }
     let Some(route) = resolve(&req.method().to_string(), &path) else {
         return (
             Err(ApiError::NotFound(format!("no route for {} {path}", req.method()))),
@@ -146,8 +156,89 @@ fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiE
     }
 }
 
+/// The caller's claims, from a valid access token (else 401).
+fn claims(config: &Config, req: &Request) -> Result<streamia_auth::Claims, ApiError> {
+    let token =
+        streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    config
+        .keys()?
+        .verify(token, Now::system().unix().max(0) as u64)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))
+}
+
+fn admin_only(config: &Config, req: &Request) -> Result<(), ApiError> {
+    match claims(config, req)?.role {
+        streamia_auth::Role::Admin => Ok(()),
+        streamia_auth::Role::User => Err(ApiError::Forbidden("admins only".into())),
+    }
+}
+
+/// `/api/admin/events/{service}/dead-letters…` (admins): to the service's
+/// private route, which checks the token again.
+async fn dead_letters(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+    service: Service,
+    path: &str,
+) -> Result<Response, ApiError> {
+    admin_only(config, &req)?;
+    let route = Route {
+        service,
+        access: Access::Authenticated,
+        body: streamia_gateway::BodyKind::Json,
+    };
+    forward_to(config, ctx, req, route, path).await
+}
+
+/// `POST /api/admin/events/relay`: every enabled service's relay pass (due
+/// outbox events; on Redis, its consumer group). The deployment's ticker
+/// calls it with `relay_token` (a secret variable; unset, only admins may).
+async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+    if *req.method() != Method::Post {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let token =
+        streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let relay_token = spin_sdk::variables::get("relay_token").unwrap_or_default();
+    if relay_token.is_empty() || !streamia_auth::secret_matches(token, &relay_token) {
+        admin_only(config, req)?;
+    }
+    let mut services = serde_json::Map::new();
+    let mut all_ok = true;
+    for service in config.enabled()? {
+        let Some(base) = config.url(*service)? else { continue };
+        let out = Request::builder()
+            .method(Method::Post)
+            .uri(format!("{base}/relay"))
+            .header(request_id::HEADER, ctx.request_id.as_str())
+            .build();
+        let answer = match spin_sdk::http::send::<_, Response>(out).await {
+            Ok(resp) if *resp.status() == 200 => serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null),
+            Ok(resp) => {
+                all_ok = false;
+                serde_json::json!({"status": resp.status()})
+            }
+            Err(e) => {
+                eprintln!("request {}: relay of {} failed: {e}", ctx.request_id, service.name());
+                all_ok = false;
+                serde_json::json!({"status": "unreachable"})
+            }
+        };
+        services.insert(service.name().into(), answer);
+    }
+    let body = serde_json::json!({"status": if all_ok { "ok" } else { "degraded" }, "services": services});
+    Ok(ctx.json(if all_ok { 200 } else { 503 }, &body))
+}
+
 /// Size, type and token are checked before the service sees anything.
 async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Result<Response, ApiError> {
+    let path = req.path().to_owned();
+    forward_to(config, ctx, req, route, &path).await
+}
+
+/// [`forward`] to `path` on the service.
+async fn forward_to(config: &Config, ctx: &Ctx, req: Request, route: Route, path: &str) -> Result<Response, ApiError> {
     let limit = route.body.limit();
     let declared = header(&req, "content-length")
         .and_then(|v| v.parse::<usize>().ok())
@@ -162,12 +253,7 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
         });
     }
     if route.access == Access::Authenticated {
-        let token =
-            streamia_auth::bearer(header(&req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-        config
-            .keys()?
-            .verify(token, Now::system().unix().max(0) as u64)
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        claims(config, &req)?;
     }
     // A hit needs no variable: only a deployed movies service fills the
     // store this gateway reads.
@@ -181,9 +267,9 @@ async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Resu
 
     let query = req.query();
     let url = if query.is_empty() {
-        format!("{base}{}", req.path())
+        format!("{base}{path}")
     } else {
-        format!("{base}{}?{query}", req.path())
+        format!("{base}{path}?{query}")
     };
     let mut out = Request::builder();
     out.method(req.method().clone())

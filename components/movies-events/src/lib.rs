@@ -5,24 +5,13 @@
 //! interface.
 
 use spin_sdk::redis_component;
-use streamia_movies::domain::year_of;
-use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::Service;
+use streamia_movies::{events, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{Consumer, Service};
 
-const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const MOVIES: Service =
+    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(events::CONSUMES, Consumer::Sync(events::apply));
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    streamia_spin::on_redis_message(&MOVIES, &message, |db, outbox, now, e| {
-        let cache = KvCache::open();
-        let movies = Movies {
-            db,
-            outbox,
-            cache: &cache,
-            now,
-            current_year: year_of(now.unix()),
-        };
-        movies.apply_rating_event(e)
-    })
-    .await
+    streamia_spin::on_redis_message(&MOVIES, &message).await
 }

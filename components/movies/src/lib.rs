@@ -11,9 +11,12 @@ use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, Stored, 
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
 use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::{require_admin, Call, Service};
+use streamia_spin::{require_admin, Call, Consumer, Service};
 
-const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
+    streamia_movies::events::CONSUMES,
+    Consumer::Sync(streamia_movies::events::apply),
+);
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -60,11 +63,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     };
     let (ctx, req, now) = (call.ctx, call.req, call.now.unix());
     let ["api", "movies", rest @ ..] = call.segments.as_slice() else {
-        return match (&call.method, call.segments.as_slice()) {
-            // POST /events: rating.* from the ratings service (http transport)
-            (Method::Post, ["events"]) => call.events_route(|e| movies.apply_rating_event(e)),
-            _ => Err(call.no_route()),
-        };
+        return Err(call.no_route());
     };
     match (&call.method, rest) {
         // GET /api/movies?page&limit&genre&year&search&sort

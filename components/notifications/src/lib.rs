@@ -7,9 +7,10 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::ApiError;
 use streamia_notifications::{mailer, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::{Call, Service};
+use streamia_spin::{Call, Consumer, Service};
 
-const NOTIFICATIONS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const NOTIFICATIONS: Service =
+    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(mailer::CONSUMES, Consumer::Async(mailer::consume));
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -19,12 +20,6 @@ async fn handle(req: Request, out: ResponseOutparam) {
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let ctx = call.ctx;
     match (&call.method, call.segments.as_slice()) {
-        // POST /events: the envelope, applied once
-        (Method::Post, ["events"]) => {
-            let envelope = streamia_spin::parse_envelope(call.req)?;
-            let outcome = mailer::handle(call.db, call.outbox, call.now, &envelope).await?;
-            Ok(streamia_spin::event_reply(ctx, &envelope, outcome))
-        }
         // GET /sent?limit=: the newest e-mails sent, newest first
         (Method::Get, ["sent"]) => {
             let limit = match ctx.query("limit") {
@@ -37,7 +32,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             };
             Ok(ctx.json(200, &serde_json::json!({"data": mailer::sent_log(limit)?})))
         }
-        (_, ["events"] | ["sent"]) => Err(ApiError::MethodNotAllowed),
+        (_, ["sent"]) => Err(ApiError::MethodNotAllowed),
         _ => Err(call.no_route()),
     }
 }

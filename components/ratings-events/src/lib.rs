@@ -5,15 +5,13 @@
 //! Spin component exports one trigger's interface.
 
 use spin_sdk::redis_component;
-use streamia_ratings::{Ratings, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::Service;
+use streamia_ratings::{events, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::{Consumer, Service};
 
-const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const RATINGS: Service =
+    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(events::CONSUMES, Consumer::Sync(events::apply));
 
 #[redis_component]
 async fn on_message(message: bytes::Bytes) -> anyhow::Result<()> {
-    streamia_spin::on_redis_message(&RATINGS, &message, |db, outbox, now, e| {
-        Ratings { db, outbox, now }.apply_event(e)
-    })
-    .await
+    streamia_spin::on_redis_message(&RATINGS, &message).await
 }

@@ -7,9 +7,12 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::{movies, Call, Service};
+use streamia_spin::{movies, Call, Consumer, Service};
 
-const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
+    streamia_ratings::events::CONSUMES,
+    Consumer::Sync(streamia_ratings::events::apply),
+);
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -24,10 +27,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     };
     let (ctx, req) = (call.ctx, call.req);
     let ["api", "ratings", rest @ ..] = call.segments.as_slice() else {
-        return match (&call.method, call.segments.as_slice()) {
-            (Method::Post, ["events"]) => call.events_route(|e| ratings.apply_event(e)),
-            _ => Err(call.no_route()),
-        };
+        return Err(call.no_route());
     };
     match (&call.method, rest) {
         // GET /api/ratings/movie/{movieId}/stats: public

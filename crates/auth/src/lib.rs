@@ -25,6 +25,13 @@ pub enum AuthError {
 }
 
 /// `Authorization: Bearer <token>` → `<token>`.
+/// Compare a presented secret with the expected one in time that does not
+/// depend on where they differ.
+pub fn secret_matches(presented: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header.ok_or(AuthError::MissingToken)?;
     let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::InvalidToken)?;
@@ -37,6 +44,14 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(secret_matches("relay-token-1", "relay-token-1"));
+        assert!(!secret_matches("relay-token-2", "relay-token-1"));
+        assert!(!secret_matches("relay", "relay-token-1"));
+        assert!(!secret_matches("", "x"));
+    }
 
     #[test]
     fn bearer_header_parsing() {

@@ -37,6 +37,11 @@ impl Now {
         self.0.div_euclid(1000)
     }
 
+    /// Milliseconds since the epoch (retry schedules finer than a second).
+    pub fn unix_ms(self) -> i64 {
+        self.0
+    }
+
     /// RFC 3339 in UTC with milliseconds, e.g. `2026-12-01T19:42:52.123Z`.
     pub fn rfc3339(self) -> String {
         let since_epoch = Duration::from_millis(self.0.max(0) as u64);

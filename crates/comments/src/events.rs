@@ -9,6 +9,26 @@ use streamia_events::{Envelope, Event};
 
 use crate::{store, Comments, SERVICE};
 
+/// The event types this service consumes (its Redis consumer's channels).
+pub const CONSUMES: &[&str] = &["user.deleted", "movie.deleted"];
+
+/// The comments service's consumer, as its components are handed it. The
+/// sagas do not depend on the moderation mode.
+pub fn apply(
+    db: &dyn streamia_db::Db,
+    outbox: &streamia_events::outbox::Outbox,
+    now: streamia_clock::Now,
+    envelope: &Envelope,
+) -> Result<Consumed, ApiError> {
+    Comments {
+        db,
+        outbox,
+        moderation: crate::Moderation::Post,
+        now,
+    }
+    .apply_event(envelope)
+}
+
 impl Comments<'_> {
     pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         Ok(consume(

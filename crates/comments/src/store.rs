@@ -24,6 +24,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     // without it SQLite counted them through the status index, reading
     // every approved comment for each comment listed.
     &["CREATE INDEX comments_items_parent_status ON comments_items (parent_id, moderation_status)"],
+    // Failed tries and dead letters of the events this service consumes.
+    &streamia_events::dead_letter_schema!("comments"),
 ];
 
 fn comment_from(row: &Row<'_>) -> Result<Comment, DbError> {

@@ -5,11 +5,14 @@
 //! [`outbox`] stores events in the producer's database in the same
 //! transaction as the change and tracks their delivery; [`transport`]
 //! delivers them over HTTP (service chaining to subscribers' `/events`) or
-//! Redis pub/sub; [`consumer`] applies an event at most once per service;
-//! [`tombstone`] remembers what a deletion saga removed.
+//! a Redis stream ([`stream`]); [`consumer`] applies an event at most once
+//! per service; [`dead_letter`] counts failed tries and parks what keeps
+//! failing; [`tombstone`] remembers what a deletion saga removed.
 
 pub mod consumer;
+pub mod dead_letter;
 pub mod outbox;
+pub mod stream;
 pub mod tombstone;
 pub mod transport;
 

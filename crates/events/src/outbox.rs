@@ -30,14 +30,14 @@ macro_rules! outbox_schema {
     };
 }
 
-/// Retries back off exponentially up to this many seconds apart.
-pub const MAX_BACKOFF_SECS: i64 = 300;
+/// Retries back off exponentially from the retry base up to this far apart.
+pub const MAX_BACKOFF_MS: i64 = 300_000;
 
-/// A new event belongs to the request that wrote it for this long: that
+/// A new event belongs to the request that wrote it for this long (ms): that
 /// request delivers it right after its response, and other requests leave
 /// it alone until then, so that concurrent writers do not each deliver
 /// everyone's fresh events again (which multiplied deliveries under load).
-pub const CLAIM_SECS: i64 = 10;
+pub const CLAIM_MS: i64 = 10_000;
 
 pub struct Outbox {
     source: &'static str,
@@ -45,6 +45,54 @@ pub struct Outbox {
     deliveries: String,
     /// The events this request added, to deliver after it.
     added: std::cell::RefCell<Vec<String>>,
+}
+
+/// How often a failing delivery is tried (variables `event_max_attempts`,
+/// `event_retry_base_ms`): waits double from the base. The producer's
+/// outbox retries without end (a consumer that is down is not a poison
+/// event); a consumer parks an event it failed `max_attempts` times.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    pub max_attempts: u32,
+    pub base_ms: i64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: 5,
+            base_ms: 1000,
+        }
+    }
+}
+
+impl Retry {
+    /// `event_max_attempts` (1–100) and `event_retry_base_ms` (10–600000) as Spin variables give them.
+    pub fn parse(max_attempts: &str, base_ms: &str) -> Result<Self, String> {
+        let max_attempts = match max_attempts.trim().parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "event_max_attempts must be a whole number from 1 to 100, not {max_attempts:?}"
+                ))
+            }
+        };
+        let base_ms = match base_ms.trim().parse::<i64>() {
+            Ok(n) if (10..=600_000).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "event_retry_base_ms must be a whole number from 10 to 600000, not {base_ms:?}"
+                ))
+            }
+        };
+        Ok(Retry { max_attempts, base_ms })
+    }
+
+    /// The wait after `failures` earlier failures: base × 2^failures, capped.
+    pub fn backoff_ms(&self, failures: i64) -> i64 {
+        let factor = 1i64.checked_shl(failures.clamp(0, 20) as u32).unwrap_or(i64::MAX);
+        self.base_ms.saturating_mul(factor).min(MAX_BACKOFF_MS)
+    }
 }
 
 pub struct Pending {
@@ -69,7 +117,7 @@ impl Outbox {
     /// Record `event`; call inside the transaction that makes the change.
     pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
         let envelope = Envelope::new(event, self.source);
-        let claimed_until = streamia_clock::Now::system().unix() + CLAIM_SECS;
+        let claimed_until = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
         db.execute(
             &format!(
                 "INSERT INTO {} (event_id, event_type, envelope, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
@@ -104,14 +152,14 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Undelivered events whose next attempt is due at `now` (Unix seconds), oldest first.
-    pub fn due(&self, db: &dyn Db, now: i64, limit: u32) -> Result<Vec<Pending>, DbError> {
+    /// Undelivered events whose next attempt is due at `now_ms` (Unix milliseconds), oldest first.
+    pub fn due(&self, db: &dyn Db, now_ms: i64, limit: u32) -> Result<Vec<Pending>, DbError> {
         let rows = db.execute(
             &format!(
                 "SELECT envelope, attempts FROM {} WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, event_id LIMIT ?",
                 self.table
             ),
-            &[now.into(), i64::from(limit).into()],
+            &[now_ms.into(), i64::from(limit).into()],
         )?;
         pending(&rows)
     }
@@ -150,26 +198,25 @@ impl Outbox {
         Ok(())
     }
 
-    /// Count a failed attempt and push the next one back: 2^attempts s, capped.
+    /// Count a failed attempt and push the next one back: the retry base
+    /// times 2^attempts, capped.
     pub fn mark_failed(
         &self,
         db: &dyn Db,
         event_id: &str,
         attempts: i64,
         error: &str,
-        now: i64,
+        now_ms: i64,
+        retry: &Retry,
     ) -> Result<(), DbError> {
-        let backoff = 1i64
-            .checked_shl(attempts.clamp(0, 16) as u32)
-            .unwrap_or(MAX_BACKOFF_SECS)
-            .min(MAX_BACKOFF_SECS);
+        let backoff = retry.backoff_ms(attempts);
         let error: String = error.chars().take(500).collect();
         db.execute(
             &format!(
                 "UPDATE {} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?",
                 self.table
             ),
-            &[Value::Integer(now + backoff), error.into(), event_id.into()],
+            &[Value::Integer(now_ms + backoff), error.into(), event_id.into()],
         )?;
         Ok(())
     }
@@ -218,14 +265,18 @@ mod tests {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
         let b = outbox.add(&db, &event("b")).unwrap();
-        let now = streamia_clock::Now::system().unix();
+        let now = streamia_clock::Now::system().unix_ms();
         assert_eq!(outbox.due(&db, now, 10).unwrap().len(), 0, "claimed by their request");
         assert_eq!(outbox.own(&db).unwrap().len(), 2);
-        assert_eq!(outbox.due(&db, now + CLAIM_SECS, 10).unwrap().len(), 2);
+        assert_eq!(outbox.due(&db, now + CLAIM_MS, 10).unwrap().len(), 2);
 
-        let t = now + CLAIM_SECS;
+        let t = now + CLAIM_MS;
+        let retry = Retry {
+            max_attempts: 5,
+            base_ms: 100,
+        };
         outbox
-            .mark_failed(&db, &a.event_id, 0, "connection refused", t)
+            .mark_failed(&db, &a.event_id, 0, "connection refused", t, &retry)
             .unwrap();
         let due: Vec<String> = outbox
             .due(&db, t, 10)
@@ -234,7 +285,7 @@ mod tests {
             .map(|p| p.envelope.event_id)
             .collect();
         assert_eq!(due, vec![b.event_id.clone()], "a failed event waits for its backoff");
-        let later = outbox.due(&db, t + 1, 10).unwrap();
+        let later = outbox.due(&db, t + 100, 10).unwrap();
         assert_eq!(later.len(), 2);
         assert_eq!(
             later
@@ -247,6 +298,25 @@ mod tests {
 
         outbox.mark_delivered(&db, &b.event_id).unwrap();
         assert_eq!(outbox.backlog(&db).unwrap(), 1);
+    }
+
+    #[test]
+    fn waits_double_from_the_base_up_to_a_cap() {
+        let retry = Retry::parse("5", "100").unwrap();
+        let waits: Vec<i64> = (0..4).map(|n| retry.backoff_ms(n)).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800]);
+        assert_eq!(retry.backoff_ms(60), MAX_BACKOFF_MS);
+        assert_eq!(Retry::parse("5", "1000").unwrap(), Retry::default());
+        for (attempts, base) in [
+            ("0", "100"),
+            ("x", "100"),
+            ("101", "100"),
+            ("5", "5"),
+            ("5", "-1"),
+            ("5", ""),
+        ] {
+            assert!(Retry::parse(attempts, base).is_err(), "{attempts} {base}");
+        }
     }
 
     #[test]

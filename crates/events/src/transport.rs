@@ -2,19 +2,23 @@
 //! - `http`: POST the envelope to each subscriber's `/events` URL — over
 //!   service chaining on one Spin app, or a service URL in a split
 //!   deployment. Needs no Redis; the embedded default and Fermyon Cloud.
-//! - `redis`: PUBLISH the envelope on `streamia.<event type>`; subscribers
-//!   are `[[trigger.redis]]` components.
+//! - `redis`: append the envelope to the stream every consuming service
+//!   reads through its consumer group, and ring `streamia.<event type>`
+//!   ([`crate::stream`]); consumers are `[[trigger.redis]]` components.
 
 use streamia_db::{Db, DbError};
 
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Pending, Retry};
 use crate::Envelope;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
     Http(Vec<Subscription>),
-    Redis { address: String },
+    Redis { address: String, max_len: u64 },
 }
+
+/// The stream keeps about this many entries unless `event_stream_maxlen` says otherwise.
+pub const DEFAULT_STREAM_MAX_LEN: u64 = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
@@ -57,10 +61,28 @@ impl Transport {
                 }
                 Ok(Transport::Redis {
                     address: redis_url.to_owned(),
+                    max_len: DEFAULT_STREAM_MAX_LEN,
                 })
             }
             other => Err(format!("event_transport must be http or redis, not {other:?}")),
         }
+    }
+
+    /// `event_stream_maxlen`: how many entries the Redis stream keeps (at least 1,000).
+    pub fn with_stream_max_len(self, max_len: &str) -> Result<Self, String> {
+        match self {
+            Transport::Redis { address, .. } => match max_len.trim().parse::<u64>() {
+                Ok(n) if n >= 1000 => Ok(Transport::Redis { address, max_len: n }),
+                _ => Err(format!(
+                    "event_stream_maxlen must be a whole number of at least 1000, not {max_len:?}"
+                )),
+            },
+            http => Ok(http),
+        }
+    }
+
+    pub fn is_redis(&self) -> bool {
+        matches!(self, Transport::Redis { .. })
     }
 
     fn targets(&self, event_type: &str) -> Vec<&str> {
@@ -92,16 +114,12 @@ impl Transport {
                     status => Err(format!("POST {target}: status {status}")),
                 }
             }
-            Transport::Redis { address } => {
-                let conn = spin_sdk::redis::Connection::open(address).map_err(|e| format!("redis: {e:?}"))?;
-                conn.publish(&crate::channel(&envelope.event_type), &envelope.to_json().into_bytes())
-                    .map_err(|e| format!("redis publish: {e:?}"))
-            }
+            Transport::Redis { address, max_len } => crate::stream::append(address, envelope, *max_len),
         }
     }
 }
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
 pub struct FlushReport {
     pub delivered: usize,
     pub failed: usize,
@@ -110,14 +128,45 @@ pub struct FlushReport {
 /// Deliver this request's own events, then a few older ones that are due
 /// (their request failed to deliver them, or never got to). Failures stay
 /// for a later flush; delivery is at least once (consumers skip duplicates).
-pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Result<FlushReport, DbError> {
-    let now = streamia_clock::Now::system().unix();
+/// `retry` is asked only when a delivery fails.
+pub async fn flush(
+    db: &dyn Db,
+    outbox: &Outbox,
+    transport: &Transport,
+    retry: impl Fn() -> Retry,
+) -> Result<FlushReport, DbError> {
+    let now = streamia_clock::Now::system().unix_ms();
     let mut batch = outbox.own(db)?;
     for older in outbox.due(db, now, BACKLOG_PER_FLUSH)? {
         if !batch.iter().any(|p| p.envelope.event_id == older.envelope.event_id) {
             batch.push(older);
         }
     }
+    deliver(db, outbox, transport, batch, now, retry).await
+}
+
+/// The relay's pass: up to `limit` due events, oldest first, without a
+/// request that wrote them.
+pub async fn flush_due(
+    db: &dyn Db,
+    outbox: &Outbox,
+    transport: &Transport,
+    limit: u32,
+    retry: impl Fn() -> Retry,
+) -> Result<FlushReport, DbError> {
+    let now = streamia_clock::Now::system().unix_ms();
+    let batch = outbox.due(db, now, limit)?;
+    deliver(db, outbox, transport, batch, now, retry).await
+}
+
+async fn deliver(
+    db: &dyn Db,
+    outbox: &Outbox,
+    transport: &Transport,
+    batch: Vec<Pending>,
+    now: i64,
+    retry: impl Fn() -> Retry,
+) -> Result<FlushReport, DbError> {
     let mut report = FlushReport::default();
     for pending in batch {
         let env = &pending.envelope;
@@ -154,7 +203,7 @@ pub async fn flush(db: &dyn Db, outbox: &Outbox, transport: &Transport) -> Resul
                     env.event_id,
                     pending.attempts + 1
                 );
-                outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now)?;
+                outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now, &retry())?;
                 report.failed += 1;
             }
         }
@@ -197,11 +246,22 @@ mod tests {
         assert!(Transport::parse("http", "user.registered", "").is_err());
         assert!(Transport::parse("http", "a=ftp://x", "").is_err());
         assert!(Transport::parse("redis", "", "").is_err());
+        let redis = Transport::parse("redis", "", "redis://127.0.0.1:6379").unwrap();
+        assert_eq!(redis.targets("user.deleted"), vec!["redis"]);
+        assert!(redis.clone().with_stream_max_len("999").is_err());
+        assert!(redis.clone().with_stream_max_len("lots").is_err());
         assert_eq!(
-            Transport::parse("redis", "", "redis://127.0.0.1:6379")
-                .unwrap()
-                .targets("user.deleted"),
-            vec!["redis"]
+            redis.with_stream_max_len("5000").unwrap(),
+            Transport::Redis {
+                address: "redis://127.0.0.1:6379".into(),
+                max_len: 5000
+            }
+        );
+        let http = Transport::parse("http", "", "").unwrap();
+        assert_eq!(
+            http.clone().with_stream_max_len("x").unwrap(),
+            http,
+            "http has no stream"
         );
     }
 }

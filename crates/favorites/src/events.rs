@@ -9,6 +9,19 @@ use streamia_events::{Envelope, Event, FavoritesClearedForMovie, FavoritesCleare
 
 use crate::{store, Favorites, SERVICE};
 
+/// The event types this service consumes (its Redis consumer's channels).
+pub const CONSUMES: &[&str] = &["user.deleted", "movie.deleted", "movie.updated"];
+
+/// The favorites service's consumer, as its components are handed it.
+pub fn apply(
+    db: &dyn streamia_db::Db,
+    outbox: &streamia_events::outbox::Outbox,
+    now: streamia_clock::Now,
+    envelope: &Envelope,
+) -> Result<Consumed, ApiError> {
+    Favorites { db, outbox, now }.apply_event(envelope)
+}
+
 impl Favorites<'_> {
     pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         Ok(consume(

@@ -17,6 +17,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::outbox_schema!("favorites"),
     &streamia_events::consumer_schema!("favorites"),
     &streamia_events::tombstone_schema!("favorites"),
+    // Failed tries and dead letters of the events this service consumes.
+    &streamia_events::dead_letter_schema!("favorites"),
 ];
 
 const COLUMNS: &str = "movie_id, note, created_at, title, poster_url";

@@ -116,6 +116,39 @@ pub fn resolve(method: &str, path: &str) -> Option<Route> {
     })
 }
 
+/// The operators' event routes under `/api/admin/events/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventAdmin {
+    /// `POST /api/admin/events/relay`: every service's relay pass, now (the ticker calls it).
+    Relay,
+    /// `/api/admin/events/{service}/dead-letters…`: forwarded to the
+    /// service's private `/dead-letters…` (`path`).
+    DeadLetters { service: Service, path: String },
+}
+
+/// Which operator route `path` is; `None` when it is none (an unknown
+/// service or route under `/api/admin/events/` is `Some(Err)`: a 404 that says so).
+pub fn event_admin(path: &str) -> Option<Result<EventAdmin, String>> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let ["api", "admin", "events", rest @ ..] = segs.as_slice() else {
+        return None;
+    };
+    Some(match rest {
+        ["relay"] => Ok(EventAdmin::Relay),
+        [name, "dead-letters", tail @ ..] => match Service::parse(name) {
+            Some(service) => Ok(EventAdmin::DeadLetters {
+                service,
+                path: std::iter::once("/dead-letters")
+                    .chain(tail.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            }),
+            None => Err(format!("no service named {name:?}")),
+        },
+        _ => Err("no such event admin route".to_owned()),
+    })
+}
+
 /// `users,movies` → the services deployed with this gateway.
 pub fn enabled_services(list: &str) -> Vec<Service> {
     list.split([',', ' '])
@@ -141,6 +174,32 @@ pub fn content_type_ok(kind: BodyKind, content_type: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_admin_routes_name_the_service_and_its_private_path() {
+        assert_eq!(event_admin("/api/admin/events/relay"), Some(Ok(EventAdmin::Relay)));
+        assert_eq!(
+            event_admin("/api/admin/events/favorites/dead-letters"),
+            Some(Ok(EventAdmin::DeadLetters {
+                service: Service::Favorites,
+                path: "/dead-letters".into()
+            }))
+        );
+        assert_eq!(
+            event_admin("/api/admin/events/notifications/dead-letters/abc/replay"),
+            Some(Ok(EventAdmin::DeadLetters {
+                service: Service::Notifications,
+                path: "/dead-letters/abc/replay".into()
+            }))
+        );
+        assert!(matches!(
+            event_admin("/api/admin/events/billing/dead-letters"),
+            Some(Err(_))
+        ));
+        assert!(matches!(event_admin("/api/admin/events/favorites"), Some(Err(_))));
+        assert_eq!(event_admin("/api/movies"), None);
+        assert_eq!(resolve("GET", "/api/admin/events/relay"), None, "not a service route");
+    }
 
     #[test]
     fn routes_go_to_their_service_with_the_right_access() {

@@ -8,6 +8,27 @@ use streamia_events::{Envelope, Event};
 
 use crate::{Movies, SERVICE};
 
+/// The event types this service consumes (its Redis consumer's channels).
+pub const CONSUMES: &[&str] = &["rating.created", "rating.updated", "rating.deleted"];
+
+/// The movies service's consumer, as its components are handed it.
+pub fn apply(
+    db: &dyn streamia_db::Db,
+    outbox: &streamia_events::outbox::Outbox,
+    now: streamia_clock::Now,
+    envelope: &Envelope,
+) -> Result<Consumed, ApiError> {
+    let cache = crate::KvCache::open();
+    Movies {
+        db,
+        outbox,
+        cache: &cache,
+        now,
+        current_year: crate::domain::year_of(now.unix()),
+    }
+    .apply_rating_event(envelope)
+}
+
 impl Movies<'_> {
     /// A rating.* event: store the movie's aggregate if it is newer than
     /// the one held (events may arrive out of order or twice).

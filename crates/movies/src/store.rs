@@ -20,6 +20,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     ],
     &streamia_events::outbox_schema!("movies"),
     &streamia_events::consumer_schema!("movies"),
+    // Failed tries and dead letters of the events this service consumes.
+    &streamia_events::dead_letter_schema!("movies"),
 ];
 
 pub(crate) const COLUMNS: &str =

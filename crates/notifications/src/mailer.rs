@@ -51,6 +51,19 @@ pub async fn handle(db: &dyn Db, outbox: &Outbox, now: Now, envelope: &Envelope)
         .await
 }
 
+/// The event types this service consumes (its Redis consumer's channels).
+pub const CONSUMES: &[&str] = &["user.registered", "password.reset.requested", "notification.send_email"];
+
+/// [`handle`] as the service's consumer: the boxed future its components are handed.
+pub fn consume<'a>(
+    db: &'a dyn Db,
+    outbox: &'a Outbox,
+    now: Now,
+    envelope: &'a Envelope,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Consumed, ApiError>> + 'a>> {
+    Box::pin(handle(db, outbox, now, envelope))
+}
+
 /// The newest `limit` entries of the sent log, newest first.
 pub fn sent_log(limit: usize) -> Result<Vec<serde_json::Value>, ApiError> {
     let store = spin_sdk::key_value::Store::open(SENT_LOG_STORE).map_err(|e| ApiError::internal(format!("{e:?}")))?;

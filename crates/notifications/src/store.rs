@@ -20,6 +20,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     ],
     &streamia_events::outbox_schema!("notifications"),
     &streamia_events::consumer_schema!("notifications"),
+    // Failed tries and dead letters of the events this service consumes.
+    &streamia_events::dead_letter_schema!("notifications"),
 ];
 
 fn job_from(row: &Row<'_>) -> Result<Job, ApiError> {

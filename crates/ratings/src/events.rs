@@ -46,6 +46,19 @@ pub fn unrated(user_id: &str, stats: &Stats, version: u64) -> Event {
     })
 }
 
+/// The event types this service consumes (its Redis consumer's channels).
+pub const CONSUMES: &[&str] = &["user.deleted", "movie.deleted"];
+
+/// The ratings service's consumer, as its components are handed it.
+pub fn apply(
+    db: &dyn streamia_db::Db,
+    outbox: &streamia_events::outbox::Outbox,
+    now: streamia_clock::Now,
+    envelope: &Envelope,
+) -> Result<Consumed, ApiError> {
+    Ratings { db, outbox, now }.apply_event(envelope)
+}
+
 impl Ratings<'_> {
     pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         Ok(consume(

@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::outbox_schema!("ratings"),
     &streamia_events::consumer_schema!("ratings"),
     &streamia_events::tombstone_schema!("ratings"),
+    // Failed tries and dead letters of the events this service consumes.
+    &streamia_events::dead_letter_schema!("ratings"),
 ];
 
 const COLUMNS: &str = "user_id, movie_id, score, created_at, updated_at";

@@ -13,10 +13,9 @@ use streamia_api::{send_response, ApiError, Ctx};
 use streamia_auth::Claims;
 use streamia_clock::Now;
 use streamia_db::{Db, LazySpinDb};
-use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
-use streamia_events::Envelope;
 
+use crate::intake::{self, Consumer};
 use crate::{authenticate, event_transport, variable, Common};
 
 /// A service as its components serve it.
@@ -26,6 +25,11 @@ pub struct Service {
     /// Its SQLite database (`sqlite_databases` in spin.toml).
     pub database: &'static str,
     pub migrations: &'static [&'static [&'static str]],
+    /// How it applies the events it consumes; `None` when it consumes none.
+    pub consumer: Option<Consumer>,
+    /// The event types it consumes (`*`: all), as its Redis consumer's
+    /// channels in redis-triggers.toml.
+    pub consumes: &'static [&'static str],
 }
 
 impl Service {
@@ -38,10 +42,22 @@ impl Service {
             name,
             database,
             migrations,
+            consumer: None,
+            consumes: &[],
         }
     }
 
-    fn open(&self) -> (LazySpinDb, Outbox) {
+    /// A service that consumes the event types `consumes` with `consumer`
+    /// (its migrations hold the consumer's and the dead letters' tables).
+    pub const fn consuming(self, consumes: &'static [&'static str], consumer: Consumer) -> Self {
+        Service {
+            consumer: Some(consumer),
+            consumes,
+            ..self
+        }
+    }
+
+    pub(crate) fn open(&self) -> (LazySpinDb, Outbox) {
         (LazySpinDb::new(self.database, self.migrations), Outbox::new(self.name))
     }
 }
@@ -57,7 +73,7 @@ pub struct Call<'a> {
     pub outbox: &'a Outbox,
     /// The clock, read once for the whole request.
     pub now: Now,
-    service: &'a Service,
+    pub(crate) service: &'a Service,
     common: OnceCell<Common>,
 }
 
@@ -90,21 +106,14 @@ impl Call<'_> {
         }
     }
 
-    /// `POST /events` (http transport): the envelope in the body, applied once.
-    pub fn events_route(
-        &self,
-        apply: impl FnOnce(&Envelope) -> Result<Consumed, ApiError>,
-    ) -> Result<Response, ApiError> {
-        crate::events_route(self.ctx, self.req, apply)
-    }
-
     pub fn no_route(&self) -> ApiError {
         ApiError::NotFound(format!("no route for {}", self.req.path()))
     }
 }
 
-/// Serve `req` with `routes` (everything but `/health…`) and send the
-/// response; then, unless the request was a GET, deliver the outbox. The
+/// Serve `req` with `routes` (everything but `/health…` and the event
+/// intake: `/events`, `/relay`, `/dead-letters…`, see [`intake`]) and send
+/// the response; then, unless the request was a GET, deliver the outbox. The
 /// host keeps the component running after the response is complete (Spin
 /// and devhost both do), and what it fails to deliver stays in the outbox,
 /// as before: the guarantees are the same, the client no longer waits.
@@ -131,7 +140,10 @@ pub async fn serve(
     if let ["health", rest @ ..] = call.segments.as_slice() {
         return send_response(out, ctx.respond(health(&ctx, service, rest, &db, &outbox)));
     }
-    let result = routes(&call).await;
+    let result = match intake::is_intake_route(&call.segments) {
+        true => intake::route(&call).await,
+        false => routes(&call).await,
+    };
     send_response(out, ctx.respond(result));
     if call.method != Method::Get {
         deliver(&call).await;
@@ -145,13 +157,23 @@ async fn deliver(call: &Call<'_>) {
         None => event_transport(call.service.name),
     };
     match transport {
-        Ok(transport) => crate::deliver_outbox(call.db, call.outbox, &transport, &call.ctx.request_id).await,
+        Ok(transport) => {
+            intake::deliver_outbox(
+                call.service.name,
+                call.db,
+                call.outbox,
+                &transport,
+                &call.ctx.request_id,
+            )
+            .await
+        }
         Err(e) => eprintln!("request {}: outbox not delivered: {e}", call.ctx.request_id),
     }
 }
 
 /// `GET /health` and `/health/ready` (503 unless the database answers; with
-/// the number of events waiting in the outbox), `/health/live`.
+/// the number of events waiting in the outbox and, for a consumer, of dead
+/// letters), `/health/live`.
 fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Outbox) -> Result<Response, ApiError> {
     match rest {
         [] | ["ready"] => {
@@ -162,26 +184,11 @@ fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Out
                 "status": if ready { "ok" } else { "unavailable" },
                 "checks": {"sqlite": ready},
                 "outbox": backlog,
+                "deadLetters": intake::dead_letter_count(service, db),
             });
             Ok(ctx.json(if ready { 200 } else { 503 }, &body))
         }
         ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": service.name, "status": "ok"}))),
         _ => Err(ApiError::NotFound("no such health check".into())),
     }
-}
-
-/// A message from a `[[trigger.redis]]` channel: applied once on the
-/// service's database by `apply(db, outbox, now, envelope)`, then the outbox
-/// is delivered. An error makes Spin log the failure.
-pub async fn on_redis_message(
-    service: &Service,
-    message: &[u8],
-    apply: impl FnOnce(&dyn Db, &Outbox, Now, &Envelope) -> Result<Consumed, ApiError>,
-) -> anyhow::Result<()> {
-    let (db, outbox) = service.open();
-    let envelope = crate::redis_envelope(message).map_err(anyhow::Error::msg)?;
-    let outcome = apply(&db, &outbox, Now::system(), &envelope);
-    crate::redis_message_done(service.name, &db, &outbox, &envelope, outcome)
-        .await
-        .map_err(anyhow::Error::msg)
 }

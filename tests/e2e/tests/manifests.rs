@@ -7,8 +7,9 @@ use std::path::Path;
 const HEADER: &str = "\
 # GENERATED from spin.toml + redis-triggers.toml; do not edit. Regenerate with
 #   UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests
-# Streamia with events over Redis pub/sub: the whole app of spin.toml plus a
-# Redis-triggered consumer per consuming service. Run with a Redis at redis_url:
+# Streamia with events over Redis (a stream read through consumer groups, with
+# pub/sub as the doorbell): the whole app of spin.toml plus a Redis-triggered
+# consumer per consuming service. Run with a Redis at redis_url:
 #   SPIN_VARIABLE_EVENT_TRANSPORT=redis spin up -f spin.redis.toml \\
 #     --runtime-config-file runtime-config.redis.toml
 ";
@@ -66,5 +67,33 @@ fn every_redis_consumer_is_a_crate_on_its_services_database() {
             "{name} uses {service}'s database"
         );
         assert!(root.join("components").join(name).join("Cargo.toml").exists(), "{name}");
+    }
+}
+
+/// Each Redis consumer listens on the channels of exactly the event types
+/// its service says it consumes (the drain skips every other type).
+#[test]
+fn each_redis_consumer_listens_for_what_its_service_consumes() {
+    let root = streamia_testkit::workspace_root();
+    let manifest: toml::Table = generated(&root).parse().unwrap();
+    let triggers = manifest["trigger"]["redis"].as_array().unwrap();
+    let services: [(&str, &[&str]); 5] = [
+        ("favorites", streamia_favorites::events::CONSUMES),
+        ("ratings", streamia_ratings::events::CONSUMES),
+        ("comments", streamia_comments::events::CONSUMES),
+        ("movies", streamia_movies::events::CONSUMES),
+        ("notifications", streamia_notifications::mailer::CONSUMES),
+    ];
+    for (service, consumes) in services {
+        let component = format!("{service}-events");
+        let mut channels: Vec<&str> = triggers
+            .iter()
+            .filter(|t| t["component"].as_str() == Some(component.as_str()))
+            .map(|t| t["channel"].as_str().unwrap())
+            .collect();
+        let mut want: Vec<String> = consumes.iter().map(|t| format!("streamia.{t}")).collect();
+        channels.sort();
+        want.sort();
+        assert_eq!(channels, want, "{component}");
     }
 }

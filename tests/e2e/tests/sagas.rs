@@ -35,8 +35,7 @@ struct OverRedis(Redis);
 impl Redeliver for OverRedis {
     fn again(&self, api: &Api, envelope: &Value) {
         let event_type = envelope["eventType"].as_str().unwrap();
-        let channel = format!("streamia.{event_type}");
-        self.0.command(&["PUBLISH", &channel, &envelope.to_string()]);
+        self.0.append_event(envelope);
         // Each consumer logs what it did with the event; the second time, a duplicate.
         for service in consumers(event_type) {
             let line = format!(
@@ -288,15 +287,9 @@ fn over_redis_both_sagas_reach_every_service_once() {
         .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
         .env("SPIN_VARIABLE_REDIS_URL", &redis.url());
     // The test sink listens on Redis too, to hand the envelopes back for redelivery.
-    let sink = streamia_testkit::component_wasm("event-sink-redis");
-    for channel in ["user.deleted", "movie.deleted", "rating.deleted"] {
-        app.spin_toml.push_str(&format!(
-            "\n[[trigger.redis]]\naddress = \"{{{{ redis_url }}}}\"\nchannel = \"streamia.{channel}\"\ncomponent = \"event-sink-redis\"\n"
-        ));
-    }
-    app.spin_toml.push_str(&format!(
-        "\n[component.event-sink-redis]\nsource = \"{}\"\nsqlite_databases = [\"sink\"]\n",
-        sink.display()
+    app.spin_toml.push_str(&common::redis_sink(
+        &["user.deleted", "movie.deleted", "rating.deleted"],
+        0,
     ));
     let api = Api { host: app.start() };
     redis.wait_for_subscribers(&[

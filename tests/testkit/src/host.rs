@@ -176,6 +176,36 @@ impl App {
         Devhost { child, base, dir, log }
     }
 
+    /// Start an app without an HTTP trigger (only Redis consumers, say),
+    /// which prints no address: the caller waits for what it serves.
+    pub fn start_background(self) -> Devhost {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = self
+            .command(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the host starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        Devhost {
+            child,
+            base: String::new(),
+            dir,
+            log,
+        }
+    }
+
     /// Run devhost expecting it to refuse to start; returns its stderr.
     pub fn start_failure(self) -> String {
         let dir = tempfile::tempdir().unwrap();
@@ -209,6 +239,11 @@ impl Devhost {
             assert!(Instant::now() < deadline, "log never showed {needle:?}:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count_in_log(&self, needle: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
     /// Wait up to `timeout` for the host to exit by itself; its status.

@@ -82,6 +82,36 @@ allowed_outbound_hosts = ["http://*.spin.internal"]
     )
 }
 
+/// The test sink as a Redis consumer: its own consumer group (`sink`) on
+/// the event stream, rung by `channels`; the first `fail_first` tries of
+/// every event fail.
+pub fn redis_sink(channels: &[&str], fail_first: u32) -> String {
+    let wasm = streamia_testkit::component_wasm("event-sink-redis");
+    let mut text = String::new();
+    for channel in channels {
+        text.push_str(&format!(
+            "\n[[trigger.redis]]\naddress = \"{{{{ redis_url }}}}\"\nchannel = \"streamia.{channel}\"\ncomponent = \"event-sink-redis\"\n"
+        ));
+    }
+    text.push_str(&format!(
+        r#"
+[component.event-sink-redis]
+source = "{}"
+sqlite_databases = ["sink"]
+allowed_outbound_hosts = ["{{{{ redis_url }}}}"]
+[component.event-sink-redis.variables]
+event_transport = "{{{{ event_transport }}}}"
+event_subscribers = ""
+redis_url = "{{{{ redis_url }}}}"
+event_max_attempts = "{{{{ event_max_attempts }}}}"
+event_retry_base_ms = "{{{{ event_retry_base_ms }}}}"
+sink_fail_first = "{fail_first}"
+"#,
+        wasm.display()
+    ));
+    text
+}
+
 pub struct Api {
     pub host: Devhost,
 }

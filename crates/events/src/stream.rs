@@ -1,0 +1,366 @@
+//! The Redis transport's durable log. Every event is appended to one Redis
+//! Stream, [`STREAM`], trimmed to about `event_stream_maxlen` entries, and
+//! its channel `streamia.<event type>` is rung as a doorbell (the message is
+//! the event id; consumers read the stream, never the message). Each
+//! consuming service reads through its own consumer group, named after it:
+//! entries new to the group, and entries another reader took but did not
+//! acknowledge for a while (it failed, or died). Replicas of one service
+//! share its group, so each entry goes to one of them; a service that was
+//! down finds in its group everything it missed. An entry is acknowledged
+//! once it is applied, known, or parked as a dead letter.
+
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+use streamia_clock::Now;
+use streamia_db::{Db, DbError};
+
+use crate::consumer::Consumed;
+use crate::dead_letter::{Inbox, Received};
+use crate::outbox::Retry;
+use crate::Envelope;
+
+/// The stream every service appends to.
+pub const STREAM: &str = "streamia:events";
+/// The one field of an entry: the envelope's JSON.
+const FIELD: &[u8] = b"e";
+
+/// Entries one read takes: few, so that what a reader holds is applied
+/// well within the retry base, before another reader may reclaim it.
+const BATCH: i64 = 20;
+/// Entries one drain applies at most; then it rings its own doorbell and
+/// the next message goes on, so that other messages are not held up.
+const DRAIN_LIMIT: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub body: Vec<u8>,
+}
+
+fn bytes(s: &str) -> RedisParameter {
+    RedisParameter::Binary(s.as_bytes().to_vec())
+}
+
+fn text(r: &RedisResult) -> Option<&[u8]> {
+    match r {
+        RedisResult::Binary(b) => Some(b),
+        RedisResult::Status(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// The entries in an `XREADGROUP` or `XAUTOCLAIM` reply as Spin hands it
+/// over: nested arrays flattened, so `stream-or-cursor, id, "e", json, id,
+/// "e", json, …` and, for `XAUTOCLAIM`, the ids of entries trimmed away at
+/// the end (an id not followed by our field), which are skipped.
+pub fn entries(reply: &[RedisResult]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < reply.len() {
+        let field = reply.get(i + 1).and_then(text);
+        match (text(&reply[i]), field, reply.get(i + 2).and_then(text)) {
+            (Some(id), Some(FIELD), Some(body)) => {
+                out.push(Entry {
+                    id: String::from_utf8_lossy(id).into_owned(),
+                    body: body.to_vec(),
+                });
+                i += 3;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn redis_error(what: &str, e: impl std::fmt::Debug) -> String {
+    format!("redis {what}: {e:?}")
+}
+
+/// Append `envelope` to the stream, then ring its doorbell. Once appended
+/// the event is safe: a doorbell that fails to ring is made up for by the
+/// next event or the relay.
+pub fn append(address: &str, envelope: &Envelope, max_len: u64) -> Result<(), String> {
+    let conn = Connection::open(address).map_err(|e| redis_error("connect", e))?;
+    conn.execute(
+        "XADD",
+        &[
+            bytes(STREAM),
+            bytes("MAXLEN"),
+            bytes("~"),
+            RedisParameter::Int64(i64::try_from(max_len).unwrap_or(i64::MAX)),
+            bytes("*"),
+            RedisParameter::Binary(FIELD.to_vec()),
+            RedisParameter::Binary(envelope.to_json().into_bytes()),
+        ],
+    )
+    .map_err(|e| redis_error("XADD", e))?;
+    if let Err(e) = conn.publish(&crate::channel(&envelope.event_type), envelope.event_id.as_bytes()) {
+        eprintln!("redis PUBLISH {} (doorbell) failed: {e:?}", envelope.event_type);
+    }
+    Ok(())
+}
+
+/// A service's consumer group on the stream.
+pub struct Group {
+    conn: Connection,
+    name: String,
+}
+
+impl Group {
+    pub fn open(address: &str, service: &str) -> Result<Self, String> {
+        Ok(Group {
+            conn: Connection::open(address).map_err(|e| redis_error("connect", e))?,
+            name: service.to_owned(),
+        })
+    }
+
+    /// `XGROUP CREATE … 0 MKSTREAM`: a group made now starts at the
+    /// beginning of what the stream holds, so nothing published before a
+    /// service first ran is missed. "Already exists" is not an error.
+    fn create(&self) -> Result<(), String> {
+        match self.conn.execute(
+            "XGROUP",
+            &[
+                bytes("CREATE"),
+                bytes(STREAM),
+                bytes(&self.name),
+                bytes("0"),
+                bytes("MKSTREAM"),
+            ],
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) if format!("{e:?}").contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(redis_error("XGROUP CREATE", e)),
+        }
+    }
+
+    /// Entries no reader of the group has taken yet.
+    fn new_entries(&self) -> Result<Vec<Entry>, String> {
+        let read = || {
+            self.conn.execute(
+                "XREADGROUP",
+                &[
+                    bytes("GROUP"),
+                    bytes(&self.name),
+                    bytes(&self.name),
+                    bytes("COUNT"),
+                    RedisParameter::Int64(BATCH),
+                    bytes("STREAMS"),
+                    bytes(STREAM),
+                    bytes(">"),
+                ],
+            )
+        };
+        let reply = match read() {
+            Err(e) if format!("{e:?}").contains("NOGROUP") => {
+                self.create()?;
+                read()
+            }
+            other => other,
+        }
+        .map_err(|e| redis_error("XREADGROUP", e))?;
+        Ok(entries(&reply))
+    }
+
+    /// Entries taken but not acknowledged for `min_idle_ms`, now ours.
+    fn stale_entries(&self, min_idle_ms: i64) -> Result<Vec<Entry>, String> {
+        let reply = self.conn.execute(
+            "XAUTOCLAIM",
+            &[
+                bytes(STREAM),
+                bytes(&self.name),
+                bytes(&self.name),
+                RedisParameter::Int64(min_idle_ms),
+                bytes("0"),
+                bytes("COUNT"),
+                RedisParameter::Int64(BATCH),
+            ],
+        );
+        match reply {
+            Ok(reply) => Ok(entries(&reply)),
+            // No group yet: nothing was ever taken.
+            Err(e) if format!("{e:?}").contains("NOGROUP") => Ok(Vec::new()),
+            Err(e) => Err(redis_error("XAUTOCLAIM", e)),
+        }
+    }
+
+    fn ack(&self, ids: &[&str]) -> Result<(), String> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec![bytes(STREAM), bytes(&self.name)];
+        args.extend(ids.iter().map(|id| bytes(id)));
+        self.conn
+            .execute("XACK", &args)
+            .map(|_| ())
+            .map_err(|e| redis_error("XACK", e))
+    }
+
+    /// Wake this group's readers again (more waits than one drain takes).
+    fn ring(&self, event_type: &str) {
+        if let Err(e) = self.conn.publish(&crate::channel(event_type), b"more") {
+            eprintln!("{}: redis PUBLISH (doorbell) failed: {e:?}", self.name);
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainReport {
+    pub applied: u32,
+    pub duplicate: u32,
+    pub ignored: u32,
+    pub failed: u32,
+    pub dead_lettered: u32,
+    /// Failed earlier, not yet due again.
+    pub waiting: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("{0}")]
+    Redis(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Apply what waits in `service`'s group: first entries left unacknowledged
+/// (failed tries whose wait is over, or a dead reader's), then new ones,
+/// until none are left or [`DRAIN_LIMIT`] were applied. Only the event
+/// types in `consumes` (`*`: all) reach `apply`; the others are
+/// acknowledged unread, at no cost to the database. `apply` applies one
+/// event once (the consumer's event-id record); what it fails is counted by
+/// the service's [`Inbox`] and stays pending until its retry or its dead letter.
+pub async fn drain(
+    group: &Group,
+    db: &dyn Db,
+    service: &str,
+    consumes: &[&str],
+    retry: &Retry,
+    apply: impl AsyncFn(&Envelope) -> Result<Consumed, String>,
+) -> Result<DrainReport, DrainError> {
+    let inbox = Inbox::new(db, service);
+    let mut report = DrainReport::default();
+    let mut taken = 0;
+    let stale = group.stale_entries(retry.base_ms).map_err(DrainError::Redis)?;
+    let mut batch = stale;
+    let mut retrying = true;
+    loop {
+        let mut skipped = Vec::new();
+        for entry in &batch {
+            let envelope = match Envelope::parse(&entry.body) {
+                Ok(envelope) => envelope,
+                Err(e) => {
+                    // Not an event at all: nothing could ever apply it.
+                    eprintln!(
+                        "{service}: stream entry {} is not an event envelope ({e}); acknowledged",
+                        entry.id
+                    );
+                    skipped.push(entry.id.as_str());
+                    continue;
+                }
+            };
+            if !consumes.iter().any(|t| *t == "*" || *t == envelope.event_type) {
+                skipped.push(entry.id.as_str());
+                continue;
+            }
+            taken += 1;
+            if retrying && !inbox.due(&envelope.event_id, Now::system())? {
+                report.waiting += 1;
+                continue;
+            }
+            let outcome = apply(&envelope).await;
+            let received = inbox.record(&envelope, outcome, retry, Now::system())?;
+            log(service, &envelope, &received);
+            match received {
+                Received::Done(Consumed::Applied) => report.applied += 1,
+                Received::Done(Consumed::Duplicate) => report.duplicate += 1,
+                Received::Done(Consumed::Ignored) => report.ignored += 1,
+                Received::DeadLettered { .. } => report.dead_lettered += 1,
+                Received::Retry { .. } => {
+                    report.failed += 1;
+                    continue;
+                }
+            }
+            group.ack(&[entry.id.as_str()]).map_err(DrainError::Redis)?;
+        }
+        group.ack(&skipped).map_err(DrainError::Redis)?;
+        if taken >= DRAIN_LIMIT {
+            if let Some(event_type) = consumes.iter().find(|t| **t != "*") {
+                group.ring(event_type);
+            }
+            break;
+        }
+        batch = group.new_entries().map_err(DrainError::Redis)?;
+        retrying = false;
+        if batch.is_empty() {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// One line per event and what became of it (tests and operators read these).
+pub fn log(service: &str, envelope: &Envelope, received: &Received) {
+    let what = match received {
+        Received::Done(consumed) => format!("{consumed:?}"),
+        Received::Retry { attempts, error } => format!("Failed (attempt {attempts}, retried later): {error}"),
+        Received::DeadLettered { attempts, error } => format!("DeadLettered after {attempts} attempts: {error}"),
+    };
+    println!(
+        "{service}: {} {} from {}: {what}",
+        envelope.event_type, envelope.event_id, envelope.source
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> RedisResult {
+        RedisResult::Binary(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn flattened_readgroup_replies_give_their_entries() {
+        let reply = vec![
+            b(STREAM),
+            b("1-0"),
+            b("e"),
+            b("{\"a\":1}"),
+            b("2-0"),
+            b("e"),
+            b("{\"b\":2}"),
+        ];
+        let got = entries(&reply);
+        assert_eq!(
+            got,
+            vec![
+                Entry {
+                    id: "1-0".into(),
+                    body: b"{\"a\":1}".to_vec()
+                },
+                Entry {
+                    id: "2-0".into(),
+                    body: b"{\"b\":2}".to_vec()
+                },
+            ]
+        );
+        assert!(entries(&[RedisResult::Nil]).is_empty(), "nothing new");
+        assert!(entries(&[]).is_empty());
+    }
+
+    #[test]
+    fn autoclaim_replies_skip_the_cursor_and_trimmed_ids() {
+        // cursor, one entry, then the id of an entry trimmed from the stream
+        let reply = vec![b("0-0"), b("5-0"), b("e"), b("{}"), b("3-0")];
+        let got = entries(&reply);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id, "5-0");
+        // a pending entry whose fields are gone (older servers): id, nil
+        let reply = vec![b(STREAM), b("4-0"), RedisResult::Nil, b("6-0"), b("e"), b("{}")];
+        assert_eq!(
+            entries(&reply).iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            vec!["6-0"]
+        );
+    }
+}
