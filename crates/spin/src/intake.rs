@@ -1,9 +1,9 @@
 //! Events coming into a service, on both transports, and what an operator
 //! does with the ones that keep failing:
-//! - `POST /events` (http): one envelope, applied once; a failure answers
-//!   503 so the producer's outbox retries it with backoff, and the try that
-//!   reaches `event_max_attempts` parks it as a dead letter (answered 200
-//!   `dead_lettered`, so the producer stops).
+//! - `POST /events` (http): one envelope, applied once; an invalid one is
+//!   400; a failure answers 503 so the producer's outbox retries it with
+//!   backoff, and the try that reaches `event_max_attempts` parks it as a
+//!   dead letter (answered 200 `dead_lettered`, so the producer stops).
 //! - a Redis doorbell ([`on_redis_message`]): the service's consumer group
 //!   is drained ([`streamia_events::stream::drain`]).
 //! - `POST /relay`: what runs without a user request — the outbox's due
@@ -38,16 +38,19 @@ pub enum Consumer {
 }
 
 impl Consumer {
-    /// Apply `envelope`; a failure as the text kept with the event.
-    async fn apply(&self, db: &dyn Db, outbox: &Outbox, now: Now, envelope: &Envelope) -> Result<Consumed, String> {
-        let result = match self {
+    async fn apply(&self, db: &dyn Db, outbox: &Outbox, now: Now, envelope: &Envelope) -> Result<Consumed, ApiError> {
+        match self {
             Consumer::Sync(apply) => apply(db, outbox, now, envelope),
             Consumer::Async(apply) => apply(db, outbox, now, envelope).await,
-        };
-        result.map_err(|e| match e {
-            ApiError::Internal(cause) => cause,
-            other => format!("{}: {other}", other.code()),
-        })
+        }
+    }
+}
+
+/// A failure as the text kept with the event.
+fn describe(error: ApiError) -> String {
+    match error {
+        ApiError::Internal(cause) => cause,
+        other => format!("{}: {other}", other.code()),
     }
 }
 
@@ -91,7 +94,12 @@ pub async fn events_route(call: &Call<'_>, consumer: Consumer) -> Result<Respons
         code: "invalid_event",
         message: e.to_string(),
     })?;
-    let outcome = consumer.apply(call.db, call.outbox, call.now, &envelope).await;
+    let outcome = match consumer.apply(call.db, call.outbox, call.now, &envelope).await {
+        // An event that is not what its type says is refused, and nothing
+        // is recorded: no retry could make it apply.
+        Err(e) if e.status() < 500 => return Err(e),
+        other => other.map_err(describe),
+    };
     match receive(call.service.name, call.db, &envelope, outcome, call.now)? {
         Received::Done(consumed) => Ok(call
             .ctx
@@ -125,7 +133,12 @@ async fn drain(
         service.name,
         service.consumes,
         &retry(service.name),
-        async |envelope| consumer.apply(db, outbox, Now::system(), envelope).await,
+        async |envelope| {
+            consumer
+                .apply(db, outbox, Now::system(), envelope)
+                .await
+                .map_err(describe)
+        },
     )
     .await
     .map_err(|e| e.to_string())
@@ -255,7 +268,10 @@ async fn replay(
 ) -> Result<Result<Consumed, String>, ApiError> {
     let letter = inbox.get(event_id)?.ok_or_else(|| no_dead_letter(event_id))?;
     let envelope = letter.envelope()?;
-    let outcome = consumer.apply(call.db, call.outbox, call.now, &envelope).await;
+    let outcome = consumer
+        .apply(call.db, call.outbox, call.now, &envelope)
+        .await
+        .map_err(describe);
     match &outcome {
         Ok(consumed) => {
             inbox.remove(event_id)?;

@@ -258,8 +258,8 @@ impl Devhost {
         None
     }
 
-    /// Kill the host and every process it started (its process group).
-    fn kill(&mut self) {
+    /// Kill the host and every process it started (its process group); its log stays readable.
+    pub fn kill(&mut self) {
         let group = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
         // SAFETY: kill(2) takes plain integers; a negative pid names the
         // group the host leads (`process_group(0)` at spawn).
