@@ -289,13 +289,13 @@ fn over_redis_a_registration_sends_one_welcome_mail() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned();
-    // Published again: the consumer recognises it and sends nothing.
+    // In the stream again: the consumer recognises it and sends nothing.
     let envelope = json!({
         "eventId": event_id, "eventType": "user.registered", "occurredAt": "2026-11-23T00:00:00.000Z",
         "source": "users", "version": 1,
         "data": {"userId": "u", "email": "ana@example.com", "username": "ana", "role": "user"}
     });
-    redis.command(&["PUBLISH", "streamia.user.registered", &envelope.to_string()]);
+    redis.append_event(&envelope);
     api.host.wait_for_log(&format!(
         "notifications: user.registered {event_id} from users: Duplicate"
     ));
