@@ -153,6 +153,13 @@ fn outcomes(host: &Devhost, service: &str, event_type: &str, outcome: &str) -> u
         .count()
 }
 
+/// A fault test's counts, written past the test harness's output capture
+/// so that the test command's output shows them.
+fn report(line: String) {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "durable: {line}").ok();
+}
+
 fn outbox(api: &Api, service: &str) -> u64 {
     api.get(&format!("/health/{service}"), None).json()["outbox"]
         .as_u64()
@@ -181,10 +188,10 @@ fn a_consumer_whose_handler_fails_twice_then_succeeds_applies_the_event_once() {
     let failed = outcomes(&api.host, "sink", "user.registered", "Failed (attempt");
     let applied = outcomes(&api.host, "sink", "user.registered", "Applied");
     let received = api.received_of("user.registered").len();
-    println!(
+    report(format!(
         "fails twice: published 1, tries {}, applied {applied}, recorded {received}",
         failed + applied
-    );
+    ));
     assert_eq!(failed, 2, "{}", api.host.log());
     assert_eq!((applied, received), (1, 1));
 }
@@ -223,10 +230,10 @@ fn consumers_absent_while_1000_events_are_published_catch_up_with_every_effect_o
         .iter()
         .map(|s| outcomes(&consumers, s, "movie.deleted", "Duplicate"))
         .sum();
-    println!(
+    report(format!(
         "consumers absent: published {N} movie.deleted, applied by favorites/ratings/comments {applied:?}, duplicates skipped {duplicates}, favourites left {}",
         catalogue.favourites(&api)
-    );
+    ));
     assert_eq!(applied, vec![N; 3]);
 }
 
@@ -279,10 +286,10 @@ fn redis_stopped_mid_stream_and_the_app_stopped_with_a_full_outbox_lose_nothing(
     let applied = outcomes(&consumers, "favorites", "movie.deleted", "Applied")
         + outcomes(&consumers_again, "favorites", "movie.deleted", "Applied")
         + outcomes(&api.host, "favorites", "movie.deleted", "Applied");
-    println!(
+    report(format!(
         "redis outage + app restart: published {N} movie.deleted ({waiting} waited in the outbox), applied by favorites {applied}, favourites left {}",
         catalogue.favourites(&api)
-    );
+    ));
     assert_eq!(applied, N);
 }
 
@@ -307,7 +314,7 @@ fn two_replicas_of_a_consumer_share_the_work_and_apply_each_event_once() {
     );
     let duplicates = outcomes(&a, "favorites", "movie.deleted", "Duplicate")
         + outcomes(&b, "favorites", "movie.deleted", "Duplicate");
-    println!("two replicas: published {N} movie.deleted, applied by replica a {by_a}, by replica b {by_b}, duplicates skipped {duplicates}");
+    report(format!("two replicas: published {N} movie.deleted, applied by replica a {by_a}, by replica b {by_b}, duplicates skipped {duplicates}"));
     assert_eq!(by_a + by_b, N, "each event applied once");
     assert!(by_a > 0 && by_b > 0, "both replicas took a share");
 }
@@ -444,11 +451,11 @@ fn poison_scenario(api: &Api, transport: &str) {
     assert_eq!(list(api)["pagination"]["total"], 0);
     assert_eq!(api.get("/health/favorites", None).json()["deadLetters"], 0);
     assert_eq!(catalogue.favourites(api), 1);
-    println!(
+    report(format!(
         "poison over {transport}: published 3 movie.deleted, dead-lettered 2 after {} tries each, replayed 1 (applied once), discarded 1, favourites left {}",
         letter["attempts"],
         catalogue.favourites(api)
-    );
+    ));
 }
 
 #[test]
