@@ -4,7 +4,15 @@
 //! chaining (`http://users.spin.internal`) on one Spin app, any URL in a
 //! split deployment. A catalogue read the movies cache holds is answered
 //! here, from that cache (`X-Cache: hit`): one component instead of two and
-//! a chained call. One JSON log line per request.
+//! a chained call.
+//!
+//! Around every `/api` request: a rate limit (429), a circuit breaker and a
+//! deadline per service call (503), metrics (`GET /metrics`), all in the
+//! gateway's shared counters (`state`); the counting happens after the
+//! response is sent. One JSON log line per request.
+
+mod state;
+mod upstream;
 
 use std::cell::OnceCell;
 use std::time::Instant;
@@ -13,9 +21,18 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
 use streamia_clock::Now;
+use streamia_gateway::breaker::{self, Admission, BreakerConfig};
+use streamia_gateway::counters::{sweep, CounterError, Counters};
+use streamia_gateway::limits::{self, Limit, Scope, Verdict};
+use streamia_gateway::metrics::{self, EventCounts};
 use streamia_gateway::{
-    content_type_ok, enabled_services, event_admin, resolve, Access, Cors, EventAdmin, Preflight, Route, Service,
+    content_type_ok, enabled_services, event_admin, resolve, routes, Access, Cors, EventAdmin, Preflight, Route,
+    Service,
 };
+use upstream::Reply;
+
+/// The OpenAPI document of the public API, served at `/api/openapi.json`.
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 /// The gateway's Spin variables, each read on first use: a catalogue cache
 /// hit reads none, another anonymous request two (the service's URL and the
@@ -27,6 +44,11 @@ struct Config {
     keys: OnceCell<streamia_auth::JwtKeys>,
     cors: OnceCell<Cors>,
     enabled: OnceCell<Vec<Service>>,
+    breaker: OnceCell<Option<BreakerConfig>>,
+    metrics: OnceCell<bool>,
+    /// The shared counters; `None` when the store cannot be opened (then
+    /// nothing is limited or counted, and the log says why).
+    counters: OnceCell<Option<state::KvCounters>>,
 }
 
 fn var(name: &str) -> Result<String, ApiError> {
@@ -59,6 +81,77 @@ impl Config {
         once(&self.cors, || Ok(Cors::new(&var("cors_origins")?)))
     }
 
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, ApiError> {
+        let text = var(name)?;
+        text.trim().parse().map_err(|_| ApiError::Unavailable {
+            code: "misconfigured",
+            message: format!("the gateway is misconfigured ({name}: {text:?} is not a number)"),
+        })
+    }
+
+    fn switch(&self, name: &str) -> Result<bool, ApiError> {
+        match var(name)?.trim() {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            other => Err(ApiError::Unavailable {
+                code: "misconfigured",
+                message: format!("the gateway is misconfigured ({name}: {other:?} is neither \"on\" nor \"off\")"),
+            }),
+        }
+    }
+
+    /// The limit for `scope` (`rate_limit_*`); `None` when it is off.
+    fn limit(&self, scope: Scope) -> Result<Option<Limit>, ApiError> {
+        let name = match scope {
+            Scope::Anonymous => "rate_limit_anonymous",
+            Scope::User => "rate_limit_user",
+            Scope::Auth => "rate_limit_auth",
+            Scope::Account => "rate_limit_login_failures",
+        };
+        Limit::parse(&var(name)?).map_err(|e| ApiError::Unavailable {
+            code: "misconfigured",
+            message: format!("the gateway is misconfigured ({name}: {e})"),
+        })
+    }
+
+    fn timeout_ms(&self) -> Result<u64, ApiError> {
+        self.number("upstream_timeout_ms")
+    }
+
+    /// The breakers' figures; `None` when `breaker = "off"`.
+    fn breaker(&self) -> Result<Option<&BreakerConfig>, ApiError> {
+        once(&self.breaker, || {
+            if !self.switch("breaker")? {
+                return Ok(None);
+            }
+            Ok(Some(BreakerConfig {
+                failure_percent: self.number("breaker_failure_percent")?,
+                min_calls: self.number("breaker_min_calls")?,
+                window_ms: self.number::<u64>("breaker_window_s")? * 1000,
+                open_ms: self.number::<u64>("breaker_open_s")? * 1000,
+                probe_ms: self.timeout_ms()? + 1000,
+            }))
+        })
+        .map(Option::as_ref)
+    }
+
+    fn metrics_on(&self) -> Result<bool, ApiError> {
+        once(&self.metrics, || self.switch("metrics")).copied()
+    }
+
+    fn counters(&self) -> Option<&dyn Counters> {
+        self.counters
+            .get_or_init(|| match state::KvCounters::open() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log_warning(&format!("rate limits, breakers and metrics are off: {e}"));
+                    None
+                }
+            })
+            .as_ref()
+            .map(|c| c as &dyn Counters)
+    }
+
     fn enabled(&self) -> Result<&[Service], ApiError> {
         once(&self.enabled, || Ok(enabled_services(&var("enabled_services")?))).map(Vec::as_slice)
     }
@@ -78,15 +171,40 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.header(name).and_then(|v| v.as_str())
 }
 
+/// What serving a request learned that the log line and the counting
+/// after the response need.
+#[derive(Default)]
+struct Outcome {
+    service: Option<Service>,
+    user: Option<String>,
+    verdict: Option<Verdict>,
+    /// A login's e-mail, counted against its account if the login fails.
+    login_email: Option<String>,
+    /// A service call: how the breaker admitted it and whether it failed.
+    upstream: Option<(Service, Admission, bool)>,
+    /// A breaker refused the call: `Retry-After`.
+    retry_after: Option<u64>,
+}
+
+fn log_warning(message: &str) {
+    eprintln!(
+        "{}",
+        serde_json::json!({"level": "warn", "service": "gateway", "msg": message})
+    );
+}
+
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
     let started = Instant::now();
+    let now_ms = Now::system().unix_ms().max(0) as u64;
     let ctx = Ctx::new(&req);
     let origin = header(&req, "origin").map(str::to_owned);
+    let trace_id = header(&req, "traceparent").and_then(trace_id).map(str::to_owned);
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let config = Config::default();
-    let (result, service) = serve(&config, &ctx, req).await;
+    let mut outcome = Outcome::default();
+    let result = serve(&config, &ctx, req, &mut outcome, now_ms).await;
     let mut resp = ctx.respond(result);
     resp.set_header(request_id::HEADER, ctx.request_id.as_str());
     // Without an Origin there is no CORS to answer, only the cache hint.
@@ -100,44 +218,209 @@ async fn handle(req: Request, out: ResponseOutparam) {
     for (name, value) in cors {
         resp.set_header(name, value);
     }
+    if let Some(verdict) = outcome.verdict {
+        for (name, value) in verdict.headers() {
+            resp.set_header(name, value);
+        }
+    }
+    if let Some(seconds) = outcome.retry_after {
+        resp.set_header("retry-after", seconds.to_string());
+    }
+    let status = *resp.status();
+    let route = routes::template(&method, &path);
+    let micros = started.elapsed().as_micros() as u64;
     let line = serde_json::json!({
         "level": "info",
         "msg": "request",
+        "service": "gateway",
         "requestId": ctx.request_id,
+        "traceId": trace_id,
         "method": method,
+        "route": route.unwrap_or(metrics::UNMATCHED),
         "path": path,
-        "status": resp.status(),
-        "service": service.map(Service::name),
-        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+        "status": status,
+        "upstream": outcome.service.map(Service::name),
+        "userId": outcome.user,
+        "durationMs": (micros as f64 / 100.0).round() / 10.0,
     });
     println!("{line}");
+    // What the next request must see is counted before this one is
+    // answered: a client that retries at once meets the opened breaker or
+    // the locked account. Metrics wait until the client has its answer.
+    if let Err(e) = judge(&config, &outcome, status, now_ms) {
+        log_warning(&format!(
+            "request {}: breaker or login not counted: {e}",
+            ctx.request_id
+        ));
+    }
     streamia_api::send_response(out, resp);
+    if let Err(e) = count(&config, route, &method, status, micros, now_ms) {
+        log_warning(&format!("request {}: not counted: {e}", ctx.request_id));
+    }
 }
 
-/// The response (or error) and the service that served it, for the log.
-async fn serve(config: &Config, ctx: &Ctx, req: Request) -> (Result<Response, ApiError>, Option<Service>) {
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_, trace) = (parts.next()?, parts.next()?);
+    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace)
+}
+
+/// The breaker's record of the service call, and a failed login against its account.
+fn judge(config: &Config, outcome: &Outcome, status: u16, now_ms: u64) -> Result<(), CounterError> {
+    let Some(counters) = config.counters() else {
+        return Ok(());
+    };
+    if let (Some((service, admission, failed)), Ok(Some(cfg))) = (outcome.upstream, config.breaker()) {
+        if let Some(change) = breaker::record(counters, service.name(), cfg, admission, failed, now_ms)? {
+            let (level, what) = match change {
+                breaker::Transition::Opened { calls, failures } => {
+                    ("warn", format!("opened: {failures} of {calls} calls failed"))
+                }
+                breaker::Transition::Reopened => ("warn", "reopened: the probe failed".to_owned()),
+                breaker::Transition::Closed => ("info", "closed: the probe succeeded".to_owned()),
+            };
+            println!(
+                "{}",
+                serde_json::json!({"level": level, "service": "gateway", "msg": "circuit breaker", "upstream": service.name(), "change": what})
+            );
+        }
+    }
+    if let (Some(email), 401) = (&outcome.login_email, status) {
+        if let Ok(Some(limit)) = config.limit(Scope::Account) {
+            limits::account_failed(counters, email, limit, now_ms)?;
+        }
+    }
+    Ok(())
+}
+
+/// After the response: metrics, and now and then a sweep of expired windows.
+fn count(
+    config: &Config,
+    route: Option<&str>,
+    method: &str,
+    status: u16,
+    micros: u64,
+    now_ms: u64,
+) -> Result<(), CounterError> {
+    let Some(counters) = config.counters() else {
+        return Ok(());
+    };
+    if config.metrics_on().unwrap_or(false) {
+        metrics::record(counters, route.unwrap_or(metrics::UNMATCHED), method, status, micros)?;
+    }
+    // About one request in 256 sweeps the windows that have ended.
+    if micros.is_multiple_of(256) {
+        sweep(counters, now_ms)?;
+    }
+    Ok(())
+}
+
+/// The response, or the error to answer with.
+async fn serve(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+    outcome: &mut Outcome,
+    now_ms: u64,
+) -> Result<Response, ApiError> {
     let path = req.path().to_owned();
     if *req.method() == Method::Options {
-        return (preflight(config, ctx, &req), None);
+        return preflight(config, ctx, &req);
     }
     if let Some(rest) = path.strip_prefix("/health") {
-        return (health(config, ctx, rest).await, None);
+        return health(config, ctx, rest, now_ms).await;
+    }
+    if path == "/metrics" {
+        return metrics_route(config, ctx, &req, now_ms).await;
+    }
+    if !path.starts_with("/api/") {
+        return Err(ApiError::NotFound(format!("no route for {} {path}", req.method())));
+    }
+    rate_limit(config, &req, outcome, now_ms)?;
+    if path == "/api/openapi.json" {
+        return match *req.method() {
+            Method::Get | Method::Head => Ok(streamia_api::json_bytes(
+                200,
+                OPENAPI.as_bytes().to_vec(),
+                &ctx.request_id,
+            )),
+            _ => Err(ApiError::MethodNotAllowed),
+        };
     }
     match event_admin(&path) {
-        Some(Ok(EventAdmin::Relay)) => return (relay(config, ctx, &req).await, None),
+        Some(Ok(EventAdmin::Relay)) => return relay(config, ctx, &req).await,
         Some(Ok(EventAdmin::DeadLetters { service, path })) => {
-            return (dead_letters(config, ctx, req, service, &path).await, Some(service))
+            outcome.service = Some(service);
+            return dead_letters(config, ctx, req, service, &path, outcome, now_ms).await;
         }
-        Some(Err(message)) => return (Err(ApiError::NotFound(message)), None),
+        Some(Err(message)) => return Err(ApiError::NotFound(message)),
         None => {}
     }
     let Some(route) = resolve(&req.method().to_string(), &path) else {
-        return (
-            Err(ApiError::NotFound(format!("no route for {} {path}", req.method()))),
-            None,
-        );
+        return Err(ApiError::NotFound(format!("no route for {} {path}", req.method())));
     };
-    (forward(config, ctx, req, route).await, Some(route.service))
+    outcome.service = Some(route.service);
+    forward(config, ctx, req, route, outcome, now_ms).await
+}
+
+/// Counts the request against its limit (see [`limits::scope_for`]); over
+/// it, 429. A login is also refused while its account has failed too often.
+fn rate_limit(config: &Config, req: &Request, outcome: &mut Outcome, now_ms: u64) -> Result<(), ApiError> {
+    let claims = header(req, "authorization").and_then(|_| claims(config, req).ok());
+    outcome.user = claims.as_ref().map(|c| c.sub.clone());
+    let method = req.method().to_string();
+    let scope = limits::scope_for(&method, req.path(), claims.is_some());
+    let Some(limit) = config.limit(scope)? else {
+        return Ok(());
+    };
+    let Some(counters) = config.counters() else {
+        return Ok(());
+    };
+    let who = match (&claims, scope) {
+        (Some(c), Scope::User) => c.sub.clone(),
+        _ => limits::client_ip(
+            header(req, "spin-client-addr"),
+            header(req, "x-forwarded-for"),
+            config.number("trusted_proxy_hops")?,
+        ),
+    };
+    let refuse = |verdict: Verdict, scope: Scope| {
+        if let Err(e) = metrics::rejected(counters, scope) {
+            log_warning(&e.to_string());
+        }
+        Err(ApiError::TooManyRequests {
+            retry_after: verdict.reset_s.max(1),
+        })
+    };
+    match limits::hit(counters, scope, &who, limit, now_ms) {
+        Ok(verdict) => {
+            outcome.verdict = Some(verdict);
+            if !verdict.allowed {
+                return refuse(verdict, scope);
+            }
+        }
+        Err(e) => log_warning(&format!("rate limit not checked: {e}")),
+    }
+    if method == "POST" && req.path().trim_end_matches('/') == "/api/users/login" {
+        let Some(account_limit) = config.limit(Scope::Account)? else {
+            return Ok(());
+        };
+        let email = serde_json::from_slice::<serde_json::Value>(req.body())
+            .ok()
+            .and_then(|v| v.get("email").and_then(|e| e.as_str()).map(str::to_owned));
+        if let Some(email) = email {
+            match limits::account_open(counters, &email, account_limit, now_ms) {
+                Ok(verdict) if !verdict.allowed => {
+                    outcome.verdict = Some(verdict);
+                    return refuse(verdict, Scope::Account);
+                }
+                Ok(_) => outcome.login_email = Some(email),
+                Err(e) => log_warning(&format!("login limit not checked: {e}")),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
@@ -181,6 +464,8 @@ async fn dead_letters(
     req: Request,
     service: Service,
     path: &str,
+    outcome: &mut Outcome,
+    now_ms: u64,
 ) -> Result<Response, ApiError> {
     admin_only(config, &req)?;
     let route = Route {
@@ -188,7 +473,7 @@ async fn dead_letters(
         access: Access::Authenticated,
         body: streamia_gateway::BodyKind::Json,
     };
-    forward_to(config, ctx, req, route, path).await
+    forward_to(config, ctx, req, route, path, outcome, now_ms).await
 }
 
 /// `POST /api/admin/events/relay`: every enabled service's relay pass (due
@@ -213,16 +498,27 @@ async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, Ap
             .uri(format!("{base}/relay"))
             .header(request_id::HEADER, ctx.request_id.as_str())
             .build();
-        let answer = match spin_sdk::http::send::<_, Response>(out).await {
-            Ok(resp) if *resp.status() == 200 => serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null),
-            Ok(resp) => {
+        // A relay pass may deliver hundreds of events: ten deadlines' worth.
+        let answer = match upstream::send(out, config.timeout_ms()? * 10).await {
+            Reply::Answered(resp) if *resp.status() == 200 => {
+                serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null)
+            }
+            Reply::Answered(resp) => {
                 all_ok = false;
                 serde_json::json!({"status": resp.status()})
             }
-            Err(e) => {
-                eprintln!("request {}: relay of {} failed: {e}", ctx.request_id, service.name());
+            Reply::Unreachable(e) => {
+                log_warning(&format!(
+                    "request {}: relay of {} failed: {e}",
+                    ctx.request_id,
+                    service.name()
+                ));
                 all_ok = false;
                 serde_json::json!({"status": "unreachable"})
+            }
+            Reply::TimedOut => {
+                all_ok = false;
+                serde_json::json!({"status": "timeout"})
             }
         };
         services.insert(service.name().into(), answer);
@@ -232,13 +528,36 @@ async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, Ap
 }
 
 /// Size, type and token are checked before the service sees anything.
-async fn forward(config: &Config, ctx: &Ctx, req: Request, route: Route) -> Result<Response, ApiError> {
+async fn forward(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+    route: Route,
+    outcome: &mut Outcome,
+    now_ms: u64,
+) -> Result<Response, ApiError> {
     let path = req.path().to_owned();
-    forward_to(config, ctx, req, route, &path).await
+    forward_to(config, ctx, req, route, &path, outcome, now_ms).await
 }
 
-/// [`forward`] to `path` on the service.
-async fn forward_to(config: &Config, ctx: &Ctx, req: Request, route: Route, path: &str) -> Result<Response, ApiError> {
+fn unavailable(service: Service, why: &str) -> ApiError {
+    ApiError::Unavailable {
+        code: "service_unavailable",
+        message: format!("the {} service {why}", service.name()),
+    }
+}
+
+/// [`forward`] to `path` on the service, through its circuit breaker and
+/// within the upstream deadline.
+async fn forward_to(
+    config: &Config,
+    ctx: &Ctx,
+    req: Request,
+    route: Route,
+    path: &str,
+    outcome: &mut Outcome,
+    now_ms: u64,
+) -> Result<Response, ApiError> {
     let limit = route.body.limit();
     let declared = header(&req, "content-length")
         .and_then(|v| v.parse::<usize>().ok())
@@ -260,10 +579,25 @@ async fn forward_to(config: &Config, ctx: &Ctx, req: Request, route: Route, path
     if let Some(hit) = cached_catalogue_read(ctx, &req, route) {
         return Ok(hit);
     }
-    let base = config.url(route.service)?.ok_or_else(|| ApiError::Unavailable {
-        code: "service_unavailable",
-        message: format!("the {} service is not deployed", route.service.name()),
-    })?;
+    let base = config
+        .url(route.service)?
+        .ok_or_else(|| unavailable(route.service, "is not deployed"))?;
+    let admission = match (config.breaker()?, config.counters()) {
+        (Some(cfg), Some(counters)) => {
+            breaker::admit(counters, route.service.name(), cfg, now_ms).unwrap_or_else(|e| {
+                log_warning(&format!("breaker not checked: {e}"));
+                Admission::Closed
+            })
+        }
+        _ => Admission::Closed,
+    };
+    if let Admission::Open { retry_after_s } = admission {
+        outcome.retry_after = Some(retry_after_s);
+        return Err(unavailable(
+            route.service,
+            "is failing; calls resume shortly (circuit open)",
+        ));
+    }
 
     let query = req.query();
     let url = if query.is_empty() {
@@ -280,6 +614,8 @@ async fn forward_to(config: &Config, ctx: &Ctx, req: Request, route: Route, path
         "authorization",
         "content-type",
         "accept",
+        "traceparent",
+        "tracestate",
         "x-cld-timestamp",
         "x-cld-signature",
     ] {
@@ -291,14 +627,24 @@ async fn forward_to(config: &Config, ctx: &Ctx, req: Request, route: Route, path
         out.header("x-forwarded-for", client.rsplit_once(':').map_or(client, |(ip, _)| ip));
     }
     let out = out.body(req.into_body()).build();
-    let resp: Response = spin_sdk::http::send(out).await.map_err(|e| {
-        eprintln!("request {}: {} unreachable: {e}", ctx.request_id, route.service.name());
-        ApiError::Unavailable {
-            code: "service_unavailable",
-            message: format!("the {} service is unavailable", route.service.name()),
+    let timeout_ms = config.timeout_ms()?;
+    let reply = upstream::send(out, timeout_ms).await;
+    outcome.upstream = Some((route.service, admission, reply.failed()));
+    match reply {
+        Reply::Answered(resp) => Ok(pass_back(resp)),
+        Reply::Unreachable(e) => {
+            log_warning(&format!(
+                "request {}: {} unreachable: {e}",
+                ctx.request_id,
+                route.service.name()
+            ));
+            Err(unavailable(route.service, "is unavailable"))
         }
-    })?;
-    Ok(pass_back(resp))
+        Reply::TimedOut => Err(unavailable(
+            route.service,
+            &format!("did not answer within {timeout_ms} ms"),
+        )),
+    }
 }
 
 /// `GET /api/movies/{id}` or `GET /api/movies?…` from the movies cache, when
@@ -343,46 +689,125 @@ fn pass_back(resp: Response) -> Response {
     out.body(resp.into_body()).build()
 }
 
-async fn health(config: &Config, ctx: &Ctx, rest: &str) -> Result<Response, ApiError> {
+async fn health(config: &Config, ctx: &Ctx, rest: &str, now_ms: u64) -> Result<Response, ApiError> {
     match rest.trim_end_matches('/') {
         "/live" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
         "/ready" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
         "" => {
             let mut services = serde_json::Map::new();
+            let mut breakers = serde_json::Map::new();
             let mut all_ok = true;
             for service in config.enabled()? {
                 let ok = probe(config, *service).await.is_ok_and(|(status, _)| status == 200);
                 all_ok &= ok;
                 services.insert(service.name().into(), (if ok { "ok" } else { "unavailable" }).into());
+                if let Some(state) = breaker_state(config, *service, now_ms) {
+                    breakers.insert(
+                        service.name().into(),
+                        serde_json::json!({"state": state.state, "calls": state.calls, "failures": state.failures}),
+                    );
+                }
             }
-            let body = serde_json::json!({"status": if all_ok { "ok" } else { "degraded" }, "gateway": "ok", "services": services});
+            let body = serde_json::json!({
+                "status": if all_ok { "ok" } else { "degraded" },
+                "gateway": "ok",
+                "services": services,
+                "breakers": breakers,
+            });
             Ok(ctx.json(if all_ok { 200 } else { 503 }, &body))
         }
         other => {
             let name = other.trim_start_matches('/');
             let service =
                 Service::parse(name).ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
-            match probe(config, service).await {
-                Ok((status, body)) => Ok(Response::builder()
-                    .status(status)
-                    .header("content-type", "application/json")
-                    .header(request_id::HEADER, ctx.request_id.as_str())
-                    .body(body)
-                    .build()),
-                Err(e) => Err(e),
-            }
+            let (status, body) = probe(config, service).await?;
+            Ok(Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .header(request_id::HEADER, ctx.request_id.as_str())
+                .body(body)
+                .build())
         }
     }
 }
 
+/// A service's breaker now; `None` when breakers are off or the state is unreadable.
+fn breaker_state(config: &Config, service: Service, now_ms: u64) -> Option<breaker::BreakerState> {
+    let cfg = config.breaker().ok()??;
+    breaker::state(config.counters()?, service.name(), cfg, now_ms).ok()
+}
+
 /// A service's `/health/ready`: its status and body.
 async fn probe(config: &Config, service: Service) -> Result<(u16, Vec<u8>), ApiError> {
-    let unavailable = || ApiError::Unavailable {
-        code: "service_unavailable",
-        message: format!("the {} service is unavailable", service.name()),
-    };
-    let base = config.url(service)?.ok_or_else(unavailable)?;
+    let base = config
+        .url(service)?
+        .ok_or_else(|| unavailable(service, "is not deployed"))?;
     let req = Request::get(format!("{base}/health/ready")).build();
-    let resp: Response = spin_sdk::http::send(req).await.map_err(|_| unavailable())?;
-    Ok((*resp.status(), resp.into_body()))
+    match upstream::send(req, config.timeout_ms()?).await {
+        Reply::Answered(resp) => Ok((*resp.status(), resp.into_body())),
+        Reply::Unreachable(_) => Err(unavailable(service, "is unavailable")),
+        Reply::TimedOut => Err(unavailable(service, "did not answer in time")),
+    }
+}
+
+/// `GET /metrics` (Bearer `metrics_token`): the Prometheus text format.
+async fn metrics_route(config: &Config, ctx: &Ctx, req: &Request, now_ms: u64) -> Result<Response, ApiError> {
+    if !matches!(*req.method(), Method::Get | Method::Head) {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    if !config.metrics_on()? {
+        return Err(ApiError::NotFound("metrics are off (metrics = \"off\")".into()));
+    }
+    let expected = var("metrics_token")?;
+    if expected.is_empty() {
+        return Err(ApiError::Forbidden(
+            "metrics are shown only with a token: set the metrics_token variable".into(),
+        ));
+    }
+    let token =
+        streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    if !streamia_auth::secret_matches(token, &expected) {
+        return Err(ApiError::Forbidden("this token may not read the metrics".into()));
+    }
+    let counters = config.counters().ok_or_else(|| ApiError::Unavailable {
+        code: "state_unavailable",
+        message: format!("the gateway's key-value store {:?} is not available", state::STORE),
+    })?;
+    let mut breakers = Vec::new();
+    let mut events = Vec::new();
+    for service in config.enabled()? {
+        if let Some(state) = breaker_state(config, *service, now_ms) {
+            breakers.push((service.name(), state));
+        }
+        if let Ok((200, body)) = probe(config, *service).await {
+            if let Ok(health) = serde_json::from_slice::<serde_json::Value>(&body) {
+                events.push((service.name(), event_counts(&health["events"])));
+            }
+        }
+    }
+    let text = metrics::render(
+        counters,
+        &metrics::Scrape {
+            breakers: &breakers,
+            events: &events,
+        },
+    )
+    .map_err(ApiError::internal)?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+        .header(request_id::HEADER, ctx.request_id.as_str())
+        .body(text)
+        .build())
+}
+
+/// The `events` of a service's health: `{published, waiting, consumed, deadLetters}`.
+fn event_counts(events: &serde_json::Value) -> EventCounts {
+    let n = |name: &str| events[name].as_u64();
+    EventCounts {
+        published: n("published").unwrap_or(0),
+        waiting: n("waiting").unwrap_or(0),
+        consumed: n("consumed"),
+        dead_letters: n("deadLetters"),
+    }
 }

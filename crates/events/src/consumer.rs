@@ -69,6 +69,11 @@ pub fn consume<E>(
     })
 }
 
+/// How many events `service` has taken in (applied or ignored; not duplicates).
+pub fn consumed_count(db: &dyn Db, service: &str) -> Result<u64, DbError> {
+    db.count(&format!("SELECT COUNT(*) AS n FROM {service}_processed_events"), &[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,6 +228,17 @@ impl Outbox {
             &[],
         )
     }
+
+    /// How many events have been delivered (kept in the outbox, so a count).
+    pub fn delivered(&self, db: &dyn Db) -> Result<u64, DbError> {
+        db.count(
+            &format!(
+                "SELECT COUNT(*) AS n FROM {} WHERE delivered_at IS NOT NULL",
+                self.table
+            ),
+            &[],
+        )
+    }
 }
 
 fn pending(rows: &streamia_db::Rows) -> Result<Vec<Pending>, DbError> {

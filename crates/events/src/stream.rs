@@ -299,17 +299,29 @@ pub async fn drain(
     Ok(report)
 }
 
-/// One line per event and what became of it (tests and operators read these).
+/// One JSON line per event and what became of it (tests and operators
+/// read these): `outcome` is `Applied`, `Duplicate`, `Ignored`, `Failed`
+/// (retried later) or `DeadLettered`.
 pub fn log(service: &str, envelope: &Envelope, received: &Received) {
-    let what = match received {
-        Received::Done(consumed) => format!("{consumed:?}"),
-        Received::Retry { attempts, error } => format!("Failed (attempt {attempts}, retried later): {error}"),
-        Received::DeadLettered { attempts, error } => format!("DeadLettered after {attempts} attempts: {error}"),
+    let (outcome, attempts, error) = match received {
+        Received::Done(consumed) => (format!("{consumed:?}"), None, None),
+        Received::Retry { attempts, error } => ("Failed".to_owned(), Some(*attempts), Some(error.as_str())),
+        Received::DeadLettered { attempts, error } => {
+            ("DeadLettered".to_owned(), Some(*attempts), Some(error.as_str()))
+        }
     };
-    println!(
-        "{service}: {} {} from {}: {what}",
-        envelope.event_type, envelope.event_id, envelope.source
-    );
+    let line = serde_json::json!({
+        "level": if error.is_some() { "warn" } else { "info" },
+        "msg": "event",
+        "service": service,
+        "eventType": envelope.event_type,
+        "eventId": envelope.event_id,
+        "source": envelope.source,
+        "outcome": outcome,
+        "attempts": attempts,
+        "error": error,
+    });
+    println!("{line}");
 }
 
 #[cfg(test)]

@@ -1,8 +1,15 @@
 //! The gateway's rules, in plain Rust: the route table ([`resolve`]), which
-//! routes are public, body limits, and CORS ([`Cors`]). `components/gateway`
-//! applies them to requests.
+//! routes are public, body limits, CORS ([`Cors`]), rate limits
+//! ([`limits`]), circuit breakers ([`breaker`]) and metrics ([`metrics`]) over
+//! the gateway's shared [`counters`]. `components/gateway` applies them to
+//! requests.
 
+pub mod breaker;
 mod cors;
+pub mod counters;
+pub mod limits;
+pub mod metrics;
+pub mod routes;
 
 pub use cors::{Cors, Preflight};
 

@@ -75,6 +75,8 @@ pub struct Call<'a> {
     pub now: Now,
     pub(crate) service: &'a Service,
     common: OnceCell<Common>,
+    /// The caller, once a route has checked its token: for the log line.
+    user: OnceCell<String>,
 }
 
 impl Call<'_> {
@@ -95,7 +97,9 @@ impl Call<'_> {
     /// The caller's claims from the bearer token, checked again here
     /// (defence in depth); any failure is 401.
     pub fn claims(&self) -> Result<Claims, ApiError> {
-        authenticate(self.req, &self.common()?.keys, self.now)
+        let claims = authenticate(self.req, &self.common()?.keys, self.now)?;
+        let _ = self.user.set(claims.sub.clone());
+        Ok(claims)
     }
 
     /// The claims when a token is sent (and valid), `None` when none is.
@@ -123,6 +127,7 @@ pub async fn serve(
     out: ResponseOutparam,
     routes: impl AsyncFnOnce(&Call<'_>) -> Result<Response, ApiError>,
 ) {
+    let started = std::time::Instant::now();
     let ctx = Ctx::new(&req);
     let (db, outbox) = service.open();
     let path = req.path().to_owned();
@@ -136,6 +141,7 @@ pub async fn serve(
         now: Now::system(),
         service,
         common: OnceCell::new(),
+        user: OnceCell::new(),
     };
     if let ["health", rest @ ..] = call.segments.as_slice() {
         return send_response(out, ctx.respond(health(&ctx, service, rest, &db, &outbox)));
@@ -144,10 +150,37 @@ pub async fn serve(
         true => intake::route(&call).await,
         false => routes(&call).await,
     };
-    send_response(out, ctx.respond(result));
+    let resp = ctx.respond(result);
+    log_request(&call, *resp.status(), started);
+    send_response(out, resp);
     if call.method != Method::Get {
         deliver(&call).await;
     }
+}
+
+/// One JSON line per request: the gateway's request id and the W3C trace
+/// id (Spin propagates `traceparent` on service chaining) tie it to the
+/// gateway's line and to the trace; never a token or a body.
+fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
+    let trace_id = call
+        .req
+        .header("traceparent")
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.split('-').nth(1))
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let line = serde_json::json!({
+        "level": if status >= 500 { "error" } else { "info" },
+        "msg": "request",
+        "service": call.service.name,
+        "requestId": call.ctx.request_id,
+        "traceId": trace_id,
+        "method": call.method.to_string(),
+        "path": call.req.path(),
+        "status": status,
+        "userId": call.user.get(),
+        "durationMs": (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
+    });
+    println!("{line}");
 }
 
 /// Deliver what is due in the outbox; what fails stays there for later.
@@ -173,7 +206,7 @@ async fn deliver(call: &Call<'_>) {
 
 /// `GET /health` and `/health/ready` (503 unless the database answers; with
 /// the number of events waiting in the outbox and, for a consumer, of dead
-/// letters), `/health/live`.
+/// letters; and the event counts the gateway's `/metrics` shows), `/health/live`.
 fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Outbox) -> Result<Response, ApiError> {
     match rest {
         [] | ["ready"] => {
@@ -185,6 +218,12 @@ fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Out
                 "checks": {"sqlite": ready},
                 "outbox": backlog,
                 "deadLetters": intake::dead_letter_count(service, db),
+                "events": {
+                    "published": outbox.delivered(db).ok(),
+                    "waiting": backlog,
+                    "consumed": service.consumer.and_then(|_| streamia_events::consumer::consumed_count(db, service.name).ok()),
+                    "deadLetters": intake::dead_letter_count(service, db),
+                },
             });
             Ok(ctx.json(if ready { 200 } else { 503 }, &body))
         }

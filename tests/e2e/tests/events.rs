@@ -58,7 +58,11 @@ fn over_redis_an_event_reaches_the_subscriber_once_even_when_appended_twice() {
     // In the stream twice (a producer that crashed before recording its
     // delivery appends again): the sink's group skips the second.
     redis.append_event(&received[0]["envelope"]);
-    api.host.wait_for_log("Duplicate");
+    api.host.wait_for_event(
+        "sink",
+        received[0]["envelope"]["eventId"].as_str().unwrap(),
+        "Duplicate",
+    );
     assert_eq!(api.received_of("user.registered").len(), 1);
 }
 

@@ -95,22 +95,65 @@ fn cors_preflight_and_responses_follow_cors_origins() {
 }
 
 #[test]
-fn every_request_gets_one_json_log_line() {
+fn every_request_gets_one_json_log_line_per_component_with_its_request_and_trace_ids() {
     let api = start();
-    let r = call("GET", &api.url("/api/users/me"), &[("x-request-id", "log-check-1")], "");
+    let (user, token, _) = api.register("log@example.com", "logger");
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("x-request-id", "log-check-1"),
+        ("traceparent", traceparent.as_str()),
+        ("authorization", bearer.as_str()),
+    ];
+    assert_eq!(call("GET", &api.url("/api/users/me"), &headers, "").status, 200);
+    let lines = |id: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let lines = api.host.json_lines(&[("msg", "request"), ("requestId", id)]);
+            if lines.len() >= 2 || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // The gateway's line and the users service's, tied by both ids.
+    let both = lines("log-check-1");
+    let of = |service: &str| {
+        let mine: Vec<_> = both.iter().filter(|l| l["service"] == service).collect();
+        assert_eq!(mine.len(), 1, "one {service} line: {both:?}");
+        mine[0].clone()
+    };
+    let gateway = of("gateway");
+    assert_eq!(gateway["route"], "/api/users/me");
+    assert_eq!(gateway["path"], "/api/users/me");
+    assert_eq!(gateway["method"], "GET");
+    assert_eq!(gateway["status"], 200);
+    assert_eq!(gateway["upstream"], "users");
+    assert_eq!(gateway["userId"], user["id"]);
+    assert_eq!(gateway["traceId"], trace);
+    assert!(gateway["durationMs"].is_number());
+    let users = of("users");
+    assert_eq!(users["status"], 200);
+    assert_eq!(users["traceId"], trace, "the trace crosses the service call");
+    assert!(!api.host.log().contains(&token), "tokens never reach the log");
+
+    // Refused at the gateway: its line only.
+    let r = call("GET", &api.url("/api/users/me"), &[("x-request-id", "log-check-2")], "");
     assert_eq!(r.status, 401);
-    let log = api.host.wait_for_log("\"requestId\":\"log-check-1\"");
-    // The gateway's line is JSON; devhost tags component output with its
-    // id, Spin passes it on as it is: read from the first brace.
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str(&l[l.find('{')?..]).ok())
-        .filter(|j: &serde_json::Value| j["requestId"] == "log-check-1")
-        .collect();
-    assert_eq!(lines.len(), 1, "{log}");
-    let json = &lines[0];
-    assert_eq!(json["status"], 401);
-    assert_eq!(json["method"], "GET");
-    assert_eq!(json["path"], "/api/users/me");
-    assert_eq!(json["service"], "users");
+    let refused = lines("log-check-2");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["status"], 401);
+    assert_eq!(refused[0]["traceId"], serde_json::Value::Null);
+}
+
+#[test]
+fn every_consuming_service_lists_its_dead_letters_to_an_admin() {
+    let api = start();
+    let admin = api.admin();
+    for service in ["movies", "favorites", "ratings", "comments", "notifications"] {
+        let r = api.get(&format!("/api/admin/events/{service}/dead-letters"), Some(&admin));
+        assert_eq!(r.status, 200, "{service}: {}", r.body);
+        assert_eq!(r.json()["data"], serde_json::json!([]), "{service}");
+    }
 }

@@ -282,13 +282,21 @@ fn over_redis_a_registration_sends_one_welcome_mail() {
         assert!(Instant::now() < deadline, "no mail arrived: {}", api.host.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let line = api.host.wait_for_log("notifications: user.registered");
-    let event_id = line
-        .lines()
-        .find_map(|l| l.split("notifications: user.registered ").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let applied = [
+        ("msg", "event"),
+        ("service", "notifications"),
+        ("eventType", "user.registered"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.host.json_lines(&applied).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the event never reached the log: {}",
+            api.host.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let event_id = api.host.json_lines(&applied)[0]["eventId"].as_str().unwrap().to_owned();
     // In the stream again: the consumer recognises it and sends nothing.
     let envelope = json!({
         "eventId": event_id, "eventType": "user.registered", "occurredAt": "2026-11-23T00:00:00.000Z",
@@ -296,8 +304,6 @@ fn over_redis_a_registration_sends_one_welcome_mail() {
         "data": {"userId": "u", "email": "ana@example.com", "username": "ana", "role": "user"}
     });
     redis.append_event(&envelope);
-    api.host.wait_for_log(&format!(
-        "notifications: user.registered {event_id} from users: Duplicate"
-    ));
+    api.host.wait_for_event("notifications", &event_id, "Duplicate");
     assert_eq!(fake.requests().len(), 1);
 }

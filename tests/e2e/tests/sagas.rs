@@ -38,14 +38,8 @@ impl Redeliver for OverRedis {
         self.0.append_event(envelope);
         // Each consumer logs what it did with the event; the second time, a duplicate.
         for service in consumers(event_type) {
-            let line = format!(
-                "{service}: {event_type} {} from {}: Duplicate",
-                envelope["eventId"].as_str().unwrap(),
-                envelope["source"].as_str().unwrap()
-            );
-            eventually(&format!("{service} skipped the duplicate"), &|| {
-                api.host.log().contains(&line)
-            });
+            api.host
+                .wait_for_event(service, envelope["eventId"].as_str().unwrap(), "Duplicate");
         }
     }
 }

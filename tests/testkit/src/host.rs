@@ -241,6 +241,49 @@ impl Devhost {
         }
     }
 
+    /// The JSON log lines (a component's own, `{…}`, whatever the host put
+    /// before them) whose fields include every `(name, value)` of `fields`.
+    pub fn json_lines(&self, fields: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l[l.find('{')?..]).ok())
+            .filter(|v| fields.iter().all(|(name, value)| v[*name].as_str() == Some(*value)))
+            .collect()
+    }
+
+    /// How many events `service` logged with `outcome` (`Applied`,
+    /// `Duplicate`, `Failed`, `DeadLettered`…) for `event_type`.
+    pub fn events_logged(&self, service: &str, event_type: &str, outcome: &str) -> usize {
+        self.json_lines(&[
+            ("msg", "event"),
+            ("service", service),
+            ("eventType", event_type),
+            ("outcome", outcome),
+        ])
+        .len()
+    }
+
+    /// Wait until `service` logged `outcome` for the event `event_id`.
+    pub fn wait_for_event(&self, service: &str, event_id: &str, outcome: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let fields = [
+            ("msg", "event"),
+            ("service", service),
+            ("eventId", event_id),
+            ("outcome", outcome),
+        ];
+        while self.json_lines(&fields).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "{service} never logged {outcome} for {event_id}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// How many log lines contain `needle`.
     pub fn count_in_log(&self, needle: &str) -> usize {
         self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()

@@ -54,6 +54,12 @@ pub fn app_from(manifest: &str) -> App {
     let mut app = app
         .env("SPIN_VARIABLE_JWT_SECRET", SECRET)
         .env("SPIN_VARIABLE_ADMIN_EMAILS", ADMIN_EMAIL);
+    // Tests call from one IP far faster than a person: the limits are
+    // counted but not reached, except where a test sets its own (later
+    // settings win).
+    for limit in ["ANONYMOUS", "USER", "AUTH", "LOGIN_FAILURES"] {
+        app = app.env(&format!("SPIN_VARIABLE_RATE_LIMIT_{limit}"), "1000000/1m");
+    }
     for service in PRODUCERS {
         let name = format!("{service}_event_subscribers");
         let wired = manifest["variables"][&name]["default"].as_str().unwrap_or_default();

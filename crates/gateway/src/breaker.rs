@@ -1,0 +1,299 @@
+//! A circuit breaker per service, in the gateway's [`Counters`]: calls and
+//! failures (no answer in time, or a 5xx) in a rolling window of
+//! [`BUCKETS`] buckets. At `failure_percent` of at least `min_calls` calls it
+//! opens: calls are refused at once (503) for `open_ms`; then one probe at a
+//! time is let through (half-open), whose success closes it and whose
+//! failure opens it again.
+
+use crate::counters::{expiring, CounterError, Counters};
+
+/// The window is counted in this many buckets, so it rolls a sixth at a time.
+pub const BUCKETS: u64 = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    pub failure_percent: u32,
+    pub min_calls: u32,
+    pub window_ms: u64,
+    pub open_ms: u64,
+    /// How long a probe may take before another may be let through.
+    pub probe_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_percent: 50,
+            min_calls: 10,
+            window_ms: 30_000,
+            open_ms: 30_000,
+            probe_ms: 4_000,
+        }
+    }
+}
+
+/// What a call may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Closed,
+    /// The one call let through while half-open.
+    Probe,
+    /// Refused: 503 with `Retry-After`.
+    Open {
+        retry_after_s: u64,
+    },
+}
+
+/// A change worth a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Opened { calls: i64, failures: i64 },
+    Reopened,
+    Closed,
+}
+
+/// The breaker as `/health` and `/metrics` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerState {
+    pub state: &'static str,
+    pub calls: i64,
+    pub failures: i64,
+}
+
+fn open_key(service: &str) -> String {
+    format!("cb:{service}:open_until")
+}
+
+fn since_key(service: &str) -> String {
+    format!("cb:{service}:since")
+}
+
+impl BreakerConfig {
+    fn bucket_ms(&self) -> u64 {
+        (self.window_ms / BUCKETS).max(1)
+    }
+
+    fn bucket_keys(&self, service: &str, bucket: u64) -> (String, String) {
+        let expires = (bucket + 1) * self.bucket_ms() + self.window_ms;
+        (
+            expiring(expires, &format!("cb:{service}:calls:{bucket}")),
+            expiring(expires, &format!("cb:{service}:failures:{bucket}")),
+        )
+    }
+
+    /// Calls and failures in the window ending now, since the breaker last closed.
+    fn window(&self, c: &dyn Counters, service: &str, now_ms: u64) -> Result<(i64, i64), CounterError> {
+        let since = c.get(&since_key(service))?.max(0) as u64;
+        let current = now_ms / self.bucket_ms();
+        let (mut calls, mut failures) = (0, 0);
+        for bucket in current.saturating_sub(BUCKETS - 1)..=current {
+            if (bucket + 1) * self.bucket_ms() <= since {
+                continue;
+            }
+            let (calls_key, failures_key) = self.bucket_keys(service, bucket);
+            calls += c.get(&calls_key)?;
+            failures += c.get(&failures_key)?;
+        }
+        Ok((calls, failures))
+    }
+}
+
+/// May a call to `service` go out now?
+pub fn admit(c: &dyn Counters, service: &str, cfg: &BreakerConfig, now_ms: u64) -> Result<Admission, CounterError> {
+    let open_until = c.get(&open_key(service))?.max(0) as u64;
+    if open_until == 0 {
+        return Ok(Admission::Closed);
+    }
+    if now_ms < open_until {
+        return Ok(Admission::Open {
+            retry_after_s: (open_until - now_ms).div_ceil(1000),
+        });
+    }
+    // Half-open: the first call of each probe slot is the probe.
+    let slot = (now_ms - open_until) / cfg.probe_ms;
+    let slot_ends = open_until + (slot + 1) * cfg.probe_ms;
+    let probe = expiring(slot_ends, &format!("cb:{service}:probe:{open_until}:{slot}"));
+    Ok(match c.add(&probe, 1)? {
+        1 => Admission::Probe,
+        _ => Admission::Open {
+            retry_after_s: (slot_ends - now_ms).div_ceil(1000),
+        },
+    })
+}
+
+/// Records how an admitted call went.
+pub fn record(
+    c: &dyn Counters,
+    service: &str,
+    cfg: &BreakerConfig,
+    admission: Admission,
+    failed: bool,
+    now_ms: u64,
+) -> Result<Option<Transition>, CounterError> {
+    let (calls_key, failures_key) = cfg.bucket_keys(service, now_ms / cfg.bucket_ms());
+    match admission {
+        Admission::Open { .. } => Ok(None),
+        Admission::Probe if failed => {
+            c.set(&open_key(service), (now_ms + cfg.open_ms) as i64)?;
+            Ok(Some(Transition::Reopened))
+        }
+        Admission::Probe => {
+            // Closed afresh: what failed before no longer counts.
+            c.set(&since_key(service), now_ms as i64)?;
+            c.set(&calls_key, 0)?;
+            c.set(&failures_key, 0)?;
+            c.set(&open_key(service), 0)?;
+            Ok(Some(Transition::Closed))
+        }
+        Admission::Closed => {
+            c.add(&calls_key, 1)?;
+            if !failed {
+                return Ok(None);
+            }
+            c.add(&failures_key, 1)?;
+            let (calls, failures) = cfg.window(c, service, now_ms)?;
+            let tripped = calls >= i64::from(cfg.min_calls) && failures * 100 >= calls * i64::from(cfg.failure_percent);
+            if !tripped || c.get(&open_key(service))? != 0 {
+                return Ok(None);
+            }
+            c.set(&open_key(service), (now_ms + cfg.open_ms) as i64)?;
+            Ok(Some(Transition::Opened { calls, failures }))
+        }
+    }
+}
+
+/// The breaker of `service` now, for `/health` and `/metrics`.
+pub fn state(c: &dyn Counters, service: &str, cfg: &BreakerConfig, now_ms: u64) -> Result<BreakerState, CounterError> {
+    let open_until = c.get(&open_key(service))?.max(0) as u64;
+    let (calls, failures) = cfg.window(c, service, now_ms)?;
+    let state = match open_until {
+        0 => "closed",
+        until if now_ms < until => "open",
+        _ => "half-open",
+    };
+    Ok(BreakerState { state, calls, failures })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::MemoryCounters;
+
+    const CFG: BreakerConfig = BreakerConfig {
+        failure_percent: 50,
+        min_calls: 4,
+        window_ms: 30_000,
+        open_ms: 30_000,
+        probe_ms: 4_000,
+    };
+
+    fn call(c: &MemoryCounters, failed: bool, now: u64) -> Admission {
+        let admission = admit(c, "movies", &CFG, now).unwrap();
+        record(c, "movies", &CFG, admission, failed, now).unwrap();
+        admission
+    }
+
+    #[test]
+    fn opens_at_half_failures_once_enough_calls_were_made() {
+        let c = MemoryCounters::default();
+        call(&c, true, 1_000);
+        call(&c, true, 1_100);
+        call(&c, true, 1_200);
+        assert_eq!(
+            state(&c, "movies", &CFG, 1_300).unwrap().state,
+            "closed",
+            "3 calls < min 4"
+        );
+        call(&c, false, 1_300);
+        assert_eq!(
+            admit(&c, "movies", &CFG, 1_400).unwrap(),
+            Admission::Closed,
+            "3 of 4 failed, but the 4th succeeded"
+        );
+        call(&c, true, 1_400);
+        assert_eq!(
+            admit(&c, "movies", &CFG, 2_000).unwrap(),
+            Admission::Open { retry_after_s: 30 }
+        );
+        let s = state(&c, "movies", &CFG, 2_000).unwrap();
+        assert_eq!((s.state, s.calls, s.failures), ("open", 5, 4));
+    }
+
+    #[test]
+    fn successes_keep_it_closed_and_old_failures_roll_out() {
+        let c = MemoryCounters::default();
+        for i in 0..10 {
+            call(&c, i % 3 == 2, 1_000 + i * 10);
+        }
+        assert_eq!(
+            state(&c, "movies", &CFG, 2_000).unwrap().state,
+            "closed",
+            "3 of 10 failed, never half"
+        );
+        // 40 s later the window holds none of them.
+        let s = state(&c, "movies", &CFG, 41_000).unwrap();
+        assert_eq!((s.calls, s.failures), (0, 0));
+    }
+
+    #[test]
+    fn half_open_lets_one_probe_through_which_closes_or_reopens_it() {
+        let c = MemoryCounters::default();
+        for i in 0..4 {
+            call(&c, true, 1_000 + i);
+        }
+        let reopen_at = 1_003 + 30_000;
+        assert!(matches!(
+            admit(&c, "movies", &CFG, reopen_at - 1).unwrap(),
+            Admission::Open { .. }
+        ));
+        // The probe fails: open again for 30 s.
+        let probe = admit(&c, "movies", &CFG, reopen_at).unwrap();
+        assert_eq!(probe, Admission::Probe);
+        assert!(
+            matches!(
+                admit(&c, "movies", &CFG, reopen_at + 1).unwrap(),
+                Admission::Open { .. }
+            ),
+            "one probe at a time"
+        );
+        assert_eq!(
+            record(&c, "movies", &CFG, probe, true, reopen_at + 5).unwrap(),
+            Some(Transition::Reopened)
+        );
+        assert!(matches!(
+            admit(&c, "movies", &CFG, reopen_at + 29_000).unwrap(),
+            Admission::Open { .. }
+        ));
+        // The next probe succeeds: closed, the old failures forgotten.
+        let later = reopen_at + 5 + 30_000;
+        let probe = admit(&c, "movies", &CFG, later).unwrap();
+        assert_eq!(probe, Admission::Probe);
+        assert_eq!(
+            record(&c, "movies", &CFG, probe, false, later).unwrap(),
+            Some(Transition::Closed)
+        );
+        assert_eq!(admit(&c, "movies", &CFG, later + 1).unwrap(), Admission::Closed);
+        call(&c, true, later + 2);
+        assert_eq!(state(&c, "movies", &CFG, later + 3).unwrap().state, "closed");
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_gives_way_to_another() {
+        let c = MemoryCounters::default();
+        for i in 0..4 {
+            call(&c, true, i);
+        }
+        let reopen_at = 3 + 30_000;
+        assert_eq!(admit(&c, "movies", &CFG, reopen_at).unwrap(), Admission::Probe);
+        assert_eq!(admit(&c, "movies", &CFG, reopen_at + 4_000).unwrap(), Admission::Probe);
+    }
+
+    #[test]
+    fn services_have_their_own_breakers() {
+        let c = MemoryCounters::default();
+        for i in 0..4 {
+            call(&c, true, i);
+        }
+        assert_eq!(admit(&c, "users", &CFG, 10).unwrap(), Admission::Closed);
+    }
+}

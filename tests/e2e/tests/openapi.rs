@@ -1,0 +1,130 @@
+//! The OpenAPI document (`docs/openapi.json`, served at `/api/openapi.json`)
+//! describes exactly the routes that exist: the gateway's route table
+//! (`streamia_gateway::routes::ROUTES`, which metrics label requests with)
+//! is the document's operations, and each service's share of it is the
+//! service's own route table (its `match` arms in `components/<service>`).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::start;
+use streamia_gateway::routes::ROUTES;
+use streamia_testkit::workspace_root;
+
+fn document() -> serde_json::Value {
+    let text = std::fs::read_to_string(workspace_root().join("docs/openapi.json")).unwrap();
+    serde_json::from_str(&text).expect("docs/openapi.json is JSON")
+}
+
+/// `/api/movies/{id}` and `/api/movies/{movieId}` are the same route.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn routes_of(pairs: impl IntoIterator<Item = (String, String)>) -> BTreeSet<(String, String)> {
+    pairs.into_iter().map(|(m, p)| (m, shape(&p))).collect()
+}
+
+#[test]
+fn the_document_has_every_route_and_no_other() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            documented.push((method.to_uppercase(), path.clone()));
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.contains_key("default"),
+                "{method} {path}: errors are documented"
+            );
+            assert!(operation["summary"].is_string(), "{method} {path}: a summary");
+        }
+    }
+    let documented = routes_of(documented);
+    let table = routes_of(ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())));
+    let missing: Vec<_> = table.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&table).collect();
+    assert!(missing.is_empty(), "routes the document lacks: {missing:?}");
+    assert!(extra.is_empty(), "documented routes that do not exist: {extra:?}");
+}
+
+/// The `(Method::X, [segments])` arms of a component's route table, as
+/// `(METHOD, /api/<service>/<segments>)`: string literals are segments,
+/// bindings are parameters.
+fn component_routes(service: &str) -> BTreeSet<(String, String)> {
+    let path = workspace_root().join(format!("components/{service}/src/lib.rs"));
+    let source = std::fs::read_to_string(&path).unwrap();
+    let prefix = format!(r#"let ["api", "{service}", rest @ ..]"#);
+    assert!(
+        source.contains(&prefix),
+        "{}: routes under /api/{service}",
+        path.display()
+    );
+    let mut routes = Vec::new();
+    for arm in source.split("(Method::").skip(1) {
+        let Some((method, rest)) = arm.split_once(", [") else {
+            continue;
+        };
+        let Some((segments, after)) = rest.split_once("])") else {
+            continue;
+        };
+        if !after.trim_start().starts_with("=>") || !method.chars().all(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let mut route = format!("/api/{service}");
+        for segment in segments.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            assert!(
+                !segment.contains(".."),
+                "{service}: a route with a rest pattern: {segments}"
+            );
+            route.push('/');
+            route.push_str(match segment.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(literal) => literal,
+                None => "{}",
+            });
+        }
+        routes.push((method.to_uppercase(), route));
+    }
+    routes_of(routes)
+}
+
+#[test]
+fn each_service_serves_exactly_its_routes_in_the_table() {
+    for service in ["users", "movies", "favorites", "ratings", "comments"] {
+        let served = component_routes(service);
+        let prefix = format!("/api/{service}");
+        let table = routes_of(
+            ROUTES
+                .iter()
+                .filter(|(_, p)| *p == prefix || p.starts_with(&format!("{prefix}/")))
+                .map(|(m, p)| (m.to_string(), p.to_string())),
+        );
+        assert!(!served.is_empty(), "{service}: no routes found");
+        assert_eq!(served, table, "{service}: its route table and the gateway's");
+    }
+}
+
+#[test]
+fn the_gateway_serves_the_document_and_answers_its_own_routes() {
+    let api = start();
+    let r = api.get("/api/openapi.json", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json(), document());
+    // The routes the gateway answers itself exist (not 404) as documented.
+    for (method, path) in ROUTES
+        .iter()
+        .filter(|(_, p)| !p.starts_with("/api/") || p.starts_with("/api/admin"))
+    {
+        let concrete = path
+            .replace("{service}", "favorites")
+            .replace("{eventId}", "0192f3a4-0000-7000-8000-000000000000");
+        let r = api.send(method, &concrete, None, None);
+        let not_found_route = r.status == 404 && r.body.contains("no route");
+        assert!(!not_found_route, "{method} {concrete}: {}", r.body);
+    }
+}

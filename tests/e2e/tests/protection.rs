@@ -1,0 +1,309 @@
+//! The gateway's protection, as a client and an operator meet it: rate
+//! limits (429 with `Retry-After` and `X-RateLimit-*`), failed logins per
+//! account, the upstream deadline and circuit breaker (503), `/metrics`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{app, assert_error, call, Api, ADMIN_EMAIL, PASSWORD};
+use serde_json::json;
+
+fn with(vars: &[(&str, &str)]) -> Api {
+    let mut app = app();
+    for (name, value) in vars {
+        app = app.env(&format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    Api { host: app.start() }
+}
+
+fn remaining(r: &common::Reply) -> Option<u32> {
+    r.header("x-ratelimit-remaining").and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn anonymous_calls_are_limited_per_client_with_headers_that_say_when_to_come_back() {
+    let api = with(&[("rate_limit_anonymous", "3/1h")]);
+    let replies: Vec<_> = (0..4).map(|_| api.get("/api/movies", None)).collect();
+    assert_eq!(
+        replies.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [200, 200, 200, 429]
+    );
+    assert_eq!(
+        replies.iter().map(remaining).collect::<Vec<_>>(),
+        [Some(2), Some(1), Some(0), Some(0)]
+    );
+    let refused = &replies[3];
+    assert_error(refused, 429, "rate_limited");
+    assert_eq!(refused.header("x-ratelimit-limit"), Some("3"));
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    let reset: u64 = refused.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry) && retry == reset, "{retry} {reset}");
+    // Health is never limited (probes must get through).
+    assert_eq!(api.get("/health/live", None).status, 200);
+}
+
+#[test]
+fn a_token_is_counted_per_user_and_sign_in_routes_have_their_own_stricter_limit() {
+    let api = with(&[("rate_limit_user", "4/1h"), ("rate_limit_auth", "3/1h")]);
+    // register + login + login: the sign-in limit's 3.
+    let (_, ann, _) = api.register("ann@example.com", "ann");
+    let login = json!({"email": "ann@example.com", "password": PASSWORD});
+    assert_eq!(api.post("/api/users/login", login.clone()).status, 200);
+    assert_eq!(api.post("/api/users/login", login.clone()).status, 200);
+    let refused = api.post("/api/users/login", login);
+    assert_error(&refused, 429, "rate_limited");
+    assert_eq!(refused.header("x-ratelimit-limit"), Some("3"));
+    // Ann's token: 4 calls, then 429; anonymous reads from the same IP go on.
+    let statuses: Vec<u16> = (0..5).map(|_| api.get("/api/users/me", Some(&ann)).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+    assert_eq!(api.get("/api/movies", None).status, 200);
+}
+
+#[test]
+fn failed_logins_lock_an_account_whatever_the_ip_while_others_log_in() {
+    // Behind one trusted proxy: each request claims its own client IP.
+    let api = with(&[("rate_limit_login_failures", "3/1h"), ("trusted_proxy_hops", "1")]);
+    api.register("bea@example.com", "bea");
+    api.register("cid@example.com", "cid");
+    let login = |email: &str, password: &str, ip: &str| {
+        let body = json!({"email": email, "password": password}).to_string();
+        call(
+            "POST",
+            &api.url("/api/users/login"),
+            &[("content-type", "application/json"), ("x-forwarded-for", ip)],
+            &body,
+        )
+    };
+    for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().enumerate() {
+        assert_eq!(login("bea@example.com", "wrong-pass", ip).status, 401, "guess {i}");
+    }
+    // The right password, from a fresh IP: still refused until the window ends.
+    let locked = login("BEA@example.com", PASSWORD, "10.0.0.4");
+    assert_error(&locked, 429, "rate_limited");
+    assert_eq!(locked.header("x-ratelimit-limit"), Some("3"), "the account's limit");
+    assert!(locked.header("retry-after").is_some());
+    assert_eq!(
+        login("cid@example.com", PASSWORD, "10.0.0.4").status,
+        200,
+        "other accounts log in"
+    );
+}
+
+#[test]
+fn forwarded_for_counts_only_when_the_operator_trusts_a_proxy() {
+    let get = |api: &Api, ip: &str| call("GET", &api.url("/api/movies"), &[("x-forwarded-for", ip)], "");
+    // Not trusted: changing X-Forwarded-For does not make a new client.
+    let api = with(&[("rate_limit_anonymous", "2/1h")]);
+    let statuses: Vec<u16> = ["1.1.1.1", "2.2.2.2", "3.3.3.3"]
+        .iter()
+        .map(|ip| get(&api, ip).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    drop(api);
+    // One trusted hop: the address it recorded is the client.
+    let api = with(&[("rate_limit_anonymous", "2/1h"), ("trusted_proxy_hops", "1")]);
+    let statuses: Vec<u16> = ["1.1.1.1", "1.1.1.1", "1.1.1.1", "2.2.2.2"]
+        .iter()
+        .map(|ip| get(&api, ip).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429, 200]);
+    // The client's own entries left of the proxy's do not matter.
+    assert_eq!(get(&api, "9.9.9.9, 1.1.1.1").status, 429);
+}
+
+/// A stand-in for a service: answers `GET /health/ready` and stats reads
+/// with 200, or, while `hang` is set, reads the request and never answers.
+struct Upstream {
+    url: String,
+    hang: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+fn upstream() -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hang = Arc::new(AtomicBool::new(true));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (h, c) = (hang.clone(), calls.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (h, c) = (h.clone(), c.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                if !head.contains("/health/") {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+                if h.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_secs(5));
+                    return;
+                }
+                let body = r#"{"movieId":"m","average":0,"count":0,"distribution":{}}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    Upstream { url, hang, calls }
+}
+
+#[test]
+fn a_hanging_service_times_out_then_its_breaker_opens_answers_at_once_and_closes_after_a_probe() {
+    let ratings = upstream();
+    let api = with(&[
+        ("ratings_url", &ratings.url),
+        ("upstream_timeout_ms", "300"),
+        ("breaker_min_calls", "3"),
+        ("breaker_open_s", "2"),
+    ]);
+    let stats = "/api/ratings/movie/0192f3a4-0000-7000-8000-000000000000/stats";
+    // Three calls wait out the deadline: 503, and each reached the service.
+    for i in 0..3 {
+        let r = api.get(stats, None);
+        assert_error(&r, 503, "service_unavailable");
+        assert!(
+            r.json()["error"]["message"].as_str().unwrap().contains("300 ms"),
+            "{i}: {}",
+            r.body
+        );
+    }
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 3);
+    // Open: refused without calling the service, with Retry-After.
+    let open = api.get(stats, None);
+    assert_error(&open, 503, "service_unavailable");
+    assert!(
+        open.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("circuit open"),
+        "{}",
+        open.body
+    );
+    assert!(open.header("retry-after").is_some());
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 3, "no call while open");
+    let health = api.get("/health", None).json();
+    assert_eq!(health["breakers"]["ratings"]["state"], "open", "{health}");
+    assert_eq!(health["breakers"]["movies"]["state"], "closed");
+    // Other services are not affected.
+    assert_eq!(api.get("/api/movies", None).status, 200);
+
+    // The service recovers; after open_s one probe goes through and closes it.
+    ratings.hang.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = api.get(stats, None);
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never closed: {}", r.body);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(api.get(stats, None).status, 200);
+    assert_eq!(
+        api.get("/health", None).json()["breakers"]["ratings"]["state"],
+        "closed"
+    );
+    let transitions = api
+        .host
+        .json_lines(&[("msg", "circuit breaker"), ("upstream", "ratings")]);
+    let changes: Vec<&str> = transitions.iter().map(|l| l["change"].as_str().unwrap()).collect();
+    assert!(changes.first().is_some_and(|c| c.starts_with("opened")), "{changes:?}");
+    assert!(changes.last().is_some_and(|c| c.starts_with("closed")), "{changes:?}");
+}
+
+#[test]
+fn metrics_are_prometheus_text_for_the_operators_token_only() {
+    const TOKEN: &str = "metrics-token-for-the-test";
+    let api = with(&[("metrics_token", TOKEN), ("rate_limit_anonymous", "5/1h")]);
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Metered");
+    for _ in 0..3 {
+        assert_eq!(api.get(&format!("/api/movies/{movie}"), None).status, 200);
+    }
+    assert_eq!(
+        api.get("/api/movies/0192f3a4-0000-7000-8000-000000000000", None).status,
+        404
+    );
+    assert_eq!(api.get("/api/nothing/at/all", None).status, 404);
+    while api.get("/api/movies", None).status != 429 {}
+    api.settled();
+
+    let scrape = |token: Option<&str>| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        call("GET", &api.url("/metrics"), &headers, "")
+    };
+    assert_error(&scrape(None), 401, "unauthorized");
+    assert_error(&scrape(Some("a-guess")), 403, "forbidden");
+    let r = scrape(Some(TOKEN));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.body;
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(r#"streamia_http_requests_total{route="/api/movies/{id}",method="GET",status="200"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"streamia_http_requests_total{route="/api/movies/{id}",method="GET",status="404"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"streamia_http_requests_total{route="unmatched",method="GET",status="404"}"#),
+        1.0
+    );
+    assert_eq!(value(r#"streamia_rate_limited_total{scope="anonymous"}"#), 1.0);
+    for le in ["0.1", "0.3", "1.2", "5", "+Inf"] {
+        let series =
+            format!(r#"streamia_http_request_duration_seconds_bucket{{route="/api/movies/{{id}}",le="{le}"}}"#);
+        assert!(value(&series) >= 1.0, "{series}");
+    }
+    assert_eq!(
+        value(r#"streamia_http_request_duration_seconds_count{route="/api/movies/{id}"}"#),
+        4.0
+    );
+    assert_eq!(value(r#"streamia_circuit_breaker_open{service="movies"}"#), 0.0);
+    // The admin's registration and the movie's creation were published.
+    assert!(value(r#"streamia_events_published_total{service="users"}"#) >= 1.0);
+    assert!(value(r#"streamia_events_published_total{service="movies"}"#) >= 1.0);
+    assert!(value(r#"streamia_events_consumed_total{service="notifications"}"#) >= 1.0);
+    assert_eq!(value(r#"streamia_events_dead_letters{service="favorites"}"#), 0.0);
+    assert!(
+        !text.contains(ADMIN_EMAIL) && !text.contains(&admin),
+        "no personal data or tokens"
+    );
+
+    // Off: no counting and no route.
+    drop(api);
+    let off = with(&[("metrics_token", TOKEN), ("metrics", "off")]);
+    let r = call(
+        "GET",
+        &off.url("/metrics"),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        "",
+    );
+    assert_error(&r, 404, "not_found");
+}
+
+#[test]
+fn without_a_metrics_token_nobody_reads_the_metrics() {
+    let api = with(&[]);
+    assert_error(&api.get("/metrics", None), 403, "forbidden");
+}
