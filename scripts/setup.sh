@@ -28,6 +28,25 @@ ensure_debian_packages() {
     fi
 }
 
+# ensure_schemathesis: the API fuzzer (tests/e2e/tests/fuzz.rs), pinned, in
+# its own virtualenv under the target directory (once); exports its CLI as
+# STREAMIA_SCHEMATHESIS.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+    local venv="$CARGO_TARGET_DIR/tools/schemathesis"
+    if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        echo "==> pip install schemathesis==$SCHEMATHESIS_VERSION (once per target directory)"
+        ensure_debian_packages python3:python3
+        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+            need_root apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv --clear "$venv"
+        fi
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    fi
+    export STREAMIA_SCHEMATHESIS="$venv/bin/st"
+}
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # The Spin CLI: `spin` on PATH, else the project's ../shared/bin/spin; prints

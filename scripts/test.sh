@@ -2,15 +2,17 @@
 # Every check and test: formatting, lints, the components' wasm build (once,
 # for both hosts), the supply-chain check, unit tests, devhost's tests and the
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
-# ../shared/bin/spin), the end-to-end suite, `spin build` and devhost's
-# Spin-behaviour tests again on the real Spin. Tests start redis-server and
+# ../shared/bin/spin), the end-to-end suite, `spin build`, the schemathesis
+# fuzzing and devhost's Spin-behaviour tests again on the real Spin. Tests start redis-server and
 # the hosts themselves on free loopback ports.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages redis-server:redis-server git:git
 cd "$ROOT"
+ensure_schemathesis
 logs="$CARGO_TARGET_DIR/test-logs"
 mkdir -p "$logs"
+rm -f "$logs"/*.log
 
 # step NAME: announce a step; the time each took is printed at the end.
 timings=()
@@ -67,13 +69,16 @@ passed() {
 both_names=()
 for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"); done
 
+spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
-# `spin build` is the Spin CLI's: it runs in the Spin pass below.
-cargo test -- --skip spin_build 2>&1 | tee "$logs/devhost.log"
+# `spin build` is the Spin CLI's: it runs in the Spin pass below. So does the
+# fuzzing when there is a Spin (minutes of requests: once, on the host users run).
+skip=(--skip spin_build)
+if [ -n "$spin" ]; then skip+=(--skip schemathesis); fi
+cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")
 total=$(passed "$logs/devhost.log")
 
-spin="$(find_spin)"
 if [ -n "$spin" ]; then
     version="$("$spin" --version)"
     step "the same suite on the real Spin: $version ($spin), and spin build"
@@ -89,4 +94,8 @@ echo "==> time per step (${SECONDS} s in all)"
 printf '    %s\n' "${timings[@]}"
 echo "==> hosts"
 printf '    %s\n' "${summary[@]}"
+echo "==> figures (fault and fuzz tests)"
+for log in "$logs/devhost.log" "$logs/spin.log"; do
+    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
+done
 echo "$total passed, 0 failed"

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{app, assert_error, call, Api, ADMIN_EMAIL, PASSWORD};
 use serde_json::json;
+use streamia_testkit::Redis;
 
 fn with(vars: &[(&str, &str)]) -> Api {
     let mut app = app();
@@ -300,6 +301,49 @@ fn metrics_are_prometheus_text_for_the_operators_token_only() {
         "",
     );
     assert_error(&r, 404, "not_found");
+}
+
+#[test]
+fn gateway_replicas_on_one_redis_share_their_limits_and_metrics() {
+    const TOKEN: &str = "metrics-token-for-the-replicas";
+    let redis = Redis::start();
+    // As runtime-config.redis.toml wires it, on this test's Redis.
+    let replica = || {
+        let mut app = app()
+            .env("SPIN_VARIABLE_RATE_LIMIT_ANONYMOUS", "4/1h")
+            .env("SPIN_VARIABLE_METRICS_TOKEN", TOKEN);
+        let config = app.runtime_config.as_mut().unwrap();
+        let in_memory = "[key_value_store.gateway]\ntype = \"spin\"\n";
+        assert!(config.contains(in_memory), "{config}");
+        *config = config.replace(
+            in_memory,
+            &format!(
+                "[key_value_store.gateway]\ntype = \"redis\"\nurl = \"{}\"\n",
+                redis.url()
+            ),
+        );
+        Api { host: app.start() }
+    };
+    let (a, b) = (replica(), replica());
+    let statuses: Vec<u16> = [&a, &b, &a, &b, &a, &b]
+        .iter()
+        .map(|r| r.get("/api/movies", None).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "one limit for both replicas");
+    let metrics = call(
+        "GET",
+        &b.url("/metrics"),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        "",
+    )
+    .body;
+    for line in [
+        r#"streamia_http_requests_total{route="/api/movies",method="GET",status="200"} 4"#,
+        r#"streamia_http_requests_total{route="/api/movies",method="GET",status="429"} 2"#,
+        r#"streamia_rate_limited_total{scope="anonymous"} 2"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line} in\n{metrics}");
+    }
 }
 
 #[test]
