@@ -20,21 +20,19 @@ case " $* " in
 esac
 "$ROOT/scripts/build.sh"
 cd "$ROOT"
-# jwt_secret is a required secret. Unless you set SPIN_VARIABLE_JWT_SECRET,
-# a random one is made once per checkout and kept in .spin/ (not committed).
-if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ]; then
-    mkdir -p .spin
-    [ -s .spin/dev-jwt-secret ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > .spin/dev-jwt-secret)
-    SPIN_VARIABLE_JWT_SECRET="$(cat .spin/dev-jwt-secret)"
-    export SPIN_VARIABLE_JWT_SECRET
-fi
-# The ticker's token, made the same way (relay_token is a secret variable).
-if [ -z "${SPIN_VARIABLE_RELAY_TOKEN:-}" ]; then
-    mkdir -p .spin
-    [ -s .spin/dev-relay-token ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n/+=' > .spin/dev-relay-token)
-    SPIN_VARIABLE_RELAY_TOKEN="$(cat .spin/dev-relay-token)"
-    export SPIN_VARIABLE_RELAY_TOKEN
-fi
+# dev_secret VARIABLE FILE: unless SPIN_VARIABLE_<VARIABLE> is set, a random
+# value made once per checkout and kept in .spin/FILE (not committed).
+dev_secret() {
+    local var="SPIN_VARIABLE_$1" file=".spin/$2"
+    if [ -z "${!var:-}" ]; then
+        mkdir -p .spin
+        [ -s "$file" ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$file")
+        export "$var=$(cat "$file")"
+    fi
+}
+dev_secret JWT_SECRET dev-jwt-secret        # jwt_secret is a required secret
+dev_secret RELAY_TOKEN dev-relay-token      # the ticker's token
+dev_secret METRICS_TOKEN dev-metrics-token  # GET /metrics
 
 listen=127.0.0.1:3000
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -63,6 +61,7 @@ else
     cargo build --quiet -p devhost
     host=("$CARGO_TARGET_DIR/debug/devhost" up)
 fi
+echo "==> metrics: curl -H \"authorization: Bearer \$(cat .spin/dev-metrics-token)\" http://$listen/metrics (or your SPIN_VARIABLE_METRICS_TOKEN)"
 ticker &
 ticker_pid=$!
 trap 'kill "$ticker_pid" 2>/dev/null || true' EXIT
