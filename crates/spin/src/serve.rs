@@ -175,6 +175,7 @@ fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
         "requestId": call.ctx.request_id,
         "traceId": trace_id,
         "method": call.method.to_string(),
+        "route": streamia_gateway::routes::template(&call.method.to_string(), call.req.path()),
         "path": call.req.path(),
         "status": status,
         "userId": call.user.get(),

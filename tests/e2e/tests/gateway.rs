@@ -135,6 +135,7 @@ fn every_request_gets_one_json_log_line_per_component_with_its_request_and_trace
     assert!(gateway["durationMs"].is_number());
     let users = of("users");
     assert_eq!(users["status"], 200);
+    assert_eq!(users["route"], "/api/users/me");
     assert_eq!(users["traceId"], trace, "the trace crosses the service call");
     assert!(!api.host.log().contains(&token), "tokens never reach the log");
 
