@@ -318,7 +318,7 @@ fn gateway_replicas_on_one_redis_share_their_limits_and_metrics() {
         *config = config.replace(
             in_memory,
             &format!(
-                "[key_value_store.gateway]\ntype = \"redis\"\nurl = \"{}\"\n",
+                "[key_value_store.gateway]\ntype = \"redis\"\nurl = \"{}/1\"\n",
                 redis.url()
             ),
         );
