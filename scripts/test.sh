@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check and test: formatting, lints, the components' wasm build (once,
-# for both hosts), the supply-chain check, unit tests, devhost's tests and the
+# Every check and test: formatting, lints (clippy, as the crates build), the
+# components' wasm build (once, for both hosts), the supply-chain check, unit tests, devhost's tests and the
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
 # ../shared/bin/spin), the end-to-end suite, `spin build`, the schemathesis
 # fuzzing and devhost's Spin-behaviour tests again on the real Spin. Tests start redis-server and
@@ -39,21 +39,25 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 (cd devhost/tests/fixtures && cargo fmt --all -- --check)
 
-step "cargo clippy (native crates, then components for wasm32-wasip2)"
-cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --target wasm32-wasip2 "${wasm_packages[@]}" -- -D warnings
+# Linted as they are built: clippy-driver compiles the workspace's own
+# crates (what `cargo clippy` does, but building rather than only checking),
+# so that the dependencies, wasmtime among them, compile once for the lints
+# and the tests instead of twice. Every cargo call below builds this way.
+export RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 
 # Built once: both hosts serve these same .wasm files.
-step "cargo build --release --target wasm32-wasip2 ${wasm_packages[*]}"
+step "cargo build --release --target wasm32-wasip2, linted by clippy: ${wasm_packages[*]}"
 cargo build --quiet --release --target wasm32-wasip2 "${wasm_packages[@]}"
 
 step "supply chain: cargo-deny (advisories, licences, bans, sources)"
-scripts/supply-chain.sh
+# cargo-deny is installed with cargo: not a crate of ours to lint.
+env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS scripts/supply-chain.sh
 
 # One native build: the devhost binary `cargo test` builds is the one the
 # end-to-end tests run (building it alone would unify features differently
 # and compile wasmtime a second time).
-step "cargo test --no-run"
+step "cargo test --no-run: the native crates and their tests, linted by clippy"
 cargo test --quiet --no-run
 export DEVHOST_BIN="$CARGO_TARGET_DIR/debug/devhost"
 
