@@ -44,7 +44,8 @@ work="$(mktemp -d)"
 pids=()
 # Each host leads its own process group (setsid): `spin up` serves through a
 # `spin trigger http` child, which a kill of `spin up` alone leaves running.
-trap 'for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null; done; wait; rm -rf "$work"' EXIT
+# A host already stopped (restart_app) must not end the loop early.
+trap 'for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done; wait; rm -rf "$work"' EXIT
 
 # write_noop_manifest DIR: a one-component app answering every path
 write_noop_manifest() {
@@ -62,14 +63,16 @@ TOML
 }
 
 # start DIR [ARGS…]: run the host on DIR/spin.toml, in DIR (Spin resolves
-# relative SQLite paths against its working directory); sets STARTED_URL to
-# its base URL. Not in $(…): the host's pid must reach the exit trap.
+# relative SQLite paths against its working directory), with the variables
+# in start_env as well; sets STARTED_URL to its base URL. Not in $(…) nor
+# any subshell: the host's pid must reach the exit trap.
+start_env=()
 start() {
     local dir="$1"; shift
     if [ "$BENCH_HOST" = spin ]; then
-        (cd "$dir" && exec setsid "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
+        (cd "$dir" && exec env "${start_env[@]}" setsid "$spin" up -f spin.toml --listen "127.0.0.1:$(free_port)" "$@") >"$dir/stdout" 2>"$dir/stderr" &
     else
-        (cd "$dir" && exec setsid "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
+        (cd "$dir" && exec env "${start_env[@]}" setsid "$devhost" up -f spin.toml --listen 127.0.0.1:0 "$@") >"$dir/stdout" 2>"$dir/stderr" &
     fi
     pids+=($!)
     for _ in $(seq 1 600); do
@@ -152,9 +155,11 @@ echo "==> the app's log: $CARGO_TARGET_DIR/bench/app-$BENCH_HOST.log" \
 restart_app() {
     kill -- "-$app_pid" 2>/dev/null || true
     : > "$work/app/stdout"
-    (export "$@"; start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"; echo "$STARTED_URL ${pids[-1]}" > "$work/app/started")
-    read -r app app_pid < "$work/app/started"
-    pids+=("$app_pid")
+    start_env=("$@")
+    start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"
+    start_env=()
+    app="$STARTED_URL"
+    app_pid="${pids[-1]}"
 }
 # measure NAME REQUESTS: one more line of results
 measure() { run "$1" "$app" "$2" | tee -a "$work/requests/results" | sed 's/^/    /'; }
