@@ -176,7 +176,8 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 #[derive(Default)]
 struct Outcome {
     service: Option<Service>,
-    user: Option<String>,
+    /// The caller's claims, from a valid token (checked once, for the rate limit).
+    claims: Option<streamia_auth::Claims>,
     verdict: Option<Verdict>,
     /// A login's e-mail, counted against its account if the login fails.
     login_email: Option<String>,
@@ -199,7 +200,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
     let now_ms = Now::system().unix_ms().max(0) as u64;
     let ctx = Ctx::new(&req);
     let origin = header(&req, "origin").map(str::to_owned);
-    let trace_id = header(&req, "traceparent").and_then(trace_id).map(str::to_owned);
+    let trace_id = request_id::trace_id(&req);
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let config = Config::default();
@@ -240,7 +241,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
         "path": path,
         "status": status,
         "upstream": outcome.service.map(Service::name),
-        "userId": outcome.user,
+        "userId": outcome.claims.as_ref().map(|c| c.sub.as_str()),
         "durationMs": (micros as f64 / 100.0).round() / 10.0,
     });
     println!("{line}");
@@ -257,13 +258,6 @@ async fn handle(req: Request, out: ResponseOutparam) {
     if let Err(e) = count(&config, route, &method, status, micros, now_ms) {
         log_warning(&format!("request {}: not counted: {e}", ctx.request_id));
     }
-}
-
-/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
-fn trace_id(traceparent: &str) -> Option<&str> {
-    let mut parts = traceparent.split('-');
-    let (_, trace) = (parts.next()?, parts.next()?);
-    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace)
 }
 
 /// The breaker's record of the service call, and a failed login against its account.
@@ -367,8 +361,8 @@ async fn serve(
 /// Counts the request against its limit (see [`limits::scope_for`]); over
 /// it, 429. A login is also refused while its account has failed too often.
 fn rate_limit(config: &Config, req: &Request, outcome: &mut Outcome, now_ms: u64) -> Result<(), ApiError> {
-    let claims = header(req, "authorization").and_then(|_| claims(config, req).ok());
-    outcome.user = claims.as_ref().map(|c| c.sub.clone());
+    outcome.claims = header(req, "authorization").and_then(|_| claims(config, req).ok());
+    let claims = outcome.claims.clone();
     let method = req.method().to_string();
     let scope = limits::scope_for(&method, req.path(), claims.is_some());
     let Some(limit) = config.limit(scope)? else {
@@ -571,7 +565,8 @@ async fn forward_to(
             expected: route.body.media_type(),
         });
     }
-    if route.access == Access::Authenticated {
+    // Already checked when it is valid; without valid claims, the reason (401).
+    if route.access == Access::Authenticated && outcome.claims.is_none() {
         claims(config, &req)?;
     }
     // A hit needs no variable: only a deployed movies service fills the

@@ -21,6 +21,17 @@ pub fn from_request(req: &Request) -> String {
     }
 }
 
+/// The trace id of the request's W3C `traceparent` (`00-<32 hex>-<span>-<flags>`),
+/// for log lines; `None` without a well-formed one.
+pub fn trace_id(req: &Request) -> Option<String> {
+    let traceparent = req.header("traceparent").and_then(|v| v.as_str())?;
+    traceparent
+        .split('-')
+        .nth(1)
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

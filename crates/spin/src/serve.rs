@@ -162,12 +162,7 @@ pub async fn serve(
 /// id (Spin propagates `traceparent` on service chaining) tie it to the
 /// gateway's line and to the trace; never a token or a body.
 fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
-    let trace_id = call
-        .req
-        .header("traceparent")
-        .and_then(|v| v.as_str())
-        .and_then(|v| v.split('-').nth(1))
-        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let trace_id = streamia_api::request_id::trace_id(call.req);
     let line = serde_json::json!({
         "level": if status >= 500 { "error" } else { "info" },
         "msg": "request",
