@@ -28,6 +28,16 @@ ensure_debian_packages() {
     fi
 }
 
+# make_venv DIR: a fresh Python virtualenv (Debian's python3-venv if need be).
+make_venv() {
+    ensure_debian_packages python3:python3
+    if ! python3 -m venv --clear "$1" >/dev/null 2>&1; then
+        need_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv --clear "$1"
+    fi
+}
+
 # ensure_schemathesis: the API fuzzer (tests/e2e/tests/fuzz.rs), pinned, in
 # its own virtualenv under the target directory (once); exports its CLI as
 # STREAMIA_SCHEMATHESIS.
@@ -36,15 +46,25 @@ ensure_schemathesis() {
     local venv="$CARGO_TARGET_DIR/tools/schemathesis"
     if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
         echo "==> pip install schemathesis==$SCHEMATHESIS_VERSION (once per target directory)"
-        ensure_debian_packages python3:python3
-        if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-            need_root apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq python3-venv >/dev/null
-            python3 -m venv --clear "$venv"
-        fi
+        make_venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
     fi
     export STREAMIA_SCHEMATHESIS="$venv/bin/st"
+}
+
+# ensure_kubernetes_validate: the Kubernetes schemas for validating
+# deploy/spinkube/ offline (tests/e2e/tests/deploy.rs), pinned, in a
+# virtualenv under the target directory (once); exports its Python as
+# STREAMIA_KUBE_PYTHON.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+ensure_kubernetes_validate() {
+    local venv="$CARGO_TARGET_DIR/tools/kube"
+    if ! "$venv/bin/python" -c "import kubernetes_validate as k; assert k.__version__ == '$KUBERNETES_VALIDATE_VERSION'" 2>/dev/null; then
+        echo "==> pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION (once per target directory)"
+        make_venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    fi
+    export STREAMIA_KUBE_PYTHON="$venv/bin/python"
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,14 +2,16 @@
 # Every check and test: formatting, lints (clippy, as the crates build), the
 # components' wasm build (once, for both hosts), the supply-chain check, unit tests, devhost's tests and the
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
-# ../shared/bin/spin), the end-to-end suite, `spin build`, the schemathesis
-# fuzzing and devhost's Spin-behaviour tests again on the real Spin. Tests start redis-server and
+# ../shared/bin/spin), the end-to-end suite, `spin build`, the split layout,
+# the schemathesis fuzzing and devhost's Spin-behaviour tests again on the
+# real Spin. deploy/spinkube/ is validated against the Kubernetes schemas. Tests start redis-server and
 # the hosts themselves on free loopback ports.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages redis-server:redis-server git:git
 cd "$ROOT"
 ensure_schemathesis
+ensure_kubernetes_validate
 logs="$CARGO_TARGET_DIR/test-logs"
 mkdir -p "$logs"
 rm -f "$logs"/*.log
@@ -75,9 +77,10 @@ for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"
 
 spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
-# `spin build` is the Spin CLI's: it runs in the Spin pass below. So does the
-# fuzzing when there is a Spin (minutes of requests: once, on the host users run).
-skip=(--skip spin_build)
+# `spin build` and the split layout (`spin up -c`, selective deployment) are
+# the Spin CLI's: they run in the Spin pass below. So does the fuzzing when
+# there is a Spin (minutes of requests: once, on the host users run).
+skip=(--skip spin_build --skip the_split_layout)
 if [ -n "$spin" ]; then skip+=(--skip schemathesis); fi
 cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")

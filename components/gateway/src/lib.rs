@@ -342,8 +342,11 @@ async fn serve(
             _ => Err(ApiError::MethodNotAllowed),
         };
     }
+    if path == "/api/admin/migrate" {
+        return fan_out(config, ctx, &req, Pass::Migrate).await;
+    }
     match event_admin(&path) {
-        Some(Ok(EventAdmin::Relay)) => return relay(config, ctx, &req).await,
+        Some(Ok(EventAdmin::Relay)) => return fan_out(config, ctx, &req, Pass::Relay).await,
         Some(Ok(EventAdmin::DeadLetters { service, path })) => {
             outcome.service = Some(service);
             return dead_letters(config, ctx, req, service, &path, outcome, now_ms).await;
@@ -470,10 +473,30 @@ async fn dead_letters(
     forward_to(config, ctx, req, route, path, outcome, now_ms).await
 }
 
-/// `POST /api/admin/events/relay`: every enabled service's relay pass (due
-/// outbox events; on Redis, its consumer group). The deployment's ticker
-/// calls it with `relay_token` (a secret variable; unset, only admins may).
-async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
+/// What the operators' automation asks of every enabled service at once.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// `POST /api/admin/events/relay` → each service's `/relay`: due outbox
+    /// events, and on Redis its consumer group (the deployment's ticker).
+    Relay,
+    /// `POST /api/admin/migrate` → each service's `/migrate`: its database
+    /// schema brought up to date (the release's migration job).
+    Migrate,
+}
+
+impl Pass {
+    fn path(self) -> &'static str {
+        match self {
+            Pass::Relay => "/relay",
+            Pass::Migrate => "/migrate",
+        }
+    }
+}
+
+/// Run `pass` on every enabled service, with `relay_token` (a secret
+/// variable; unset, only admins may) or an admin's token; 503 `degraded`
+/// unless every service answered 200.
+async fn fan_out(config: &Config, ctx: &Ctx, req: &Request, pass: Pass) -> Result<Response, ApiError> {
     if *req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -489,10 +512,11 @@ async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, Ap
         let Some(base) = config.url(*service)? else { continue };
         let out = Request::builder()
             .method(Method::Post)
-            .uri(format!("{base}/relay"))
+            .uri(format!("{base}{}", pass.path()))
             .header(request_id::HEADER, ctx.request_id.as_str())
             .build();
-        // A relay pass may deliver hundreds of events: ten deadlines' worth.
+        // A relay pass may deliver hundreds of events, a migration rewrite
+        // a table: ten deadlines' worth.
         let answer = match upstream::send(out, config.timeout_ms()? * 10).await {
             Reply::Answered(resp) if *resp.status() == 200 => {
                 serde_json::from_slice(resp.body()).unwrap_or(serde_json::Value::Null)
@@ -503,8 +527,9 @@ async fn relay(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, Ap
             }
             Reply::Unreachable(e) => {
                 log_warning(&format!(
-                    "request {}: relay of {} failed: {e}",
+                    "request {}: {} of {} failed: {e}",
                     ctx.request_id,
+                    pass.path(),
                     service.name()
                 ));
                 all_ok = false;

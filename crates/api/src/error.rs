@@ -120,6 +120,13 @@ impl From<streamia_db::DbError> for ApiError {
                 eprintln!("database busy: {cause}");
                 ApiError::Busy
             }
+            behind @ streamia_db::DbError::SchemaBehind { .. } => {
+                eprintln!("{behind}");
+                ApiError::Unavailable {
+                    code: "schema_outdated",
+                    message: "the service is waiting for this release's database migration".into(),
+                }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -28,6 +28,10 @@ pub enum DbError {
     Column(String),
     #[error("cannot open database '{0}': {1}")]
     Open(String, String),
+    /// The schema is older than this code's and this replica may not
+    /// migrate it (`schema_migrations = "job"`).
+    #[error("database '{label}' is at schema version {have}, this release needs {want}: run the migration job")]
+    SchemaBehind { label: String, have: usize, want: usize },
 }
 
 impl DbError {
@@ -156,9 +160,66 @@ impl LazySpinDb {
         }
         let db = SpinDb::open(self.label)?;
         tune(&db);
-        migrate(&db, self.migrations)?;
+        match SchemaMigrations::configured() {
+            SchemaMigrations::OnFirstUse => migrate(&db, self.migrations)?,
+            SchemaMigrations::Job => require_schema(&db, self.label, self.migrations)?,
+        }
         Ok(self.db.get_or_init(|| db))
     }
+
+    /// Bring the schema up to date whatever `schema_migrations` says (the
+    /// migration job's call): the versions before and after.
+    pub fn migrate_now(&self) -> Result<(usize, usize), DbError> {
+        let db = SpinDb::open(self.label)?;
+        tune(&db);
+        let before = user_version(&db)?;
+        migrate(&db, self.migrations)?;
+        Ok((before, user_version(&db)?))
+    }
+}
+
+/// Who brings a database's schema up to date (the `schema_migrations`
+/// variable): each instance on its first statement (`auto`, the default: one
+/// machine, or replicas racing safely under `BEGIN IMMEDIATE`), or only the
+/// release's migration job (`job`: replicas never change the schema, and
+/// answer 503 `schema_outdated` until the job has run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaMigrations {
+    OnFirstUse,
+    Job,
+}
+
+impl SchemaMigrations {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "" | "auto" => Ok(SchemaMigrations::OnFirstUse),
+            "job" => Ok(SchemaMigrations::Job),
+            other => Err(format!("schema_migrations must be \"auto\" or \"job\", not {other:?}")),
+        }
+    }
+
+    /// The component's variable; unset (a component without it), `auto`.
+    fn configured() -> Self {
+        let value = spin_sdk::variables::get("schema_migrations").unwrap_or_default();
+        Self::parse(&value).unwrap_or_else(|e| {
+            eprintln!("sqlite: {e}; migrating on first use");
+            SchemaMigrations::OnFirstUse
+        })
+    }
+}
+
+/// Refuse a schema older than `migrations` make it; a newer one is fine (a
+/// release rolled back runs on the schema of the one after it).
+pub fn require_schema(db: &dyn Db, label: &str, migrations: &[&[&str]]) -> Result<(), DbError> {
+    let have = user_version(db)?;
+    if have < migrations.len() {
+        return Err(DbError::SchemaBehind {
+            label: label.to_owned(),
+            have,
+            want: migrations.len(),
+        });
+    }
+    Ok(())
 }
 
 impl Db for LazySpinDb {
@@ -261,6 +322,34 @@ mod tests {
             &["a".into(), "n".into()],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_replica_that_may_not_migrate_refuses_an_older_schema_only() {
+        let db = MemoryDb::new();
+        migrate(&db, &MIGRATIONS[..1]).unwrap();
+        let behind = require_schema(&db, "items", MIGRATIONS).unwrap_err();
+        assert!(
+            matches!(&behind, DbError::SchemaBehind { have: 1, want: 2, .. }),
+            "{behind:?}"
+        );
+        assert!(behind.to_string().contains("run the migration job"), "{behind}");
+        // Nothing was changed by the check.
+        assert_eq!(user_version(&db).unwrap(), 1);
+        // The same schema, or a newer one (a release rolled back), serves.
+        require_schema(&db, "items", &MIGRATIONS[..1]).unwrap();
+        migrate(&db, MIGRATIONS).unwrap();
+        require_schema(&db, "items", &MIGRATIONS[..1]).unwrap();
+    }
+
+    #[test]
+    fn schema_migrations_is_auto_or_job() {
+        assert_eq!(SchemaMigrations::parse("").unwrap(), SchemaMigrations::OnFirstUse);
+        assert_eq!(SchemaMigrations::parse("auto").unwrap(), SchemaMigrations::OnFirstUse);
+        assert_eq!(SchemaMigrations::parse(" job ").unwrap(), SchemaMigrations::Job);
+        assert!(SchemaMigrations::parse("never")
+            .unwrap_err()
+            .contains("\"auto\" or \"job\""));
     }
 
     #[test]

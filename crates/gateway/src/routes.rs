@@ -14,6 +14,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/openapi.json"),
     ("POST", "/api/admin/events/relay"),
+    ("POST", "/api/admin/migrate"),
     ("GET", "/api/admin/events/{service}/dead-letters"),
     ("POST", "/api/admin/events/{service}/dead-letters/replay"),
     ("POST", "/api/admin/events/{service}/dead-letters/{eventId}/replay"),

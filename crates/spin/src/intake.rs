@@ -8,6 +8,8 @@
 //!   is drained ([`streamia_events::stream::drain`]).
 //! - `POST /relay`: what runs without a user request — the outbox's due
 //!   events, and on Redis the consumer group (catch-up and retries).
+//! - `POST /migrate`: the database schema brought up to date (the release's
+//!   migration job).
 //! - `/dead-letters…` (admins): list, replay one or all, discard one.
 
 use std::future::Future;
@@ -293,7 +295,21 @@ pub fn dead_letter_count(service: &Service, db: &dyn Db) -> Option<u64> {
 
 /// The routes every consuming service answers besides its own.
 pub fn is_intake_route(segments: &[&str]) -> bool {
-    matches!(segments, ["events"] | ["relay"] | ["dead-letters", ..])
+    matches!(segments, ["events"] | ["relay"] | ["migrate"] | ["dead-letters", ..])
+}
+
+/// `POST /migrate`: the service's schema brought up to date now, whatever
+/// `schema_migrations` says (the release's migration job calls it through
+/// the gateway's `/api/admin/migrate`); the versions before and after.
+fn migrate(call: &Call<'_>) -> Result<Response, ApiError> {
+    let (from, to) = call.db.migrate_now()?;
+    if from != to {
+        eprintln!("{}: schema migrated from version {from} to {to}", call.service.name);
+    }
+    Ok(call.ctx.json(
+        200,
+        &serde_json::json!({"service": call.service.name, "schemaVersion": {"from": from, "to": to}}),
+    ))
 }
 
 /// Route an intake request (see [`is_intake_route`]).
@@ -301,6 +317,8 @@ pub async fn route(call: &Call<'_>) -> Result<Response, ApiError> {
     let consumer = call.service.consumer;
     match (&call.method, call.segments.as_slice(), consumer) {
         (Method::Post, ["relay"], _) => relay(call).await,
+        (Method::Post, ["migrate"], _) => migrate(call),
+        (_, ["migrate"], _) => Err(ApiError::MethodNotAllowed),
         (Method::Post, ["events"], Some(consumer)) => events_route(call, consumer).await,
         (_, ["dead-letters", rest @ ..], Some(consumer)) => dead_letters(call, consumer, rest).await,
         (_, ["events"] | ["relay"], Some(_)) | (_, ["relay"], None) => Err(ApiError::MethodNotAllowed),

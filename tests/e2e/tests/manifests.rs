@@ -1,6 +1,8 @@
 //! spin.redis.toml is spin.toml plus the Redis consumers of
-//! redis-triggers.toml, generated so the two manifests cannot drift;
-//! `UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests` rewrites it.
+//! redis-triggers.toml, and spin.split.toml is spin.redis.toml made for
+//! selective deployment (one component, or a service and its consumer, per
+//! app); both are generated so that the manifests cannot drift.
+//! `UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests` rewrites them.
 
 use std::path::Path;
 
@@ -32,19 +34,112 @@ fn generated(root: &Path) -> String {
     )
 }
 
-#[test]
-fn spin_redis_toml_is_spin_toml_plus_the_redis_consumers() {
-    let root = streamia_testkit::workspace_root();
-    let want = generated(&root);
-    let file = root.join("spin.redis.toml");
-    if std::env::var_os("UPDATE_MANIFESTS").is_some() {
-        std::fs::write(&file, &want).unwrap();
+const SERVICES: [&str; 6] = ["users", "movies", "favorites", "ratings", "comments", "notifications"];
+
+const SPLIT_HEADER: &str = "\
+# GENERATED from spin.toml + redis-triggers.toml; do not edit. Regenerate with
+#   UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests
+# Streamia split: every component of spin.redis.toml, each service on a public
+# catch-all route, for selective deployment: each app runs the gateway, or one
+# service with its Redis consumer, e.g.
+#   spin up -f spin.split.toml -c movies -c movies-events --runtime-config-file …
+# (deploy/spinkube/split/: one SpinApp each, `components` naming them). There
+# is no service chaining between apps: the gateway reaches the services by the
+# `*_url` variables (their cluster Services' names by default) and events go
+# over Redis. Run whole, the first catch-all route would win: use spin.toml or
+# spin.redis.toml for that.
+";
+
+/// [`generated`] made for selective deployment: the services' private routes
+/// made public (each runs in an app of its own, alone on its port), the
+/// service-chaining hosts dropped (Spin refuses to run a component alone that
+/// names another in its `allowed_outbound_hosts`), events over Redis, and
+/// the services' URLs their Kubernetes Services' names.
+fn split(root: &Path) -> String {
+    let redis = generated(root);
+    let mut text = String::from(SPLIT_HEADER);
+    text.push('\n');
+    let mut private_routes = 0;
+    for line in body(&redis).lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("\"http://") && trimmed.ends_with(".spin.internal\",") {
+            continue;
+        }
+        let line = if line == "route = { private = true }" {
+            private_routes += 1;
+            "route = \"/...\"".to_owned()
+        } else if let Some(service) = SERVICES
+            .iter()
+            .find(|s| line.starts_with(&format!("{s}_url = {{ default = ")))
+        {
+            format!("{service}_url = {{ default = \"http://streamia-{service}\" }}")
+        } else if line.starts_with("event_transport = { default = ") {
+            "event_transport = { default = \"redis\" }".to_owned()
+        } else if let Some((name, _)) = line.split_once("_event_subscribers = { default = ") {
+            format!("{name}_event_subscribers = {{ default = \"\" }}")
+        } else {
+            line.to_owned()
+        };
+        text.push_str(&line);
+        text.push('\n');
     }
-    let on_disk = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(private_routes, 6, "spin.toml has six private service routes");
+    text
+}
+
+/// `file` holds `want`, or is rewritten with it under `UPDATE_MANIFESTS`.
+fn assert_generated(file: &str, want: &str) {
+    let path = streamia_testkit::workspace_root().join(file);
+    if std::env::var_os("UPDATE_MANIFESTS").is_some() {
+        std::fs::write(&path, want).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == want,
-        "spin.redis.toml is out of date: run UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests"
+        "{file} is out of date: run UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests"
     );
+}
+
+#[test]
+fn spin_redis_toml_is_spin_toml_plus_the_redis_consumers() {
+    assert_generated("spin.redis.toml", &generated(&streamia_testkit::workspace_root()));
+}
+
+#[test]
+fn spin_split_toml_is_spin_redis_toml_for_selective_deployment() {
+    let root = streamia_testkit::workspace_root();
+    let text = split(&root);
+    assert_generated("spin.split.toml", &text);
+    let manifest: toml::Table = text.parse().unwrap();
+    let redis: toml::Table = generated(&root).parse().unwrap();
+    // The same components, built the same way, with the same stores.
+    let components = manifest["component"].as_table().unwrap();
+    assert_eq!(
+        components.keys().collect::<Vec<_>>(),
+        redis["component"].as_table().unwrap().keys().collect::<Vec<_>>()
+    );
+    for (name, component) in components {
+        for key in ["source", "sqlite_databases", "key_value_stores", "variables", "build"] {
+            assert_eq!(component.get(key), redis["component"][name].get(key), "{name}.{key}");
+        }
+        let hosts = component["allowed_outbound_hosts"].as_array().unwrap();
+        assert!(
+            hosts.iter().all(|h| !h.as_str().unwrap().contains(".spin.internal")),
+            "{name} chains to another component: {hosts:?}"
+        );
+    }
+    // Every HTTP component is alone on its app's catch-all route.
+    for trigger in manifest["trigger"]["http"].as_array().unwrap() {
+        assert_eq!(trigger["route"].as_str(), Some("/..."), "{trigger}");
+    }
+    let variables = manifest["variables"].as_table().unwrap();
+    assert_eq!(variables["event_transport"]["default"].as_str(), Some("redis"));
+    for service in SERVICES {
+        assert_eq!(
+            variables[&format!("{service}_url")]["default"].as_str(),
+            Some(format!("http://streamia-{service}").as_str())
+        );
+    }
 }
 
 #[test]

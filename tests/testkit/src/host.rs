@@ -27,6 +27,8 @@ pub struct App {
     /// Other files written into the app's directory (the host's working directory).
     files: Vec<(String, String)>,
     pub env: Vec<(String, String)>,
+    /// Arguments of `up` beyond the manifest, runtime config and address.
+    args: Vec<String>,
     binary: Option<PathBuf>,
 }
 
@@ -47,6 +49,7 @@ impl App {
             runtime_config_path: "runtime-config.toml".to_owned(),
             files: Vec::new(),
             env: Vec::new(),
+            args: Vec::new(),
             binary: None,
         }
     }
@@ -91,6 +94,15 @@ impl App {
         self
     }
 
+    /// Run only these components of the manifest (`spin up -c …`: Spin's
+    /// selective deployment, as a SpinApp's `components` does).
+    pub fn components(mut self, ids: &[&str]) -> Self {
+        for id in ids {
+            self.args.extend(["-c".to_owned(), (*id).to_owned()]);
+        }
+        self
+    }
+
     /// `devhost up`, or `spin up` when `STREAMIA_TEST_HOST=spin` (then on a
     /// free port: both print `Serving http://…`). Tests that read devhost's
     /// log format are devhost's own.
@@ -112,6 +124,7 @@ impl App {
         cmd.process_group(0);
         // Spin resolves relative SQLite paths against its working directory.
         cmd.current_dir(dir).arg("up").arg("-f").arg(dir.join("spin.toml"));
+        cmd.args(&self.args);
         // `spin up` refuses --listen for an app without an HTTP trigger.
         if self.spin_toml.contains("[[trigger.http]]") {
             cmd.args(["--listen", &listen]);
