@@ -97,20 +97,7 @@ impl Layout {
 }
 
 fn start_layout() -> Layout {
-    build_components(&[
-        "gateway",
-        "users",
-        "movies",
-        "favorites",
-        "ratings",
-        "comments",
-        "notifications",
-        "favorites-events",
-        "ratings-events",
-        "comments-events",
-        "movies-events",
-        "notifications-events",
-    ]);
+    build_components(&common::COMPONENTS);
     let redis = Redis::start();
     // Movies first: favorites, ratings and comments ask it about movies.
     let mut urls: Vec<(String, String)> = Vec::new();

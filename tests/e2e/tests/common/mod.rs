@@ -15,6 +15,22 @@ pub const PASSWORD: &str = "s3cret-pass";
 pub const PRODUCERS: [&str; 6] = ["users", "movies", "favorites", "ratings", "comments", "notifications"];
 pub const SINK: &str = "http://event-sink.spin.internal/sink/events";
 
+/// The app's components, as spin.redis.toml lists them.
+pub const COMPONENTS: [&str; 12] = [
+    "gateway",
+    "users",
+    "movies",
+    "favorites",
+    "ratings",
+    "comments",
+    "notifications",
+    "favorites-events",
+    "ratings-events",
+    "comments-events",
+    "movies-events",
+    "notifications-events",
+];
+
 /// The app's manifest plus the test-only event sink, subscribed over http to
 /// every event of every service beside the subscribers spin.toml wires.
 pub fn app() -> App {
@@ -23,22 +39,7 @@ pub fn app() -> App {
 
 /// [`app`] from another manifest of the repository (spin.redis.toml).
 pub fn app_from(manifest: &str) -> App {
-    build_components(&[
-        "gateway",
-        "users",
-        "movies",
-        "favorites",
-        "ratings",
-        "comments",
-        "notifications",
-        "favorites-events",
-        "ratings-events",
-        "comments-events",
-        "movies-events",
-        "notifications-events",
-        "event-sink",
-        "event-sink-redis",
-    ]);
+    build_components(&[&COMPONENTS[..], &["event-sink", "event-sink-redis"]].concat());
     let mut app = App::from_repo(manifest, Some("runtime-config.toml"));
     // Every component may reach the sink, as a real subscriber would be listed.
     app.spin_toml = app.spin_toml.replace(
