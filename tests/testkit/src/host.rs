@@ -154,9 +154,24 @@ impl App {
     }
 
     /// Start in a directory that may hold state from an earlier run.
+    /// `spin up` listens on a port picked free a moment before: another
+    /// test's host may take it first, and then a new port is tried.
     pub fn start_in(self, dir: tempfile::TempDir) -> Devhost {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.try_start(dir.path()) {
+                Ok((child, base, log)) => return Devhost { child, base, dir, log },
+                Err(log) if attempts < 3 && log.contains("is already in use") => continue,
+                Err(log) => panic!("the host did not start:\n{log}"),
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn try_start(&self, dir: &Path) -> Result<(Child, String, Arc<Mutex<Vec<String>>>), String> {
         let mut child = self
-            .command(dir.path())
+            .command(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -184,9 +199,9 @@ impl App {
         let Some(base) = base else {
             let status = child.wait().unwrap();
             std::thread::sleep(Duration::from_millis(100));
-            panic!("the host did not start ({status}):\n{}", log.lock().unwrap().join("\n"));
+            return Err(format!("({status})\n{}", log.lock().unwrap().join("\n")));
         };
-        Devhost { child, base, dir, log }
+        Ok((child, base, log))
     }
 
     /// Start an app without an HTTP trigger (only Redis consumers, say),
