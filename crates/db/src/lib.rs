@@ -160,9 +160,13 @@ impl LazySpinDb {
         }
         let db = SpinDb::open(self.label)?;
         tune(&db);
-        match SchemaMigrations::configured() {
-            SchemaMigrations::OnFirstUse => migrate(&db, self.migrations)?,
-            SchemaMigrations::Job => require_schema(&db, self.label, self.migrations)?,
+        // The variable is read only when the schema is behind (a new
+        // release's first requests), not on every request that opens it.
+        if user_version(&db)? < self.migrations.len() {
+            match SchemaMigrations::configured() {
+                SchemaMigrations::OnFirstUse => migrate(&db, self.migrations)?,
+                SchemaMigrations::Job => require_schema(&db, self.label, self.migrations)?,
+            }
         }
         Ok(self.db.get_or_init(|| db))
     }
