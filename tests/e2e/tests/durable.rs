@@ -9,9 +9,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Api, SECRET};
+use common::{eventually, Api, SECRET};
 use serde_json::Value;
 use streamia_testkit::{call, workspace_root, App, Devhost, Redis};
 
@@ -73,14 +73,6 @@ fn wait_for_subscribers(redis: &Redis, replicas: usize) {
             .collect();
         counts.len() == CONSUMED.len() && counts.iter().all(|n| *n >= replicas)
     });
-}
-
-fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The ticker: every service's relay pass, as the deployment's scheduler calls it.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_error, Api, PASSWORD};
+use common::{assert_error, eventually, Api, PASSWORD};
 use serde_json::{json, Value};
 use streamia_testkit::{FakeSendGrid, Redis};
 
@@ -25,15 +25,6 @@ fn with_sendgrid(fake: &FakeSendGrid) -> Api {
 
 fn data_of(events: &[Value]) -> Vec<Value> {
     events.iter().map(|e| e["envelope"]["data"].clone()).collect()
-}
-
-/// Poll until `done` (mail goes out after the producer has answered).
-fn eventually(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -59,10 +50,14 @@ fn a_registration_answers_before_its_welcome_mail_is_sent() {
         .recv_timeout(Duration::from_secs(20))
         .expect("the registration answered while SendGrid held its mail");
     assert_eq!(registered.status, 201, "{}", registered.body);
-    eventually("the welcome mail reached SendGrid", || fake.waiting() == 1);
+    eventually("the welcome mail reached SendGrid", Duration::from_secs(20), || {
+        fake.waiting() == 1
+    });
     assert!(fake.requests().is_empty(), "no mail answered yet");
     fake.release();
-    eventually("the mail was sent", || fake.delivered().len() == 1);
+    eventually("the mail was sent", Duration::from_secs(20), || {
+        fake.delivered().len() == 1
+    });
     assert_eq!(fake.delivered()[0].to(), "ana@example.com");
 }
 
@@ -72,7 +67,9 @@ fn registering_sends_one_welcome_mail_to_the_new_address() {
     let api = with_sendgrid(&fake);
     api.register("ana@example.com", "ana");
 
-    eventually("the welcome mail was sent", || !fake.delivered().is_empty());
+    eventually("the welcome mail was sent", Duration::from_secs(20), || {
+        !fake.delivered().is_empty()
+    });
     let mails = fake.delivered();
     assert_eq!(mails.len(), 1, "{:?}", fake.requests());
     let mail = &mails[0];

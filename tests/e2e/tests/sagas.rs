@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Api;
+use common::{eventually, json_of, Api};
 use serde_json::{json, Value};
 use streamia_testkit::Redis;
 
@@ -52,14 +52,6 @@ fn consumers(event_type: &str) -> &'static [&'static str] {
     }
 }
 
-fn eventually(what: &str, done: &dyn Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 struct World {
     admin: String,
     ana_id: String,
@@ -69,12 +61,6 @@ struct World {
     heat: String,
     ana_comment: String,
     bob_reply: String,
-}
-
-fn json_of(api: &Api, path: &str, token: Option<&str>) -> Value {
-    let r = api.get(path, token);
-    assert_eq!(r.status, 200, "{path}: {}", r.body);
-    r.json()
 }
 
 fn setup(api: &Api) -> World {
@@ -293,7 +279,7 @@ fn over_redis_both_sagas_reach_every_service_once() {
         "streamia.rating.created",
         "streamia.rating.deleted",
     ]);
-    let wait = |done: &dyn Fn() -> bool| eventually("the saga reached every service", done);
+    let wait = |done: &dyn Fn() -> bool| eventually("the saga reached every service", Duration::from_secs(20), done);
     // Redis stays up until the end: a host whose trigger loses Redis stops.
     let redis = OverRedis(redis);
     run_sagas(&api, &redis, &wait);

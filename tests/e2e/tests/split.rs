@@ -13,10 +13,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{assert_error, Api, ADMIN_EMAIL, SECRET};
-use serde_json::{json, Value};
+use common::{assert_error, eventually, json_of, Api, ADMIN_EMAIL, SECRET};
+use serde_json::json;
 use streamia_testkit::{build_components, call, App, Devhost, Redis};
 
 const RELAY_TOKEN: &str = "split-layout-relay-token-0123456789abcdef";
@@ -119,19 +119,8 @@ fn start_layout() -> Layout {
     }
 }
 
-fn eventually(what: &str, done: &dyn Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn json_of(api: &Api, path: &str, token: Option<&str>) -> Value {
-    let r = api.get(path, token);
-    assert_eq!(r.status, 200, "{path}: {}", r.body);
-    r.json()
-}
+/// Events cross three apps and the stream.
+const SETTLED: Duration = Duration::from_secs(30);
 
 fn operator(api: &Api, path: &str) -> streamia_testkit::Reply {
     call(
@@ -226,17 +215,17 @@ fn the_split_layout_serves_the_flows_end_to_end() {
             m["totalRatings"].as_u64().unwrap(),
         )
     };
-    eventually("the ratings reach the movies", &|| {
+    eventually("the ratings reach the movies", SETTLED, || {
         rating(&alien) == (3.0, 2) && rating(&heat) == (4.0, 1)
     });
 
     // The user deletion saga, across four apps.
     let r = api.send("DELETE", "/api/users/me", Some(&ana), None);
     assert_eq!(r.status, 204, "{}", r.body);
-    eventually("ana's ratings leave the aggregates", &|| {
+    eventually("ana's ratings leave the aggregates", SETTLED, || {
         rating(&alien) == (5.0, 1) && rating(&heat) == (0.0, 0)
     });
-    eventually("ana's comment is anonymised", &|| {
+    eventually("ana's comment is anonymised", SETTLED, || {
         json_of(api, &format!("/api/comments/movie/{alien}"), None)["data"][0]["userId"].is_null()
     });
     assert_eq!(json_of(api, "/api/favorites", Some(&bob))["pagination"]["total"], 1);
@@ -246,7 +235,7 @@ fn the_split_layout_serves_the_flows_end_to_end() {
         ("comments", "user.deleted"),
     ] {
         let host = layout.service(service);
-        eventually(&format!("{service} logs {event} applied"), &|| {
+        eventually(&format!("{service} logs {event} applied"), SETTLED, || {
             host.events_logged(service, event, "Applied") == 1
         });
     }

@@ -244,6 +244,22 @@ impl Api {
     }
 }
 
+/// Poll `done` until it holds; after `timeout`, fail saying `what` never happened.
+pub fn eventually(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// GET `path` (with `token`), which must answer 200: its JSON.
+pub fn json_of(api: &Api, path: &str, token: Option<&str>) -> Value {
+    let r = api.get(path, token);
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    r.json()
+}
+
 /// The SPEC §3 error shape, with the response's request id.
 pub fn assert_error(r: &Reply, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.body);
