@@ -2,7 +2,7 @@
 # Every check and test: formatting, lints (clippy, as the crates build), the
 # components' wasm build (once, for both hosts), the supply-chain check, unit tests, devhost's tests and the
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
-# ../shared/bin/spin), the end-to-end suite, `spin build`, the split layout,
+# ../shared/bin/spin), the end-to-end suite, `spin build`, the split and Cloud layouts,
 # the schemathesis fuzzing and devhost's Spin-behaviour tests again on the
 # real Spin. deploy/spinkube/ is validated against the Kubernetes schemas. Tests start redis-server and
 # the hosts themselves on free loopback ports.
@@ -77,10 +77,11 @@ for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"
 
 spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
-# `spin build` and the split layout (`spin up -c`, selective deployment) are
+# `spin build`, the split layout (`spin up -c`, selective deployment) and the
+# Cloud layout (self requests, which devhost does not make) are
 # the Spin CLI's: they run in the Spin pass below. So does the fuzzing when
 # there is a Spin (minutes of requests: once, on the host users run).
-skip=(--skip spin_build --skip the_split_layout)
+skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout)
 if [ -n "$spin" ]; then skip+=(--skip schemathesis); fi
 cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")

@@ -26,8 +26,10 @@ impl Reply {
     }
 }
 
-/// Sends `req`, giving up after `timeout_ms`.
-pub async fn send(req: Request, timeout_ms: u64) -> Reply {
+/// Sends `req`, giving up after `timeout_ms`. A service on a route of this
+/// same app (spin.cloud.toml) is public: it is sent the internal token.
+pub async fn send(mut req: Request, timeout_ms: u64) -> Reply {
+    streamia_events::internal::sign(&mut req);
     let mut call = pin!(spin_sdk::http::send::<_, Response>(req));
     let mut deadline = pin!(sleep(timeout_ms));
     poll_fn(|cx| {

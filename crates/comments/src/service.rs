@@ -32,7 +32,7 @@ fn deleted(message: &str) -> ApiError {
 
 impl Comments<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, SERVICE, MIGRATIONS)?)
     }
 
     /// A token issued before its account was deleted is refused.

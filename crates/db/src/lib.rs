@@ -3,8 +3,9 @@
 //! Layout: [`Db`] is the one trait services write SQL against; [`SpinDb`]
 //! implements it on Spin's SQLite (the `.wasm` builds), [`MemoryDb`] on
 //! rusqlite for native unit tests (feature `native`). [`migrate`] brings a
-//! database to the newest schema, keyed on `PRAGMA user_version`;
-//! [`transaction`] wraps work in `BEGIN IMMEDIATE … COMMIT`.
+//! service's schema to its newest version, recorded per service in
+//! `streamia_schema` (services may share one database: Fermyon Cloud gives
+//! an account one); [`transaction`] wraps work in `BEGIN IMMEDIATE … COMMIT`.
 
 #[cfg(feature = "native")]
 mod native;
@@ -162,9 +163,10 @@ impl LazySpinDb {
         tune(&db);
         // The variable is read only when the schema is behind (a new
         // release's first requests), not on every request that opens it.
-        if user_version(&db)? < self.migrations.len() {
+        let version = schema_version(&db, self.label)?;
+        if !version.recorded || version.number < self.migrations.len() {
             match SchemaMigrations::configured() {
-                SchemaMigrations::OnFirstUse => migrate(&db, self.migrations)?,
+                SchemaMigrations::OnFirstUse => migrate(&db, self.label, self.migrations)?,
                 SchemaMigrations::Job => require_schema(&db, self.label, self.migrations)?,
             }
         }
@@ -176,9 +178,9 @@ impl LazySpinDb {
     pub fn migrate_now(&self) -> Result<(usize, usize), DbError> {
         let db = SpinDb::open(self.label)?;
         tune(&db);
-        let before = user_version(&db)?;
-        migrate(&db, self.migrations)?;
-        Ok((before, user_version(&db)?))
+        let before = schema_version(&db, self.label)?.number;
+        migrate(&db, self.label, self.migrations)?;
+        Ok((before, schema_version(&db, self.label)?.number))
     }
 }
 
@@ -214,11 +216,11 @@ impl SchemaMigrations {
 
 /// Refuse a schema older than `migrations` make it; a newer one is fine (a
 /// release rolled back runs on the schema of the one after it).
-pub fn require_schema(db: &dyn Db, label: &str, migrations: &[&[&str]]) -> Result<(), DbError> {
-    let have = user_version(db)?;
+pub fn require_schema(db: &dyn Db, schema: &str, migrations: &[&[&str]]) -> Result<(), DbError> {
+    let have = schema_version(db, schema)?.number;
     if have < migrations.len() {
         return Err(DbError::SchemaBehind {
-            label: label.to_owned(),
+            label: schema.to_owned(),
             have,
             want: migrations.len(),
         });
@@ -275,25 +277,73 @@ pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Resu
     }
 }
 
-/// Bring the schema up to date. `migrations[i]` takes `user_version` from
-/// `i` to `i + 1`; each is a list of statements run in one transaction.
-pub fn migrate(db: &dyn Db, migrations: &[&[&str]]) -> Result<(), DbError> {
+/// Bring `schema` (a service's tables) up to date. `migrations[i]` takes
+/// it from version `i` to `i + 1`; each is a list of statements, and all
+/// that are due run in one transaction.
+pub fn migrate(db: &dyn Db, schema: &str, migrations: &[&[&str]]) -> Result<(), DbError> {
     let target = migrations.len();
-    if user_version(db)? >= target {
+    let version = schema_version(db, schema)?;
+    if version.recorded && version.number >= target {
         return Ok(());
     }
     transaction(db, || {
-        // Another request may have migrated while this one waited for the lock.
-        let current = user_version(db)?;
+        // Another request may have migrated while this one waited for the
+        // lock; read before the table exists, or a database of the releases
+        // before it would look new.
+        let current = schema_version(db, schema)?.number;
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS streamia_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+            &[],
+        )?;
         for statements in migrations.iter().skip(current) {
             for sql in statements.iter() {
                 db.execute(sql, &[])?;
             }
         }
-        // PRAGMA takes no parameters; `target` is a length, not input.
-        db.execute(&format!("PRAGMA user_version = {target}"), &[])?;
+        let recorded = current.max(target) as i64;
+        db.execute(
+            "INSERT INTO streamia_schema (name, version) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+            &[schema.into(), recorded.into()],
+        )?;
+        // For a release before streamia_schema, should one be rolled back
+        // to: it reads the version here (and only ever had a database of
+        // its own). PRAGMA takes no parameters; `recorded` is a length.
+        db.execute(&format!("PRAGMA user_version = {recorded}"), &[])?;
         Ok(())
     })
+}
+
+/// Where a schema stands: `recorded` in `streamia_schema`, or (`recorded`
+/// false) as a release before that table left it in `PRAGMA user_version`
+/// — a database of that service's own — or new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SchemaVersion {
+    number: usize,
+    recorded: bool,
+}
+
+fn schema_version(db: &dyn Db, schema: &str) -> Result<SchemaVersion, DbError> {
+    let number = |v: &Value| match v {
+        Value::Integer(v) => Ok(usize::try_from(*v).unwrap_or(0)),
+        _ => Err(DbError::Column("version".into())),
+    };
+    match db.query_one("SELECT version FROM streamia_schema WHERE name = ?", &[schema.into()]) {
+        Ok(Some(row)) => Ok(SchemaVersion {
+            number: number(row.first().unwrap_or(&Value::Null))?,
+            recorded: true,
+        }),
+        // Another service's schema shares this database; this one's is new.
+        Ok(None) => Ok(SchemaVersion {
+            number: 0,
+            recorded: false,
+        }),
+        Err(DbError::Sql(message)) if message.contains("no such table") => Ok(SchemaVersion {
+            number: user_version(db)?,
+            recorded: false,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 fn user_version(db: &dyn Db) -> Result<usize, DbError> {
@@ -313,14 +363,20 @@ mod tests {
         &["ALTER TABLE t_items ADD COLUMN note TEXT"],
     ];
 
+    const OTHER: &[&[&str]] = &[&["CREATE TABLE o_things (id INTEGER PRIMARY KEY)"]];
+
+    fn version(db: &dyn Db, schema: &str) -> usize {
+        schema_version(db, schema).unwrap().number
+    }
+
     #[test]
     fn migrations_run_once_and_in_order() {
         let db = MemoryDb::new();
-        migrate(&db, &MIGRATIONS[..1]).unwrap();
-        assert_eq!(user_version(&db).unwrap(), 1);
-        migrate(&db, MIGRATIONS).unwrap();
-        migrate(&db, MIGRATIONS).unwrap();
-        assert_eq!(user_version(&db).unwrap(), 2);
+        migrate(&db, "items", &MIGRATIONS[..1]).unwrap();
+        assert_eq!(version(&db, "items"), 1);
+        migrate(&db, "items", MIGRATIONS).unwrap();
+        migrate(&db, "items", MIGRATIONS).unwrap();
+        assert_eq!(version(&db, "items"), 2);
         db.execute(
             "INSERT INTO t_items (name, note) VALUES (?, ?)",
             &["a".into(), "n".into()],
@@ -329,9 +385,49 @@ mod tests {
     }
 
     #[test]
+    fn services_sharing_one_database_each_keep_their_own_version() {
+        let db = MemoryDb::new();
+        migrate(&db, "items", MIGRATIONS).unwrap();
+        // The second service's tables are made although the database's
+        // user_version already says 2.
+        migrate(&db, "other", OTHER).unwrap();
+        assert_eq!((version(&db, "items"), version(&db, "other")), (2, 1));
+        db.execute("INSERT INTO o_things (id) VALUES (1)", &[]).unwrap();
+        require_schema(&db, "other", OTHER).unwrap();
+        assert!(require_schema(&db, "unknown", OTHER).is_err());
+    }
+
+    #[test]
+    fn a_database_of_the_releases_before_streamia_schema_is_taken_over_as_it_stands() {
+        let db = MemoryDb::new();
+        // As those releases left it: the first migration run, its number in user_version.
+        db.execute(MIGRATIONS[0][0], &[]).unwrap();
+        db.execute("PRAGMA user_version = 1", &[]).unwrap();
+        assert_eq!(
+            schema_version(&db, "items").unwrap(),
+            SchemaVersion {
+                number: 1,
+                recorded: false
+            }
+        );
+        require_schema(&db, "items", &MIGRATIONS[..1]).unwrap();
+        // Only the second migration runs (the first again would fail: the table exists).
+        migrate(&db, "items", MIGRATIONS).unwrap();
+        assert_eq!(
+            schema_version(&db, "items").unwrap(),
+            SchemaVersion {
+                number: 2,
+                recorded: true
+            }
+        );
+        // And a release before it, rolled back to, reads the same number.
+        assert_eq!(user_version(&db).unwrap(), 2);
+    }
+
+    #[test]
     fn a_replica_that_may_not_migrate_refuses_an_older_schema_only() {
         let db = MemoryDb::new();
-        migrate(&db, &MIGRATIONS[..1]).unwrap();
+        migrate(&db, "items", &MIGRATIONS[..1]).unwrap();
         let behind = require_schema(&db, "items", MIGRATIONS).unwrap_err();
         assert!(
             matches!(&behind, DbError::SchemaBehind { have: 1, want: 2, .. }),
@@ -339,10 +435,10 @@ mod tests {
         );
         assert!(behind.to_string().contains("run the migration job"), "{behind}");
         // Nothing was changed by the check.
-        assert_eq!(user_version(&db).unwrap(), 1);
+        assert_eq!(version(&db, "items"), 1);
         // The same schema, or a newer one (a release rolled back), serves.
         require_schema(&db, "items", &MIGRATIONS[..1]).unwrap();
-        migrate(&db, MIGRATIONS).unwrap();
+        migrate(&db, "items", MIGRATIONS).unwrap();
         require_schema(&db, "items", &MIGRATIONS[..1]).unwrap();
     }
 
@@ -359,7 +455,7 @@ mod tests {
     #[test]
     fn a_failed_transaction_leaves_nothing_behind() {
         let db = MemoryDb::new();
-        migrate(&db, MIGRATIONS).unwrap();
+        migrate(&db, "items", MIGRATIONS).unwrap();
         let result: Result<(), DbError> = transaction(&db, || {
             db.execute("INSERT INTO t_items (name) VALUES ('x')", &[])?;
             db.execute("INSERT INTO t_items (name) VALUES ('x')", &[])?;

@@ -85,6 +85,7 @@ mod tests {
         let db = MemoryDb::new();
         streamia_db::migrate(
             &db,
+            "s",
             &[&crate::consumer_schema!("s"), &["CREATE TABLE s_seen (user_id TEXT)"]],
         )
         .unwrap();
@@ -115,7 +116,7 @@ mod tests {
     #[test]
     fn a_failed_effect_does_not_mark_the_event_processed() {
         let db = MemoryDb::new();
-        streamia_db::migrate(&db, &[&crate::consumer_schema!("s")]).unwrap();
+        streamia_db::migrate(&db, "s", &[&crate::consumer_schema!("s")]).unwrap();
         let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
         let failing = |_: &Event| -> Result<bool, &str> { Err("boom") };
         assert!(matches!(

@@ -236,7 +236,7 @@ mod tests {
 
     fn setup() -> MemoryDb {
         let db = MemoryDb::new();
-        streamia_db::migrate(&db, &[&crate::dead_letter_schema!("s")]).unwrap();
+        streamia_db::migrate(&db, "s", &[&crate::dead_letter_schema!("s")]).unwrap();
         db
     }
 

@@ -4,13 +4,15 @@
 //! `wit/events/events.wit` (see `build.rs`); [`Envelope`] is what travels;
 //! [`outbox`] stores events in the producer's database in the same
 //! transaction as the change and tracks their delivery; [`transport`]
-//! delivers them over HTTP (service chaining to subscribers' `/events`) or
-//! a Redis stream ([`stream`]); [`consumer`] applies an event at most once
+//! delivers them over HTTP (service chaining, a service's URL, or a route of
+//! the same app ([`internal`]), to subscribers' `/events`) or a Redis
+//! stream ([`stream`]); [`consumer`] applies an event at most once
 //! per service; [`dead_letter`] counts failed tries and parks what keeps
 //! failing; [`tombstone`] remembers what a deletion saga removed.
 
 pub mod consumer;
 pub mod dead_letter;
+pub mod internal;
 pub mod outbox;
 pub mod stream;
 pub mod tombstone;

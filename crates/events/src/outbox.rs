@@ -263,7 +263,7 @@ mod tests {
 
     fn setup() -> (MemoryDb, Outbox) {
         let db = MemoryDb::new();
-        streamia_db::migrate(&db, &[&crate::outbox_schema!("t")]).unwrap();
+        streamia_db::migrate(&db, "t", &[&crate::outbox_schema!("t")]).unwrap();
         (db, Outbox::new("t"))
     }
 

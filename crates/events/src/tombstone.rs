@@ -61,7 +61,7 @@ mod tests {
     #[test]
     fn buried_ids_are_remembered_per_kind() {
         let db = MemoryDb::new();
-        streamia_db::migrate(&db, &[&crate::tombstone_schema!("s")]).unwrap();
+        streamia_db::migrate(&db, "s", &[&crate::tombstone_schema!("s")]).unwrap();
         assert!(!is_buried(&db, "s", Kind::User, "u1").unwrap());
         bury(&db, "s", Kind::User, "u1").unwrap();
         bury(&db, "s", Kind::User, "u1").unwrap();

@@ -1,7 +1,8 @@
 //! Delivering the outbox (variable `event_transport`):
 //! - `http`: POST the envelope to each subscriber's `/events` URL — over
-//!   service chaining on one Spin app, or a service URL in a split
-//!   deployment. Needs no Redis; the embedded default and Fermyon Cloud.
+//!   service chaining on one Spin app, a service URL in a split
+//!   deployment, or a route of the same app where there is no chaining
+//!   (Fermyon Cloud: [`crate::internal`]). Needs no Redis.
 //! - `redis`: append the envelope to the stream every consuming service
 //!   reads through its consumer group, and ring `streamia.<event type>`
 //!   ([`crate::stream`]); consumers are `[[trigger.redis]]` components.
@@ -32,7 +33,8 @@ const REDIS_TARGET: &str = "redis";
 
 impl Transport {
     /// `subscribers`: `event.type=url` entries separated by commas or
-    /// whitespace, e.g. `user.registered=http://notifications.spin.internal/events`.
+    /// whitespace, e.g. `user.registered=http://notifications.spin.internal/events`;
+    /// a URL may be a path, a route of this same app (`/internal/notifications/events`).
     pub fn parse(kind: &str, subscribers: &str, redis_url: &str) -> Result<Self, String> {
         match kind.trim() {
             "http" => {
@@ -45,12 +47,16 @@ impl Transport {
                     let (event_type, url) = entry
                         .split_once('=')
                         .ok_or_else(|| format!("event subscriber {entry:?} is not `event.type=url`"))?;
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        return Err(format!("event subscriber URL {url:?} must be http(s)"));
+                    let url = url.trim();
+                    if !(url.starts_with("http://") || url.starts_with("https://") || crate::internal::is_same_app(url))
+                    {
+                        return Err(format!(
+                            "event subscriber URL {url:?} must be http(s), or a path of this app"
+                        ));
                     }
                     subs.push(Subscription {
                         event_type: event_type.trim().to_owned(),
-                        url: url.trim().to_owned(),
+                        url: url.to_owned(),
                     });
                 }
                 Ok(Transport::Http(subs))
@@ -99,13 +105,14 @@ impl Transport {
     async fn send(&self, target: &str, envelope: &Envelope) -> Result<(), String> {
         match self {
             Transport::Http(_) => {
-                let req = spin_sdk::http::Request::builder()
+                let mut req = spin_sdk::http::Request::builder()
                     .method(spin_sdk::http::Method::Post)
                     .uri(target)
                     .header("content-type", "application/json")
                     .header("x-streamia-event-type", envelope.event_type.as_str())
                     .body(envelope.to_json())
                     .build();
+                crate::internal::sign(&mut req);
                 let resp: spin_sdk::http::Response = spin_sdk::http::send(req)
                     .await
                     .map_err(|e| format!("POST {target}: {e}"))?;
@@ -234,6 +241,9 @@ mod tests {
             ]
         );
         assert_eq!(t.targets("user.deleted"), vec!["http://audit.spin.internal/events"]);
+        // A route of the same app (spin.cloud.toml).
+        let same_app = Transport::parse("http", "user.deleted=/internal/ratings/events", "").unwrap();
+        assert_eq!(same_app.targets("user.deleted"), vec!["/internal/ratings/events"]);
         assert_eq!(
             Transport::parse("http", "", "").unwrap().targets("x"),
             Vec::<&str>::new()
@@ -245,6 +255,7 @@ mod tests {
         assert!(Transport::parse("kafka", "", "").is_err());
         assert!(Transport::parse("http", "user.registered", "").is_err());
         assert!(Transport::parse("http", "a=ftp://x", "").is_err());
+        assert!(Transport::parse("http", "a=ratings/events", "").is_err());
         assert!(Transport::parse("redis", "", "").is_err());
         let redis = Transport::parse("redis", "", "redis://127.0.0.1:6379").unwrap();
         assert_eq!(redis.targets("user.deleted"), vec!["redis"]);

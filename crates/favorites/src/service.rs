@@ -29,7 +29,7 @@ pub(crate) fn movie_not_found() -> ApiError {
 
 impl Favorites<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, SERVICE, MIGRATIONS)?)
     }
 
     /// A token issued before its account was deleted is refused.

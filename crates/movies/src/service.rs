@@ -30,7 +30,7 @@ pub struct Movies<'a> {
 
 impl Movies<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, crate::SERVICE, MIGRATIONS)?)
     }
 
     /// GET one movie: the cache, else the database (then cached).

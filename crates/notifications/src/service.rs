@@ -87,7 +87,7 @@ where
 
 impl Notifications<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, crate::SERVICE, MIGRATIONS)?)
     }
 
     /// Take `envelope` once and send the e-mail it causes, plus any a dead

@@ -22,7 +22,7 @@ fn no_rating() -> ApiError {
 
 impl Ratings<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, SERVICE, MIGRATIONS)?)
     }
 
     /// A token issued before its account was deleted is refused.

@@ -1,5 +1,6 @@
 //! Asking the movies service about a movie, over service chaining
-//! (`movies_url`, `http://movies.spin.internal` on one Spin app): services
+//! (`movies_url`, `http://movies.spin.internal` on one Spin app), its URL,
+//! or a route of the same app ([`streamia_events::internal`]): services
 //! that refer to movies check that the movie exists before storing anything.
 
 use serde::Deserialize;
@@ -27,12 +28,13 @@ fn unavailable(request_id: &str, why: String) -> ApiError {
 /// service cannot answer.
 pub async fn find(movies_url: &str, movie_id: &MovieId, request_id: &str) -> Result<Option<MovieSummary>, ApiError> {
     let movie_id = movie_id.as_str();
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(Method::Get)
         .uri(format!("{}/api/movies/{movie_id}", movies_url.trim_end_matches('/')))
         .header("x-request-id", request_id)
         .header("accept", "application/json")
         .build();
+    streamia_events::internal::sign(&mut req);
     let resp: Response = spin_sdk::http::send(req)
         .await
         .map_err(|e| unavailable(request_id, e.to_string()))?;

@@ -67,6 +67,8 @@ pub struct Call<'a> {
     pub ctx: &'a Ctx,
     pub req: &'a Request,
     pub method: Method,
+    /// The path the service routes on (without a mount prefix).
+    pub path: &'a str,
     /// The path's segments: `/api/movies/42` is `["api", "movies", "42"]`.
     pub segments: Vec<&'a str>,
     pub db: &'a LazySpinDb,
@@ -111,7 +113,7 @@ impl Call<'_> {
     }
 
     pub fn no_route(&self) -> ApiError {
-        ApiError::NotFound(format!("no route for {}", self.req.path()))
+        ApiError::NotFound(format!("no route for {}", self.path))
     }
 }
 
@@ -129,12 +131,18 @@ pub async fn serve(
 ) {
     let started = std::time::Instant::now();
     let ctx = Ctx::new(&req);
+    let path = routed_path(&req).to_owned();
+    if path != req.path() {
+        if let Err(e) = internal_caller(service, &req) {
+            return send_response(out, ctx.respond(Err(e)));
+        }
+    }
     let (db, outbox) = service.open();
-    let path = req.path().to_owned();
     let call = Call {
         ctx: &ctx,
         req: &req,
         method: req.method().clone(),
+        path: &path,
         segments: path.split('/').filter(|s| !s.is_empty()).collect(),
         db: &db,
         outbox: &outbox,
@@ -158,6 +166,42 @@ pub async fn serve(
     }
 }
 
+/// The path the service routes on: what its route's wildcard captured
+/// (`spin-path-info`). A service mounted under a prefix of its app
+/// (`/internal/users/...`, spin.cloud.toml) sees its paths as everywhere
+/// else; on a catch-all or private route it is the whole path.
+fn routed_path(req: &Request) -> &str {
+    req.header("spin-path-info")
+        .and_then(|v| v.as_str())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(req.path())
+}
+
+/// A service mounted under a prefix is on a public route of an app without
+/// service chaining (Fermyon Cloud): only the app's own components, which
+/// hold the internal token, may call it. Without the variable set, nobody
+/// may: its routes never open to the internet by omission.
+fn internal_caller(service: &Service, req: &Request) -> Result<(), ApiError> {
+    use streamia_events::internal;
+    let refused = || {
+        ApiError::Forbidden(format!(
+            "the {} service is internal: call the API at /api",
+            service.name
+        ))
+    };
+    let Some(expected) = internal::token() else {
+        eprintln!(
+            "{}: a call on a public route refused: internal_token is not set",
+            service.name
+        );
+        return Err(refused());
+    };
+    match req.header(internal::HEADER).and_then(|v| v.as_str()) {
+        Some(presented) if streamia_auth::secret_matches(presented, &expected) => Ok(()),
+        _ => Err(refused()),
+    }
+}
+
 /// One JSON line per request: the gateway's request id and the W3C trace
 /// id (Spin propagates `traceparent` on service chaining) tie it to the
 /// gateway's line and to the trace; never a token or a body.
@@ -170,8 +214,8 @@ fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
         "requestId": call.ctx.request_id,
         "traceId": trace_id,
         "method": call.method.to_string(),
-        "route": streamia_gateway::routes::template(&call.method.to_string(), call.req.path()),
-        "path": call.req.path(),
+        "route": streamia_gateway::routes::template(&call.method.to_string(), call.path),
+        "path": call.path,
         "status": status,
         "userId": call.user.get(),
         "durationMs": (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,

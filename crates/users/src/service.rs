@@ -32,7 +32,7 @@ fn parsed<T>(value: Option<T>) -> Result<T, ApiError> {
 
 impl Users<'_> {
     pub fn migrate(&self) -> Result<(), ApiError> {
-        Ok(streamia_db::migrate(self.db, MIGRATIONS)?)
+        Ok(streamia_db::migrate(self.db, crate::SERVICE, MIGRATIONS)?)
     }
 
     /// The caller's own account; gone once deleted, though its token lives on.

@@ -1,7 +1,8 @@
 //! spin.redis.toml is spin.toml plus the Redis consumers of
-//! redis-triggers.toml, and spin.split.toml is spin.redis.toml made for
+//! redis-triggers.toml, spin.split.toml is spin.redis.toml made for
 //! selective deployment (one component, or a service and its consumer, per
-//! app); both are generated so that the manifests cannot drift.
+//! app), and spin.cloud.toml is spin.toml made for Fermyon Cloud (no service
+//! chaining, no Redis); all are generated so that the manifests cannot drift.
 //! `UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests` rewrites them.
 
 use std::path::Path;
@@ -84,6 +85,113 @@ fn split(root: &Path) -> String {
         text.push('\n');
     }
     assert_eq!(private_routes, 6, "spin.toml has six private service routes");
+    text
+}
+
+const CLOUD_HEADER: &str = "\
+# GENERATED from spin.toml; do not edit. Regenerate with
+#   UPDATE_MANIFESTS=1 cargo test -p streamia-e2e --test manifests
+# Streamia for Fermyon Cloud (deploy/README.md, \"Fermyon Cloud\"): the whole
+# app as one Cloud app, made for what Cloud does not have. No service
+# chaining: each service is mounted on a route of its own under /internal/
+# and the components call each other by path (Spin's self requests), with
+# the internal_token secret, which the services require on those routes. No
+# Redis: events over http to the same routes. Cloud links each database
+# label to a database and each key-value label to a store at deploy time
+# (one database on the Starter and Growth plans: link all six labels to it;
+# each service keeps its own tables and schema version there).
+#   spin cloud deploy -f spin.cloud.toml --variable jwt_secret=… --variable internal_token=…
+";
+
+/// The route of a service in spin.cloud.toml.
+fn mount(service: &str) -> String {
+    format!("/internal/{service}")
+}
+
+/// spin.toml made for Fermyon Cloud ([`CLOUD_HEADER`]).
+fn cloud(root: &Path) -> String {
+    let spin_toml = std::fs::read_to_string(root.join("spin.toml")).unwrap();
+    let lines: Vec<&str> = body(&spin_toml).lines().collect();
+    let mut text = String::from(CLOUD_HEADER);
+    text.push('\n');
+    let mut mounted = 0;
+    let mut signed = 0;
+    let mut in_hosts = false;
+    let mut self_added = false;
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        let mut out: Vec<String> = Vec::new();
+        if *line == "route = { private = true }" {
+            let component = lines[i + 1]
+                .strip_prefix("component = \"")
+                .and_then(|c| c.strip_suffix('"'))
+                .expect("a private route's next line names its component");
+            mounted += 1;
+            out.push(format!("route = \"{}/...\"", mount(component)));
+        } else if *line == "allowed_outbound_hosts = [" {
+            (in_hosts, self_added) = (true, false);
+            out.push(line.to_string());
+        } else if in_hosts && trimmed == "]" {
+            in_hosts = false;
+            out.push(line.to_string());
+        } else if in_hosts {
+            let chained = trimmed.ends_with(".spin.internal\",")
+                || SERVICES.iter().any(|s| trimmed == format!("\"{{{{ {s}_url }}}}\","));
+            if chained {
+                // Another component of this app: reached by path.
+                if !self_added {
+                    out.push("  \"http://self\",".into());
+                    out.push("  \"https://self\",".into());
+                    self_added = true;
+                }
+            } else if trimmed == "\"{{ redis_url }}\"," {
+                // No Redis on Cloud.
+            } else if trimmed == "\"{{ cloudinary_base_url }}\"," {
+                out.push("  \"https://api.cloudinary.com\",".into());
+            } else if trimmed == "\"{{ sendgrid_base_url }}\"," {
+                out.push("  \"https://api.sendgrid.com\",".into());
+            } else {
+                out.push(line.to_string());
+            }
+        } else if let Some(service) = SERVICES
+            .iter()
+            .find(|s| line.starts_with(&format!("{s}_url = {{ default = ")))
+        {
+            out.push(format!("{service}_url = {{ default = \"{}\" }}", mount(service)));
+        } else if line.contains("_event_subscribers = { default = ") {
+            let mut routed = line.to_string();
+            for service in SERVICES {
+                routed = routed.replace(
+                    &format!("http://{service}.spin.internal/"),
+                    &format!("{}/", mount(service)),
+                );
+            }
+            out.push(routed);
+        } else if line.starts_with("# --- ") {
+            // Every service has a public route here.
+            let heading = line
+                .replace("the only public route", "the API's routes")
+                .replace("; no public route", "");
+            out.push(heading);
+        } else if *line == "jwt_secret = { required = true, secret = true }" {
+            out.push(line.to_string());
+            out.push("# Sent by the components to each other's /internal/ routes, which refuse".into());
+            out.push("# every call without it (they are public on Cloud). At least 32 random bytes.".into());
+            out.push("internal_token = { required = true, secret = true }".into());
+        } else if *line == "jwt_secret = \"{{ jwt_secret }}\"" {
+            signed += 1;
+            out.push(line.to_string());
+            out.push("internal_token = \"{{ internal_token }}\"".into());
+        } else {
+            out.push(line.to_string());
+        }
+        for l in out {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
+    assert_eq!(mounted, 6, "spin.toml has six private service routes");
+    assert_eq!(signed, 7, "each of the seven components has jwt_secret");
     text
 }
 
@@ -191,4 +299,63 @@ fn each_redis_consumer_listens_for_what_its_service_consumes() {
         want.sort();
         assert_eq!(channels, want, "{component}");
     }
+}
+
+#[test]
+fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
+    let root = streamia_testkit::workspace_root();
+    let text = cloud(&root);
+    assert_generated("spin.cloud.toml", &text);
+    let manifest: toml::Table = text.parse().unwrap();
+    let whole: toml::Table = body(&std::fs::read_to_string(root.join("spin.toml")).unwrap())
+        .parse()
+        .unwrap();
+    let components = manifest["component"].as_table().unwrap();
+    assert_eq!(
+        components.keys().collect::<Vec<_>>(),
+        whole["component"].as_table().unwrap().keys().collect::<Vec<_>>()
+    );
+    for (name, component) in components {
+        for key in ["source", "sqlite_databases", "key_value_stores", "build"] {
+            assert_eq!(component.get(key), whole["component"][name].get(key), "{name}.{key}");
+        }
+        // Literal hosts, never another component's name nor Redis.
+        for host in component["allowed_outbound_hosts"].as_array().unwrap() {
+            let host = host.as_str().unwrap();
+            assert!(
+                !host.contains("spin.internal") && !host.contains("{{") && !host.starts_with("redis"),
+                "{name}: {host}"
+            );
+        }
+        assert_eq!(
+            component["variables"]["internal_token"].as_str(),
+            Some("{{ internal_token }}"),
+            "{name}"
+        );
+    }
+    // The gateway on the catch-all, each service under /internal/.
+    for trigger in manifest["trigger"]["http"].as_array().unwrap() {
+        let component = trigger["component"].as_str().unwrap();
+        let want = match component {
+            "gateway" => "/...".to_owned(),
+            service => format!("{}/...", mount(service)),
+        };
+        assert_eq!(trigger["route"].as_str(), Some(want.as_str()), "{trigger}");
+    }
+    let variables = manifest["variables"].as_table().unwrap();
+    assert_eq!(variables["event_transport"]["default"].as_str(), Some("http"));
+    assert_eq!(variables["internal_token"]["secret"].as_bool(), Some(true));
+    for service in SERVICES {
+        assert_eq!(
+            variables[&format!("{service}_url")]["default"].as_str(),
+            Some(mount(service).as_str())
+        );
+    }
+    // The sagas' subscribers, by path.
+    let subscribers = variables["users_event_subscribers"]["default"].as_str().unwrap();
+    assert!(
+        subscribers.contains("user.deleted=/internal/ratings/events"),
+        "{subscribers}"
+    );
+    assert!(!text.contains(".spin.internal"));
 }

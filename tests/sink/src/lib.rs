@@ -17,7 +17,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
 
 pub fn open() -> Result<SpinDb, String> {
     let db = SpinDb::open("sink").map_err(|e| e.to_string())?;
-    streamia_db::migrate(&db, MIGRATIONS).map_err(|e| e.to_string())?;
+    streamia_db::migrate(&db, "sink", MIGRATIONS).map_err(|e| e.to_string())?;
     Ok(db)
 }
 
