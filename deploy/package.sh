@@ -12,9 +12,9 @@ source "$(dirname "$0")/../scripts/setup.sh"
 : "${STREAMIA_TAG:?set STREAMIA_TAG (e.g. 0.1.0)}"
 spin="$(find_spin)"
 [ -n "$spin" ] || { echo "error: the Spin CLI is needed (spin on PATH)" >&2; exit 1; }
-ensure_wasm_target
 cd "$ROOT"
-"$spin" build -f spin.redis.toml
+# Every component in one cargo build (what `spin build` does one by one).
+scripts/build.sh
 "$spin" registry push -f spin.redis.toml "$STREAMIA_REGISTRY/streamia:$STREAMIA_TAG" ${STREAMIA_INSECURE:+--insecure}
 "$spin" registry push -f spin.split.toml "$STREAMIA_REGISTRY/streamia-split:$STREAMIA_TAG" ${STREAMIA_INSECURE:+--insecure}
 echo "==> pushed $STREAMIA_REGISTRY/streamia:$STREAMIA_TAG and $STREAMIA_REGISTRY/streamia-split:$STREAMIA_TAG"

@@ -2,13 +2,14 @@
 # Every check and test: formatting, lints (clippy, as the crates build), the
 # components' wasm build (once, for both hosts), the supply-chain check, unit tests, devhost's tests and the
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
-# ../shared/bin/spin), the end-to-end suite, `spin build`, the split and Cloud layouts,
+# ../shared/bin/spin), the end-to-end suite, `spin build`, the split and Cloud layouts, the
+# release pushed to a local registry (Debian's docker-registry) and run from it,
 # the schemathesis fuzzing and devhost's Spin-behaviour tests again on the
 # real Spin. deploy/spinkube/ is validated against the Kubernetes schemas. Tests start redis-server and
 # the hosts themselves on free loopback ports.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
-ensure_debian_packages redis-server:redis-server git:git
+ensure_debian_packages redis-server:redis-server git:git docker-registry:docker-registry
 cd "$ROOT"
 ensure_schemathesis
 ensure_kubernetes_validate
@@ -77,11 +78,11 @@ for ((i = 1; i < ${#both_hosts[@]}; i += 2)); do both_names+=("${both_hosts[i]}"
 
 spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
-# `spin build`, the split layout (`spin up -c`, selective deployment) and the
-# Cloud layout (self requests, which devhost does not make) are
-# the Spin CLI's: they run in the Spin pass below. So does the fuzzing when
+# `spin build`, the split layout (`spin up -c`, selective deployment), the
+# Cloud layout (self requests, which devhost does not make) and the image in
+# a registry (`spin up --from`) are the Spin CLI's: they run in the Spin pass below. So does the fuzzing when
 # there is a Spin (minutes of requests: once, on the host users run).
-skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout)
+skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout --skip the_release_is_pushed)
 if [ -n "$spin" ]; then skip+=(--skip schemathesis); fi
 cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")

@@ -30,6 +30,8 @@ pub struct App {
     /// Arguments of `up` beyond the manifest, runtime config and address.
     args: Vec<String>,
     binary: Option<PathBuf>,
+    /// An OCI reference to run instead of `spin_toml` (`spin up --from`).
+    reference: Option<String>,
 }
 
 impl App {
@@ -51,6 +53,16 @@ impl App {
             env: Vec::new(),
             args: Vec::new(),
             binary: None,
+            reference: None,
+        }
+    }
+
+    /// An app pushed to a plain-HTTP registry (`spin up --from <reference>
+    /// --insecure`): Spin only, its HTTP trigger on a free port.
+    pub fn from_registry(reference: &str) -> Self {
+        App {
+            reference: Some(reference.to_owned()),
+            ..App::new("[[trigger.http]]\n")
         }
     }
 
@@ -123,7 +135,11 @@ impl App {
         // hosts per test run, still listening and competing for the CPU).
         cmd.process_group(0);
         // Spin resolves relative SQLite paths against its working directory.
-        cmd.current_dir(dir).arg("up").arg("-f").arg(dir.join("spin.toml"));
+        cmd.current_dir(dir).arg("up");
+        match &self.reference {
+            Some(reference) => cmd.args(["--from", reference, "--insecure"]),
+            None => cmd.arg("-f").arg(dir.join("spin.toml")),
+        };
         cmd.args(&self.args);
         // `spin up` refuses --listen for an app without an HTTP trigger.
         if self.spin_toml.contains("[[trigger.http]]") {

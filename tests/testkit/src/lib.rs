@@ -6,7 +6,7 @@
 //! Spin CLI); [`host`] serves an app for a test ([`App`] writes its
 //! spin.toml, [`Devhost`] runs it on devhost or `spin up`); [`http`] talks
 //! to it (and runs a tiny [`upstream`]); [`redis`] starts a real
-//! redis-server; [`fakes`] are Cloudinary and SendGrid on loopback,
+//! redis-server, [`registry`] a real OCI registry; [`fakes`] are Cloudinary and SendGrid on loopback,
 //! speaking their real HTTP APIs.
 
 pub mod components;
@@ -14,6 +14,7 @@ pub mod fakes;
 pub mod host;
 pub mod http;
 pub mod redis;
+pub mod registry;
 
 pub use components::*;
 pub use fakes::cloudinary::*;
@@ -21,3 +22,4 @@ pub use fakes::sendgrid::*;
 pub use host::*;
 pub use http::*;
 pub use redis::*;
+pub use registry::*;
