@@ -7,7 +7,7 @@ use common::{assert_error, call, start};
 #[test]
 fn unknown_routes_get_a_json_404() {
     let api = start();
-    for path in ["/", "/api", "/api/nothing/here", "/users/login"] {
+    for path in ["/api", "/api/nothing/here", "/users/login"] {
         assert_error(&api.get(path, None), 404, "not_found");
     }
 }

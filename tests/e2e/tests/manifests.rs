@@ -230,15 +230,21 @@ fn spin_split_toml_is_spin_redis_toml_for_selective_deployment() {
         for key in ["source", "sqlite_databases", "key_value_stores", "variables", "build"] {
             assert_eq!(component.get(key), redis["component"][name].get(key), "{name}.{key}");
         }
-        let hosts = component["allowed_outbound_hosts"].as_array().unwrap();
+        let hosts = component.get("allowed_outbound_hosts").and_then(|h| h.as_array());
         assert!(
-            hosts.iter().all(|h| !h.as_str().unwrap().contains(".spin.internal")),
+            hosts
+                .into_iter()
+                .flatten()
+                .all(|h| !h.as_str().unwrap().contains(".spin.internal")),
             "{name} chains to another component: {hosts:?}"
         );
     }
-    // Every HTTP component is alone on its app's catch-all route.
+    // Every HTTP component is alone on its app's catch-all route, but the
+    // web client's pages, which run in the gateway's app.
     for trigger in manifest["trigger"]["http"].as_array().unwrap() {
-        assert_eq!(trigger["route"].as_str(), Some("/..."), "{trigger}");
+        if trigger["component"].as_str() != Some("web") {
+            assert_eq!(trigger["route"].as_str(), Some("/..."), "{trigger}");
+        }
     }
     let variables = manifest["variables"].as_table().unwrap();
     assert_eq!(variables["event_transport"]["default"].as_str(), Some("redis"));
@@ -319,6 +325,11 @@ fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
         for key in ["source", "sqlite_databases", "key_value_stores", "build"] {
             assert_eq!(component.get(key), whole["component"][name].get(key), "{name}.{key}");
         }
+        if name == "web" {
+            // Static pages: no outbound call, no variable.
+            assert!(component.get("allowed_outbound_hosts").is_none() && component.get("variables").is_none());
+            continue;
+        }
         // Literal hosts, never another component's name nor Redis.
         for host in component["allowed_outbound_hosts"].as_array().unwrap() {
             let host = host.as_str().unwrap();
@@ -338,6 +349,11 @@ fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
         let component = trigger["component"].as_str().unwrap();
         let want = match component {
             "gateway" => "/...".to_owned(),
+            "web" => trigger["route"]
+                .as_str()
+                .filter(|r| ["/", "/assets/..."].contains(r))
+                .unwrap()
+                .to_owned(),
             service => format!("{}/...", mount(service)),
         };
         assert_eq!(trigger["route"].as_str(), Some(want.as_str()), "{trigger}");

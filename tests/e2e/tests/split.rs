@@ -1,6 +1,6 @@
 //! The split layout (deploy/spinkube/split/), run here before anyone applies
 //! it: spin.split.toml served as seven apps, as the split SpinApps are —
-//! the gateway alone, and each service with its Redis consumer — each its
+//! the gateway (with the web pages), and each service with its Redis consumer — each its
 //! own `spin up -c …` process on its own port with its own SQLite files; the
 //! gateway reaches the services by URL (the `*_url` variables, as it reaches
 //! their cluster Services), the movies cache and the gateway's counters are
@@ -111,7 +111,7 @@ fn start_layout() -> Layout {
         services.push((service, host));
     }
     redis.wait_for_subscribers(&CHANNELS);
-    let gateway = split_app(&["gateway"], &redis, &urls).start();
+    let gateway = split_app(&["gateway", "web"], &redis, &urls).start();
     Layout {
         api: Api { host: gateway },
         services,

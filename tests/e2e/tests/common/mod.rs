@@ -16,8 +16,9 @@ pub const PRODUCERS: [&str; 6] = ["users", "movies", "favorites", "ratings", "co
 pub const SINK: &str = "http://event-sink.spin.internal/sink/events";
 
 /// The app's components, as spin.redis.toml lists them.
-pub const COMPONENTS: [&str; 12] = [
+pub const COMPONENTS: [&str; 13] = [
     "gateway",
+    "web",
     "users",
     "movies",
     "favorites",

@@ -1,0 +1,45 @@
+//! The web client's files, served by the `web` component at `/` and
+//! `/assets/...` beside the gateway, which keeps `/api` and `/health`.
+
+mod common;
+
+use common::{assert_error, start};
+
+#[test]
+fn the_page_and_its_assets_are_served_beside_the_api() {
+    let api = start();
+    let page = api.get("/", None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(
+        page.body.contains(r#"<script src="/assets/app.js" defer></script>"#),
+        "{}",
+        page.body
+    );
+    // Scripts from this origin only: nothing the API returns can run as code.
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("object-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+
+    for (path, content_type, needle) in [
+        ("/assets/app.js", "text/javascript; charset=utf-8", "/api/movies"),
+        ("/assets/app.css", "text/css; charset=utf-8", ".poster"),
+    ] {
+        let asset = api.get(path, None);
+        assert_eq!(asset.status, 200, "{path}");
+        assert_eq!(asset.header("content-type"), Some(content_type), "{path}");
+        assert!(asset.body.contains(needle), "{path}");
+    }
+    assert_eq!(api.get("/assets/missing.js", None).status, 404);
+    assert_eq!(api.send("POST", "/", None, None).status, 405);
+
+    // The gateway keeps everything else.
+    let movies = api.get("/api/movies", None);
+    assert_eq!(movies.status, 200, "{}", movies.body);
+    assert_eq!(movies.json()["pagination"]["total"], 0);
+    assert_eq!(api.get("/health", None).status, 200);
+    assert_error(&api.get("/movies", None), 404, "not_found");
+}
