@@ -67,6 +67,23 @@ ensure_kubernetes_validate() {
     export STREAMIA_KUBE_PYTHON="$venv/bin/python"
 }
 
+# ensure_browser: Debian's chromium and its chromedriver, driven by Selenium
+# (pinned, from PyPI, in its own virtualenv; Selenium is pointed at Debian's
+# driver and never downloads a browser): the web client's browser tests
+# (tests/e2e/tests/browser.rs, scripts/browser-test.py). Exports
+# STREAMIA_BROWSER_PYTHON.
+SELENIUM_VERSION=4.27.1
+ensure_browser() {
+    ensure_debian_packages chromium:chromium chromedriver:chromium-driver
+    local venv="$CARGO_TARGET_DIR/tools/browser"
+    if ! "$venv/bin/python" -c "import selenium as s; assert s.__version__ == '$SELENIUM_VERSION'" 2>/dev/null; then
+        echo "==> pip install selenium==$SELENIUM_VERSION (once per target directory)"
+        make_venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"
+    fi
+    export STREAMIA_BROWSER_PYTHON="$venv/bin/python"
+}
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # The Spin CLI: `spin` on PATH, else the project's ../shared/bin/spin; prints

@@ -4,7 +4,7 @@
 # end-to-end suite on devhost; then, with the Spin CLI (`spin` on PATH, else
 # ../shared/bin/spin), the end-to-end suite, `spin build`, the split and Cloud layouts, the
 # release pushed to a local registry (Debian's docker-registry) and run from it,
-# the schemathesis fuzzing and devhost's Spin-behaviour tests again on the
+# the schemathesis fuzzing, the web client in Debian's chromium and devhost's Spin-behaviour tests again on the
 # real Spin. deploy/spinkube/ is validated against the Kubernetes schemas. Tests start redis-server and
 # the hosts themselves on free loopback ports.
 source "$(dirname "$0")/setup.sh"
@@ -13,6 +13,7 @@ ensure_debian_packages redis-server:redis-server git:git docker-registry:docker-
 cd "$ROOT"
 ensure_schemathesis
 ensure_kubernetes_validate
+ensure_browser
 logs="$CARGO_TARGET_DIR/test-logs"
 mkdir -p "$logs"
 rm -f "$logs"/*.log
@@ -80,10 +81,11 @@ spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
 # `spin build`, the split layout (`spin up -c`, selective deployment), the
 # Cloud layout (self requests, which devhost does not make) and the image in
-# a registry (`spin up --from`) are the Spin CLI's: they run in the Spin pass below. So does the fuzzing when
-# there is a Spin (minutes of requests: once, on the host users run).
+# a registry (`spin up --from`) are the Spin CLI's: they run in the Spin pass
+# below. So do the fuzzing and the browser test when there is a Spin (once,
+# on the host users run).
 skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout --skip the_release_is_pushed)
-if [ -n "$spin" ]; then skip+=(--skip schemathesis); fi
+if [ -n "$spin" ]; then skip+=(--skip schemathesis --skip the_web_client_in_a_real_browser); fi
 cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")
 total=$(passed "$logs/devhost.log")
@@ -103,8 +105,8 @@ echo "==> time per step (${SECONDS} s in all)"
 printf '    %s\n' "${timings[@]}"
 echo "==> hosts"
 printf '    %s\n' "${summary[@]}"
-echo "==> figures (fault and fuzz tests)"
+echo "==> figures (fault, fuzz and browser tests)"
 for log in "$logs/devhost.log" "$logs/spin.log"; do
-    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
+    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: \|^browser: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
 done
 echo "$total passed, 0 failed"

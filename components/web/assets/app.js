@@ -62,7 +62,7 @@ function el(tag, attrs = {}, ...children) {
     if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else if (v !== false && v != null) node.setAttribute(k, v === true ? "" : v);
   }
-  node.append(...children.flat().filter((c) => c != null));
+  node.append(...children.flat(Infinity).filter((c) => c != null));
   return node;
 }
 
@@ -101,7 +101,7 @@ function poster(movie) {
     : el("div", { class: "poster", role: "img", "aria-label": `No poster for ${movie.title}` }, movie.title);
 }
 
-async function catalogue(params) {
+async function catalogue(params, render) {
   const query = new URLSearchParams(params);
   if (!query.get("limit")) query.set("limit", "12");
   const list = await api("GET", `/api/movies?${query}`);
@@ -120,7 +120,7 @@ async function catalogue(params) {
     el("button", { type: "submit" }, "Search"));
   const { page, totalPages, total } = list.pagination;
   const go = (p) => { query.set("page", p); return `#/?${query}`; };
-  show(
+  render(
     el("h1", {}, "Catalogue"), form,
     el("p", { class: "muted" }, `${total} ${total === 1 ? "movie" : "movies"}`),
     el("ul", { class: "grid" }, list.data.map((m) => el("li", {},
@@ -133,7 +133,7 @@ async function catalogue(params) {
       page < totalPages ? el("a", { href: go(page + 1) }, "Next →") : null));
 }
 
-async function moviePage(id) {
+async function moviePage(id, render) {
   const movie = await api("GET", `/api/movies/${encodeURIComponent(id)}`);
   const s = session.get();
   const player = movie.videoUrl
@@ -158,18 +158,18 @@ async function moviePage(id) {
   } else {
     actions.push(el("p", {}, el("a", { href: "#/login" }, "Sign in"), " to rate it and keep it in your favourites."));
   }
-  show(el("article", { class: "movie" }, poster(movie), el("div", {},
+  render(el("article", { class: "movie" }, poster(movie), el("div", {},
     el("h1", {}, movie.title),
     el("p", { class: "muted" }, [movie.releaseYear, movie.genres.join(", "), movie.director].filter(Boolean).join(" · ")),
     el("p", {}, `★ ${movie.averageRating.toFixed(1)} from ${movie.totalRatings} ${movie.totalRatings === 1 ? "rating" : "ratings"}`),
     el("p", {}, movie.description), player, ...actions)));
 }
 
-function authForm(kind) {
+function authForm(kind, render) {
   const register = kind === "register";
   const fields = register ? [["email", "E-mail", "email"], ["username", "Username", "text"], ["password", "Password", "password"]]
     : [["email", "E-mail", "email"], ["password", "Password", "password"]];
-  show(el("form", { class: "auth", onsubmit: async (e) => {
+  render(el("form", { class: "auth", onsubmit: async (e) => {
     e.preventDefault();
     const body = Object.fromEntries(new FormData(e.target));
     const s = await api("POST", register ? "/api/users/register" : "/api/users/login", body);
@@ -181,18 +181,24 @@ function authForm(kind) {
     el("p", {}, el("button", { type: "submit" }, register ? "Create account" : "Sign in"))));
 }
 
+// A view shows only while its route is the current one: a slow answer for
+// a page the person already left never replaces the page they are on.
+let routeId = 0;
+
 async function route(keepNotice) {
+  const id = ++routeId;
+  const render = (...nodes) => { if (id === routeId) show(...nodes); };
   if (!keepNotice) notice("");
   account();
   const [path, query] = (location.hash.slice(1) || "/").split("?");
   const parts = path.split("/").filter(Boolean);
   try {
-    if (parts[0] === "movies" && parts[1]) await moviePage(parts[1]);
-    else if (parts[0] === "login") authForm("login");
-    else if (parts[0] === "register") authForm("register");
-    else await catalogue(Object.fromEntries(new URLSearchParams(query || "")));
+    if (parts[0] === "movies" && parts[1]) await moviePage(parts[1], render);
+    else if (parts[0] === "login") authForm("login", render);
+    else if (parts[0] === "register") authForm("register", render);
+    else await catalogue(Object.fromEntries(new URLSearchParams(query || "")), render);
   } catch (e) {
-    notice(e.message);
+    if (id === routeId) notice(e.message);
   }
 }
 
