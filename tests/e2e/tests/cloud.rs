@@ -12,8 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_error, eventually, json_of, Api, ADMIN_EMAIL, PRODUCERS, SECRET};
-use serde_json::json;
+use common::{assert_error, json_of, Api, ADMIN_EMAIL, PRODUCERS, SECRET};
 use streamia_testkit::{build_components, call, App};
 
 const INTERNAL_TOKEN: &str = "cloud-layout-internal-token-0123456789abcdef";
@@ -107,57 +106,9 @@ fn the_cloud_layout_serves_the_flows_on_one_shared_database() {
     let (_, bob, _) = api.register("bob@example.com", "bob");
     api.host.wait_for_log("ana@example.com");
 
-    // The catalogue; favourites, ratings and comments ask movies by path.
-    let alien = api.movie(&admin, "Alien");
-    let heat = api.movie(&admin, "Heat");
-    assert_eq!(json_of(&api, "/api/movies", None)["pagination"]["total"], 2);
-    let ok = |r: &streamia_testkit::Reply| assert!(r.status < 300, "{}", r.body);
-    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), None));
-    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(&bob), None));
-    let missing = api.send(
-        "POST",
-        "/api/favorites/00000000-0000-0000-0000-000000000000",
-        Some(&ana),
-        None,
-    );
-    assert_eq!(missing.status, 404, "{}", missing.body);
-    for (movie, token, score) in [(&alien, &ana, 1), (&heat, &ana, 4), (&alien, &bob, 5)] {
-        ok(&api.send(
-            "POST",
-            &format!("/api/ratings/{movie}"),
-            Some(token),
-            Some(&json!({"score": score})),
-        ));
-    }
-    ok(&api.send(
-        "POST",
-        &format!("/api/comments/movie/{alien}"),
-        Some(&ana),
-        Some(&json!({"content": "Loved it"})),
-    ));
-
-    // A rating reaches the movie's aggregate over http events.
-    let rating = |id: &str| {
-        let m = json_of(&api, &format!("/api/movies/{id}"), None);
-        (
-            m["averageRating"].as_f64().unwrap(),
-            m["totalRatings"].as_u64().unwrap(),
-        )
-    };
-    eventually("the ratings reach the movies", SETTLED, || {
-        rating(&alien) == (3.0, 2) && rating(&heat) == (4.0, 1)
-    });
-
-    // The user deletion saga.
-    let r = api.send("DELETE", "/api/users/me", Some(&ana), None);
-    assert_eq!(r.status, 204, "{}", r.body);
-    eventually("ana's ratings leave the aggregates", SETTLED, || {
-        rating(&alien) == (5.0, 1) && rating(&heat) == (0.0, 0)
-    });
-    eventually("ana's comment is anonymised", SETTLED, || {
-        json_of(&api, &format!("/api/comments/movie/{alien}"), None)["data"][0]["userId"].is_null()
-    });
-    assert_eq!(json_of(&api, "/api/favorites", Some(&bob))["pagination"]["total"], 1);
+    // The catalogue, favourites, ratings reaching the aggregates and the
+    // deletion saga: every call between components by path, events over http.
+    common::the_flows_across_services(&api, &admin, &ana, &bob, SETTLED);
 
     // The relay ticker's call reaches every service's relay pass, by path.
     let relay = call(

@@ -173,62 +173,10 @@ fn the_split_layout_serves_the_flows_end_to_end() {
     let (_, bob, _) = api.register("bob@example.com", "bob");
     layout.service("notifications").wait_for_log("ana@example.com");
 
-    // The catalogue, through the gateway's cache in Redis.
-    let alien = api.movie(&admin, "Alien");
-    let heat = api.movie(&admin, "Heat");
-    assert_eq!(json_of(api, &format!("/api/movies/{alien}"), None)["title"], "Alien");
-    let listed = json_of(api, "/api/movies", None);
-    assert_eq!(listed["pagination"]["total"], 2, "{listed}");
-
-    // Favourites, ratings and comments ask the movies app whether the movie exists.
-    let ok = |r: &streamia_testkit::Reply| assert!(r.status < 300, "{}", r.body);
-    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(&ana), None));
-    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(&bob), None));
-    let missing = api.send(
-        "POST",
-        "/api/favorites/00000000-0000-0000-0000-000000000000",
-        Some(&ana),
-        None,
-    );
-    assert_eq!(missing.status, 404, "{}", missing.body);
-    for (movie, token, score) in [(&alien, &ana, 1), (&heat, &ana, 4), (&alien, &bob, 5)] {
-        ok(&api.send(
-            "POST",
-            &format!("/api/ratings/{movie}"),
-            Some(token),
-            Some(&json!({"score": score})),
-        ));
-    }
-    let comment = api.send(
-        "POST",
-        &format!("/api/comments/movie/{alien}"),
-        Some(&ana),
-        Some(&json!({"content": "Loved it"})),
-    );
-    ok(&comment);
-
-    // A rating reaches the movie's aggregate: ratings → stream → movies' consumer.
-    let rating = |id: &str| {
-        let m = json_of(api, &format!("/api/movies/{id}"), None);
-        (
-            m["averageRating"].as_f64().unwrap(),
-            m["totalRatings"].as_u64().unwrap(),
-        )
-    };
-    eventually("the ratings reach the movies", SETTLED, || {
-        rating(&alien) == (3.0, 2) && rating(&heat) == (4.0, 1)
-    });
-
-    // The user deletion saga, across four apps.
-    let r = api.send("DELETE", "/api/users/me", Some(&ana), None);
-    assert_eq!(r.status, 204, "{}", r.body);
-    eventually("ana's ratings leave the aggregates", SETTLED, || {
-        rating(&alien) == (5.0, 1) && rating(&heat) == (0.0, 0)
-    });
-    eventually("ana's comment is anonymised", SETTLED, || {
-        json_of(api, &format!("/api/comments/movie/{alien}"), None)["data"][0]["userId"].is_null()
-    });
-    assert_eq!(json_of(api, "/api/favorites", Some(&bob))["pagination"]["total"], 1);
+    // The catalogue (through the gateway's cache in Redis), favourites,
+    // ratings reaching the aggregates (ratings → stream → movies' consumer)
+    // and the user deletion saga, across four apps.
+    common::the_flows_across_services(api, &admin, &ana, &bob, SETTLED);
     for (service, event) in [
         ("favorites", "user.deleted"),
         ("ratings", "user.deleted"),

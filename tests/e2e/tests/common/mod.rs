@@ -245,6 +245,65 @@ impl Api {
     }
 }
 
+/// The flows that cross services, as a layout's test runs them: a
+/// catalogue of two, favourites and ratings and a comment that ask the
+/// movies service about the movie, the ratings reaching the movies'
+/// aggregates by events, then `ana`'s account deleted and the saga
+/// removing her ratings and anonymising her comment (`bob`'s favourite stays).
+pub fn the_flows_across_services(api: &Api, admin: &str, ana: &str, bob: &str, settled: std::time::Duration) {
+    let alien = api.movie(admin, "Alien");
+    let heat = api.movie(admin, "Heat");
+    assert_eq!(json_of(api, &format!("/api/movies/{alien}"), None)["title"], "Alien");
+    let listed = json_of(api, "/api/movies", None);
+    assert_eq!(listed["pagination"]["total"], 2, "{listed}");
+
+    let ok = |r: &Reply| assert!(r.status < 300, "{}", r.body);
+    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(ana), None));
+    ok(&api.send("POST", &format!("/api/favorites/{alien}"), Some(bob), None));
+    let missing = api.send(
+        "POST",
+        "/api/favorites/00000000-0000-0000-0000-000000000000",
+        Some(ana),
+        None,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    for (movie, token, score) in [(&alien, ana, 1), (&heat, ana, 4), (&alien, bob, 5)] {
+        ok(&api.send(
+            "POST",
+            &format!("/api/ratings/{movie}"),
+            Some(token),
+            Some(&json!({"score": score})),
+        ));
+    }
+    ok(&api.send(
+        "POST",
+        &format!("/api/comments/movie/{alien}"),
+        Some(ana),
+        Some(&json!({"content": "Loved it"})),
+    ));
+
+    let rating = |id: &str| {
+        let m = json_of(api, &format!("/api/movies/{id}"), None);
+        (
+            m["averageRating"].as_f64().unwrap(),
+            m["totalRatings"].as_u64().unwrap(),
+        )
+    };
+    eventually("the ratings reach the movies", settled, || {
+        rating(&alien) == (3.0, 2) && rating(&heat) == (4.0, 1)
+    });
+
+    let r = api.send("DELETE", "/api/users/me", Some(ana), None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    eventually("ana's ratings leave the aggregates", settled, || {
+        rating(&alien) == (5.0, 1) && rating(&heat) == (0.0, 0)
+    });
+    eventually("ana's comment is anonymised", settled, || {
+        json_of(api, &format!("/api/comments/movie/{alien}"), None)["data"][0]["userId"].is_null()
+    });
+    assert_eq!(json_of(api, "/api/favorites", Some(bob))["pagination"]["total"], 1);
+}
+
 /// Poll `done` until it holds; after `timeout`, fail saying `what` never happened.
 pub fn eventually(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + timeout;
