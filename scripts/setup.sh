@@ -38,50 +38,46 @@ make_venv() {
     fi
 }
 
-# ensure_schemathesis: the API fuzzer (tests/e2e/tests/fuzz.rs), pinned, in
-# its own virtualenv under the target directory (once); exports its CLI as
-# STREAMIA_SCHEMATHESIS.
+# ensure_pip_tool NAME PACKAGE VERSION: PACKAGE==VERSION from PyPI in its
+# own virtualenv, $CARGO_TARGET_DIR/tools/NAME (installed once per target
+# directory, again when the pinned version changes).
+ensure_pip_tool() {
+    local venv="$CARGO_TARGET_DIR/tools/$1"
+    local shown
+    shown="$("$venv/bin/python" -m pip show "$2" 2>/dev/null || true)"
+    if [[ "$shown" != *$'\n'"Version: $3"$'\n'* ]]; then
+        echo "==> pip install $2==$3 (once per target directory)"
+        make_venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$2==$3"
+    fi
+}
+
+# ensure_schemathesis: the API fuzzer (tests/e2e/tests/fuzz.rs), pinned;
+# exports its CLI as STREAMIA_SCHEMATHESIS.
 SCHEMATHESIS_VERSION=4.32.5
 ensure_schemathesis() {
-    local venv="$CARGO_TARGET_DIR/tools/schemathesis"
-    if ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-        echo "==> pip install schemathesis==$SCHEMATHESIS_VERSION (once per target directory)"
-        make_venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-    fi
-    export STREAMIA_SCHEMATHESIS="$venv/bin/st"
+    ensure_pip_tool schemathesis schemathesis "$SCHEMATHESIS_VERSION"
+    export STREAMIA_SCHEMATHESIS="$CARGO_TARGET_DIR/tools/schemathesis/bin/st"
 }
 
 # ensure_kubernetes_validate: the Kubernetes schemas for validating
-# deploy/spinkube/ offline (tests/e2e/tests/deploy.rs), pinned, in a
-# virtualenv under the target directory (once); exports its Python as
-# STREAMIA_KUBE_PYTHON.
+# deploy/spinkube/ offline (tests/e2e/tests/deploy.rs), pinned; exports its
+# Python as STREAMIA_KUBE_PYTHON.
 KUBERNETES_VALIDATE_VERSION=1.37.0
 ensure_kubernetes_validate() {
-    local venv="$CARGO_TARGET_DIR/tools/kube"
-    if ! "$venv/bin/python" -c "import kubernetes_validate as k; assert k.__version__ == '$KUBERNETES_VALIDATE_VERSION'" 2>/dev/null; then
-        echo "==> pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION (once per target directory)"
-        make_venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-    fi
-    export STREAMIA_KUBE_PYTHON="$venv/bin/python"
+    ensure_pip_tool kube kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
+    export STREAMIA_KUBE_PYTHON="$CARGO_TARGET_DIR/tools/kube/bin/python"
 }
 
 # ensure_browser: Debian's chromium and its chromedriver, driven by Selenium
-# (pinned, from PyPI, in its own virtualenv; Selenium is pointed at Debian's
-# driver and never downloads a browser): the web client's browser tests
-# (tests/e2e/tests/browser.rs, scripts/browser-test.py). Exports
-# STREAMIA_BROWSER_PYTHON.
+# (pinned; pointed at Debian's driver, it never downloads a browser): the web
+# client's browser test (tests/e2e/tests/browser.rs, scripts/browser-test.py).
+# Exports STREAMIA_BROWSER_PYTHON.
 SELENIUM_VERSION=4.27.1
 ensure_browser() {
     ensure_debian_packages chromium:chromium chromedriver:chromium-driver
-    local venv="$CARGO_TARGET_DIR/tools/browser"
-    if ! "$venv/bin/python" -c "import selenium as s; assert s.__version__ == '$SELENIUM_VERSION'" 2>/dev/null; then
-        echo "==> pip install selenium==$SELENIUM_VERSION (once per target directory)"
-        make_venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"
-    fi
-    export STREAMIA_BROWSER_PYTHON="$venv/bin/python"
+    ensure_pip_tool browser selenium "$SELENIUM_VERSION"
+    export STREAMIA_BROWSER_PYTHON="$CARGO_TARGET_DIR/tools/browser/bin/python"
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
