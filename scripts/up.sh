@@ -61,6 +61,9 @@ else
     cargo build --quiet -p devhost
     host=("$CARGO_TARGET_DIR/debug/devhost" up)
 fi
+# The reset link in e-mails opens this app's own web client.
+export SPIN_VARIABLE_FRONTEND_URL="${SPIN_VARIABLE_FRONTEND_URL:-http://$listen}"
+echo "==> web client: http://$listen/ (admins: the e-mails in SPIN_VARIABLE_ADMIN_EMAILS)"
 echo "==> metrics: curl -H \"authorization: Bearer \$(cat .spin/dev-metrics-token)\" http://$listen/metrics (or your SPIN_VARIABLE_METRICS_TOKEN)"
 ticker &
 ticker_pid=$!

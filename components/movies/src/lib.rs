@@ -141,22 +141,19 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             Ok(ctx.json(200, &movies.set_poster(id, &stored.secure_url, &stored.public_id)?))
         }
         // POST /api/movies/{id}/subtitles (admin): multipart `file` (.vtt or
-        // .srt, at most 1 MiB) and `language`; replaces that language's track
+        // .srt, stored as WebVTT; at most 1 MiB) and `language`; replaces that
+        // language's track
         (Method::Post, [id, "subtitles"]) => {
             admin(call)?;
             let cloud = media_store(call)?;
             movies.load(id)?;
             let parts = media::read_form(content_type(req), req.body().to_vec(), media::MAX_SUBTITLE_BYTES).await?;
             let track = media::subtitle(&parts)?;
-            let name = format!("{}.{}", track.language, track.extension);
+            let name = format!("{}.vtt", track.language);
             let file = File {
                 kind: "raw",
                 public_id: format!("{FOLDER}/{id}/subtitles/{name}"),
-                mime: if track.extension == "vtt" {
-                    "text/vtt"
-                } else {
-                    "application/x-subrip"
-                },
+                mime: "text/vtt",
                 name,
                 bytes: &track.bytes,
             };

@@ -1,5 +1,6 @@
 //! The web client's files, built into the component: `/` is the one HTML
-//! page; `/assets/*` its script and style. The page talks to the
+//! page (also at `/reset-password`, the link password-reset e-mails send);
+//! `/assets/*` its script and style. The page talks to the
 //! gateway's `/api` on the same origin, so it needs no CORS and no build step.
 
 use spin_sdk::http::{Request, Response};
@@ -30,11 +31,35 @@ fn asset(name: &str) -> Option<Asset> {
     })
 }
 
-/// Scripts and styles from this origin only; pictures and video from
-/// Cloudinary, where the catalogue's media lives; the API on this origin.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: https://res.cloudinary.com; \
-     media-src 'self' https://res.cloudinary.com; connect-src 'self' https://api.cloudinary.com; \
-     object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+/// Scripts and styles from this origin only; pictures, video and subtitles
+/// from Cloudinary, where the catalogue's media lives; the API on this
+/// origin, and Cloudinary's upload API (`upload_origin`), where an admin's
+/// browser sends a video directly.
+fn content_security_policy(upload_origin: &str) -> String {
+    format!(
+        "default-src 'self'; img-src 'self' data: https://res.cloudinary.com; \
+         media-src 'self' https://res.cloudinary.com; connect-src 'self' {upload_origin}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+const CLOUDINARY_API: &str = "https://api.cloudinary.com";
+
+/// The scheme, host and port of the variable `cloudinary_base_url` (a local
+/// fake in tests); Cloudinary's own when it is unset or not a plain URL,
+/// so an odd value can never widen the policy.
+fn upload_origin() -> String {
+    let configured = spin_sdk::variables::get("cloudinary_base_url").unwrap_or_default();
+    origin(&configured).unwrap_or_else(|| CLOUDINARY_API.to_owned())
+}
+
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    (matches!(scheme, "http" | "https") && !authority.is_empty() && authority.chars().all(plain))
+        .then(|| format!("{scheme}://{authority}"))
+}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -43,7 +68,7 @@ fn handle(req: Request) -> Response {
         return plain(405, "method not allowed");
     }
     let found = match path {
-        "/" => Some(INDEX),
+        "/" | "/reset-password" => Some(INDEX),
         _ => path.strip_prefix("/assets/").and_then(asset),
     };
     match found {
@@ -52,7 +77,15 @@ fn handle(req: Request) -> Response {
             .header("content-type", asset.content_type)
             // Small files, and a release changes them: the browser asks again.
             .header("cache-control", "no-cache")
-            .header("content-security-policy", CONTENT_SECURITY_POLICY)
+            // The page's policy covers its script and style too.
+            .header(
+                "content-security-policy",
+                if asset.content_type.starts_with("text/html") {
+                    content_security_policy(&upload_origin())
+                } else {
+                    "default-src 'none'".to_owned()
+                },
+            )
             .header("x-content-type-options", "nosniff")
             .header("referrer-policy", "same-origin")
             .body(asset.body)
@@ -68,3 +101,4 @@ fn plain(status: u16, text: &str) -> Response {
         .body(text.to_owned())
         .build()
 }
+

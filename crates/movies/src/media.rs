@@ -91,9 +91,9 @@ pub fn poster(parts: &[Part]) -> Result<Poster, ApiError> {
 
 #[derive(Debug, PartialEq)]
 pub struct SubtitleFile {
+    /// Always WebVTT: an `.srt` is converted on the way in.
     pub bytes: Vec<u8>,
     pub language: String,
-    pub extension: &'static str,
 }
 
 /// `ab`, `abc`, or with a region or script: `pt-BR`, `zh-Hant`.
@@ -108,7 +108,8 @@ pub fn language_code(raw: &str) -> Option<String> {
 }
 
 /// The `file` field must be a UTF-8 `.vtt` (starting `WEBVTT`) or `.srt`
-/// file; `language` a language code.
+/// file; `language` a language code. An `.srt` is stored as WebVTT, the
+/// only format a browser's `<track>` plays.
 pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
     let mut errors = Vec::new();
     let language = field(parts, "language")
@@ -125,7 +126,7 @@ pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
         .and_then(|f| f.file_name.as_deref())
         .and_then(|n| n.rsplit_once('.'))
         .map(|(_, e)| e.to_ascii_lowercase());
-    let extension = match (file, extension.as_deref()) {
+    let webvtt = match (file, extension.as_deref()) {
         (None, _) => {
             errors.push(FieldError::new("file", "is required"));
             None
@@ -145,7 +146,8 @@ pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
                     errors.push(FieldError::new("file", "is empty"));
                     None
                 }
-                Ok(_) => Some(if ext == "vtt" { "vtt" } else { "srt" }),
+                Ok(text) if ext == "srt" => Some(srt_to_webvtt(text).into_bytes()),
+                Ok(_) => Some(f.bytes.clone()),
                 Err(_) => {
                     errors.push(FieldError::new("file", "must be UTF-8 text"));
                     None
@@ -157,14 +159,26 @@ pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
             None
         }
     };
-    match (language, extension, file) {
-        (Some(language), Some(extension), Some(file)) if errors.is_empty() => Ok(SubtitleFile {
-            bytes: file.bytes.clone(),
-            language,
-            extension,
-        }),
+    match (language, webvtt) {
+        (Some(language), Some(bytes)) if errors.is_empty() => Ok(SubtitleFile { bytes, language }),
         _ => Err(ApiError::Validation(errors)),
     }
+}
+
+/// SubRip as WebVTT: the header, and cue times with a dot before the
+/// milliseconds (`00:00:01,000` → `00:00:01.000`); SubRip's cue numbers
+/// are valid WebVTT cue identifiers and stay.
+pub fn srt_to_webvtt(srt: &str) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for line in srt.trim_start_matches('\u{feff}').lines() {
+        if line.contains("-->") {
+            out.push_str(&line.replace(',', "."));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A `multipart/form-data` body: text fields, then the file.
@@ -244,7 +258,12 @@ mod tests {
             b"1\n00:00:01,000 --> 00:00:02,000\nOi",
         ))
         .unwrap();
-        assert_eq!((ok.language.as_str(), ok.extension), ("pt-BR", "srt"));
+        assert_eq!(ok.language, "pt-BR");
+        assert_eq!(
+            String::from_utf8(ok.bytes).unwrap(),
+            "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nOi\n",
+            "an .srt is stored as WebVTT"
+        );
         for (lang, name, body) in [
             ("", "x.vtt", &b"WEBVTT\n"[..]),
             ("english", "x.vtt", b"WEBVTT\n"),

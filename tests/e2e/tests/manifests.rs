@@ -326,8 +326,12 @@ fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
             assert_eq!(component.get(key), whole["component"][name].get(key), "{name}.{key}");
         }
         if name == "web" {
-            // Static pages: no outbound call, no variable.
-            assert!(component.get("allowed_outbound_hosts").is_none() && component.get("variables").is_none());
+            // Static pages: no outbound call; one variable, for the pages' policy.
+            assert!(component.get("allowed_outbound_hosts").is_none());
+            assert_eq!(
+                component["variables"].as_table().unwrap().keys().collect::<Vec<_>>(),
+                ["cloudinary_base_url"]
+            );
             continue;
         }
         // Literal hosts, never another component's name nor Redis.
@@ -351,7 +355,7 @@ fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
             "gateway" => "/...".to_owned(),
             "web" => trigger["route"]
                 .as_str()
-                .filter(|r| ["/", "/assets/..."].contains(r))
+                .filter(|r| ["/", "/reset-password", "/assets/..."].contains(r))
                 .unwrap()
                 .to_owned(),
             service => format!("{}/...", mount(service)),

@@ -300,6 +300,10 @@ fn subtitles_upload_with_a_language_and_replace_that_language() {
     let subs = r.json()["subtitles"].clone();
     assert_eq!(subs.as_array().unwrap().len(), 2, "{subs}");
     assert_eq!(subs[0]["language"], "en");
+    assert!(
+        subs[1]["url"].as_str().unwrap().ends_with("/subtitles/es.vtt"),
+        "an .srt is kept as WebVTT, which browsers play: {subs}"
+    );
     assert_eq!(
         subs[0]["url"],
         format!("https://res.cloudinary.com/{CLOUD}/raw/upload/v1/streamia/movies/{id}/subtitles/en.vtt")

@@ -23,6 +23,12 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
         "{csp}"
     );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    // Videos go from an admin's browser to Cloudinary's upload API, and nowhere else.
+    assert!(csp.contains("connect-src 'self' https://api.cloudinary.com;"), "{csp}");
+    // The link password-reset e-mails send opens the same page.
+    let reset = api.get("/reset-password?token=abc", None);
+    assert_eq!(reset.status, 200);
+    assert_eq!(reset.body, page.body);
 
     for (path, content_type, needle) in [
         ("/assets/app.js", "text/javascript; charset=utf-8", "/api/movies"),
@@ -42,4 +48,16 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
     assert_eq!(movies.json()["pagination"]["total"], 0);
     assert_eq!(api.get("/health", None).status, 200);
     assert_error(&api.get("/movies", None), 404, "not_found");
+}
+
+#[test]
+fn an_odd_upload_address_never_widens_the_pages_policy() {
+    let api = common::Api {
+        host: common::app()
+            .env("SPIN_VARIABLE_CLOUDINARY_BASE_URL", "https://x.example; script-src *")
+            .start(),
+    };
+    let csp = api.get("/", None).header("content-security-policy").unwrap_or_default().to_owned();
+    assert!(csp.contains("connect-src 'self' https://api.cloudinary.com;"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
 }
