@@ -101,4 +101,3 @@ fn plain(status: u16, text: &str) -> Response {
         .body(text.to_owned())
         .build()
 }
-

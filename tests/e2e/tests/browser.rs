@@ -116,7 +116,11 @@ fn the_web_client_in_a_real_browser() {
         "/api/users/login",
         serde_json::json!({"email": "ana@example.com", "password": "chosen-by-link"}),
     );
-    assert_eq!(login.status, 200, "the password set through the reset page: {}", login.body);
+    assert_eq!(
+        login.status, 200,
+        "the password set through the reset page: {}",
+        login.body
+    );
     assert_eq!(login.json()["user"]["username"], "ana_m", "renamed on her profile");
     let ana = login.json()["accessToken"].as_str().unwrap().to_owned();
     let favorites = json_of(&api, "/api/favorites", Some(&ana));
@@ -124,29 +128,51 @@ fn the_web_client_in_a_real_browser() {
     // Her first comment, edited and approved by the admin, with his reply;
     // her second, deleted.
     let thread = json_of(&api, &format!("/api/comments/movie/{id}"), None);
-    let visible: Vec<_> = thread["data"].as_array().unwrap().iter().filter(|c| c["isDeleted"] == false).collect();
+    let visible: Vec<_> = thread["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["isDeleted"] == false)
+        .collect();
     assert_eq!(visible.len(), 1, "{thread}");
     assert_eq!(visible[0]["content"], "A perfect organism, edited.");
-    assert_eq!((visible[0]["isEdited"].clone(), visible[0]["moderationStatus"].clone()), (true.into(), "approved".into()));
-    let replies = json_of(&api, &format!("/api/comments/{}/replies", visible[0]["id"].as_str().unwrap()), Some(&admin));
+    assert_eq!(
+        (visible[0]["isEdited"].clone(), visible[0]["moderationStatus"].clone()),
+        (true.into(), "approved".into())
+    );
+    let replies = json_of(
+        &api,
+        &format!("/api/comments/{}/replies", visible[0]["id"].as_str().unwrap()),
+        Some(&admin),
+    );
     assert_eq!(replies["data"][0]["content"], "Welcome aboard.", "{replies}");
 
     // The movie the admin made, with its poster, subtitles (sent as .srt,
     // kept as WebVTT) and the video the browser sent to Cloudinary itself.
     let dune = &json_of(&api, "/api/movies?search=Dune", None)["data"][0];
-    assert_eq!((dune["releaseYear"].clone(), dune["director"].clone()), (2021.into(), "Denis Villeneuve".into()), "{dune}");
+    assert_eq!(
+        (dune["releaseYear"].clone(), dune["director"].clone()),
+        (2021.into(), "Denis Villeneuve".into()),
+        "{dune}"
+    );
     let prefix = format!("https://res.cloudinary.com/{CLOUD}/");
     for url in [&dune["posterUrl"], &dune["videoUrl"], &dune["subtitles"][0]["url"]] {
         assert!(url.as_str().is_some_and(|u| u.starts_with(&prefix)), "{dune}");
     }
-    assert!(dune["subtitles"][0]["url"].as_str().unwrap().ends_with("/es.vtt"), "{dune}");
+    assert!(
+        dune["subtitles"][0]["url"].as_str().unwrap().ends_with("/es.vtt"),
+        "{dune}"
+    );
     let video_uploads: Vec<_> = cloudinary
         .calls()
         .into_iter()
         .filter(|c| c.path.ends_with("/video/upload"))
         .collect();
     assert_eq!(video_uploads.len(), 1, "{video_uploads:?}");
-    assert!(video_uploads[0].accepted, "signed as Cloudinary checks it: {video_uploads:?}");
+    assert!(
+        video_uploads[0].accepted,
+        "signed as Cloudinary checks it: {video_uploads:?}"
+    );
 
     if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
         let docs = workspace_root().join("docs/screenshots");

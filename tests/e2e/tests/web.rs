@@ -57,7 +57,11 @@ fn an_odd_upload_address_never_widens_the_pages_policy() {
             .env("SPIN_VARIABLE_CLOUDINARY_BASE_URL", "https://x.example; script-src *")
             .start(),
     };
-    let csp = api.get("/", None).header("content-security-policy").unwrap_or_default().to_owned();
+    let csp = api
+        .get("/", None)
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_owned();
     assert!(csp.contains("connect-src 'self' https://api.cloudinary.com;"), "{csp}");
     assert!(!csp.contains("script-src"), "{csp}");
 }
