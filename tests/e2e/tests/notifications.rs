@@ -244,9 +244,15 @@ fn the_embedded_default_logs_mail_and_keeps_a_sent_log() {
     api.register("ana@example.com", "ana");
     let log = api.host.wait_for_log("notifications: e-mail");
     assert!(log.contains("to ana@example.com — Welcome to Streamia, ana"), "{log}");
-    let sent = api.peek("notifications", "/sent?limit=5");
-    assert_eq!(sent.status, 200, "{}", sent.body);
-    let entries = sent.json()["data"].as_array().unwrap().clone();
+    // The line is printed as the mail goes out; the sent log is written
+    // just after.
+    let mut entries = Vec::new();
+    eventually("the mail is in the sent log", Duration::from_secs(10), || {
+        let sent = api.peek("notifications", "/sent?limit=5");
+        assert_eq!(sent.status, 200, "{}", sent.body);
+        entries = sent.json()["data"].as_array().unwrap().clone();
+        !entries.is_empty()
+    });
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["to"], "ana@example.com");
     assert_eq!(entries[0]["template"], "welcome");

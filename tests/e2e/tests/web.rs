@@ -53,8 +53,10 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
 #[test]
 fn an_odd_upload_address_never_widens_the_pages_policy() {
     let api = common::Api {
+        // The hosts accept a wildcard as an outbound host; in a page's
+        // policy it would let the page's script reach any server.
         host: common::app()
-            .env("SPIN_VARIABLE_CLOUDINARY_BASE_URL", "https://x.example; script-src *")
+            .env("SPIN_VARIABLE_CLOUDINARY_BASE_URL", "https://*:*")
             .start(),
     };
     let csp = api
@@ -63,5 +65,5 @@ fn an_odd_upload_address_never_widens_the_pages_policy() {
         .unwrap_or_default()
         .to_owned();
     assert!(csp.contains("connect-src 'self' https://api.cloudinary.com;"), "{csp}");
-    assert!(!csp.contains("script-src"), "{csp}");
+    assert!(!csp.contains('*'), "{csp}");
 }
