@@ -10,7 +10,8 @@ keeps a favourite, comments (threads, edit, delete), renames herself, meets
 a missing movie and a wrong password, resets her password through the
 e-mailed link; an admin (STREAMIA_ADMIN_EMAIL) moderates, replies, adds a
 movie with its poster, subtitles and a video uploaded straight to
-Cloudinary with a progress bar; then a phone-sized screen. Saves
+Cloudinary with a progress bar, and makes her an administrator; then a
+phone-sized screen. Saves
 screenshots, prints one `browser: …` line with the figures, and exits
 non-zero on the first step that does not do what a person would see. The
 caller starts the app with Cloudinary (a fake of its API), comments
@@ -324,6 +325,17 @@ try:
     assert video.get_attribute("src").startswith("https://res.cloudinary.com/"), video.get_attribute("src")
     track = video.find_element(By.TAG_NAME, "track")
     assert track.get_attribute("srclang") == "es" and track.get_attribute("src").endswith("/es.vtt"), track.get_attribute("src")
+
+    step("on the Members page the admin makes her an administrator; the last one cannot step down")
+    click(By.LINK_TEXT, "Members")
+    text_appears("Members", "h1")
+    text_appears("2 accounts", "main")
+    click(By.XPATH, "//button[@aria-label='Make admin a member']")
+    text_appears("the last admin cannot be demoted", "#notice")
+    click(By.XPATH, "//button[@aria-label='Make ana_m an administrator']")
+    text_appears("ana_m is an administrator now", "#notice")
+    wait.until(ec.presence_of_element_located((By.XPATH, "//button[@aria-label='Make ana_m a member']")))
+    shot("members")
 
     step("a phone-sized screen: the catalogue fits its width, posters two abreast")
     driver.set_window_size(390, 844)

@@ -1,7 +1,7 @@
 // Streamia's web client: one page, hash routes (#/, #/movies/<id>, #/login,
-// #/register, #/forgot, #/favorites, #/profile, #/admin...), plus the path
-// /reset-password that password-reset e-mails link to; the gateway's /api on
-// the same origin. No framework: the DOM is built with el(), text always as
+// #/register, #/forgot, #/favorites, #/profile, #/admin, #/admin/members...),
+// plus the path /reset-password that password-reset e-mails link to; the
+// gateway's /api on the same origin. No framework: the DOM is built with el(), text always as
 // text (never HTML), so nothing the API returns can inject markup.
 "use strict";
 
@@ -120,7 +120,8 @@ function account() {
   const slot = document.getElementById("account");
   slot.replaceChildren(...(s
     ? [el("a", { href: "#/favorites" }, "Favourites"), el("a", { href: "#/profile" }, "Profile"),
-       s.user.role === "admin" ? [el("a", { href: "#/admin" }, "Manage catalogue"), el("a", { href: "#/admin/moderation" }, "Moderation")] : null,
+       s.user.role === "admin" ? [el("a", { href: "#/admin" }, "Manage catalogue"), el("a", { href: "#/admin/moderation" }, "Moderation"),
+         el("a", { href: "#/admin/members" }, "Members")] : null,
        el("span", {}, `Signed in as ${s.user.username}`),
        button("Sign out", signOut)]
     : [el("a", { href: "#/login" }, "Sign in"), el("a", { href: "#/register" }, "Create account")]).flat(Infinity).filter(Boolean));
@@ -592,6 +593,37 @@ async function moderation(params, render) {
     pager(list.pagination, (p) => `#/admin/moderation?page=${p}`));
 }
 
+// Who has an account, and who administers: an admin promotes or demotes
+// (the API keeps at least one admin). A new role reaches a person's next
+// access token, within 15 minutes.
+async function members(params, render) {
+  if (!adminOnly(render)) return;
+  const page = Number(params.page) || 1;
+  const list = await api("GET", `/api/users?page=${page}&limit=20`);
+  const me = session.get().user;
+  const setRole = (u, role) => async () => {
+    const changed = await api("PATCH", `/api/users/${u.id}/role`, { role });
+    if (u.id === me.id) {
+      session.set({ ...session.get(), user: { ...me, role: changed.role } });
+      go("#/", "You are no longer an administrator.");
+    } else {
+      go(location.hash, `${changed.username} is ${changed.role === "admin" ? "an administrator" : "a member"} now (from their next sign-in, or within 15 minutes).`);
+    }
+  };
+  render(el("h1", {}, "Members"),
+    el("table", {}, el("caption", { class: "muted" }, plural(list.pagination.total, "account", "accounts")),
+      el("thead", {}, el("tr", {}, ["Name", "E-mail", "Member since", "Role", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, list.data.map((u) => el("tr", {},
+        el("td", {}, u.username),
+        el("td", {}, u.email),
+        el("td", {}, when(u.createdAt)),
+        el("td", {}, u.role === "admin" ? "administrator" : "member"),
+        el("td", {}, u.role === "admin"
+          ? button("Make member", setRole(u, "user"), { "aria-label": `Make ${u.username} a member` })
+          : button("Make administrator", setRole(u, "admin"), { "aria-label": `Make ${u.username} an administrator` })))))),
+    pager(list.pagination, (p) => `#/admin/members?page=${p}`));
+}
+
 // A view shows only while its route is the current one: a slow answer for
 // a page the person already left never replaces the page they are on.
 let routeId = 0;
@@ -615,6 +647,7 @@ async function route() {
     else if (first === "profile") await profilePage(render);
     else if (first === "admin" && second === "movies" && third) await movieEditor(third, render);
     else if (first === "admin" && second === "moderation") await moderation(params, render);
+    else if (first === "admin" && second === "members") await members(params, render);
     else if (first === "admin") await adminMovies(params, render);
     else await catalogue(params, render);
   } catch (e) {

@@ -122,6 +122,7 @@ fn the_web_client_in_a_real_browser() {
         login.body
     );
     assert_eq!(login.json()["user"]["username"], "ana_m", "renamed on her profile");
+    assert_eq!(login.json()["user"]["role"], "admin", "promoted on the Members page");
     let ana = login.json()["accessToken"].as_str().unwrap().to_owned();
     let favorites = json_of(&api, "/api/favorites", Some(&ana));
     assert_eq!(favorites["pagination"]["total"], 1, "{favorites}");
