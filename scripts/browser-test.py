@@ -269,13 +269,15 @@ try:
     sign_in(ADMIN, PASSWORD, "admin")
     click(By.LINK_TEXT, "Moderation")
     text_appears("A perfect organism, edited.", "main")
-    assert "Alien" in comment("A perfect organism, edited.").text
+    queued = comment("A perfect organism, edited.").text
+    assert "Alien" in queued and "ana_m" in queued, queued
     click(By.XPATH, "//li[p[text()='A perfect organism, edited.']]//button[text()='Approve']")
     text_appears("Approved", "#notice")
     wait.until(lambda d: "A perfect organism" not in d.find_element(By.TAG_NAME, "main").text)
     driver.get(BASE + "/#/?search=Alien")
     click(By.PARTIAL_LINK_TEXT, "Alien")
     text_appears("A perfect organism, edited.", ".comments")
+    assert "ana_m" in comment("A perfect organism, edited.").text, "her name beside her comment"
     in_comment("A perfect organism, edited.", "Reply")
     write_in("A perfect organism, edited.", "Welcome aboard.", "Post reply")
     wait.until(lambda d: "Welcome aboard." in comment("A perfect organism, edited.").find_element(By.CSS_SELECTOR, "ol.thread").text)

@@ -278,6 +278,9 @@ function commentForm(label, initial, submitText, onsave, oncancel) {
   return node;
 }
 
+// Who wrote a comment, as others see it.
+const author = (c) => c.userId === null ? "A former member" : c.authorName || "A member";
+
 // One comment with its actions; its replies (loaded on demand) nest below,
 // to any depth, each the same.
 function commentItem(c) {
@@ -295,7 +298,7 @@ function commentItem(c) {
     draw();
   };
   const draw = (editor) => {
-    const who = c.userId === null ? "A former member" : mine ? "You" : "A viewer";
+    const who = mine ? "You" : author(c);
     const status = c.isDeleted ? null : { pending: "awaiting moderation", rejected: "hidden by a moderator" }[c.moderationStatus];
     const meta = [who, when(c.createdAt), c.isEdited && !c.isDeleted ? "edited" : null, status].filter(Boolean).join(" · ");
     const live = !c.isDeleted;
@@ -585,7 +588,7 @@ async function moderation(params, render) {
     el("p", { class: "muted" }, `${plural(list.pagination.total, "comment", "comments")} waiting, oldest first`),
     list.data.length
       ? el("ol", { class: "queue" }, list.data.map((c) => el("li", { class: "comment" },
-          el("p", { class: "meta muted" }, `On `, el("a", { href: `#/movies/${c.movieId}` }, titles[c.movieId]), ` · ${when(c.createdAt)}`),
+          el("p", { class: "meta muted" }, `${author(c)} on `, el("a", { href: `#/movies/${c.movieId}` }, titles[c.movieId]), ` · ${when(c.createdAt)}`),
           el("p", { class: "content" }, c.content),
           el("div", { class: "actions" }, el("button", { type: "button", onclick: decide(c, "approved") }, "Approve"),
             button("Reject", decide(c, "rejected"))))))

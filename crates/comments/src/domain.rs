@@ -129,6 +129,9 @@ pub struct Comment {
     pub id: String,
     pub movie_id: String,
     pub user_id: Option<String>,
+    /// The author's username; `None` once the account is deleted (or while
+    /// its name has not reached this service yet).
+    pub author_name: Option<String>,
     pub parent_id: Option<String>,
     /// `None` once deleted: the thread stays, the text does not.
     pub content: Option<String>,

@@ -1,6 +1,7 @@
 //! The comments' part in the sagas: user.deleted anonymises the user's
 //! comments (the conversation stays); movie.deleted removes the movie's
-//! comments; each event applied once.
+//! comments. user.registered and user.updated tell the authors' names,
+//! which comments show. Each event applied once.
 
 use streamia_api::ApiError;
 use streamia_events::consumer::{consume, Consumed};
@@ -10,7 +11,7 @@ use streamia_events::{Envelope, Event};
 use crate::{store, Comments, SERVICE};
 
 /// The event types this service consumes (its Redis consumer's channels).
-pub const CONSUMES: &[&str] = &["user.deleted", "movie.deleted"];
+pub const CONSUMES: &[&str] = &["user.registered", "user.updated", "user.deleted", "movie.deleted"];
 
 /// The comments service's consumer, as its components are handed it. The
 /// sagas do not depend on the moderation mode.
@@ -37,6 +38,8 @@ impl Comments<'_> {
             envelope,
             |event| -> Result<bool, ApiError> {
                 match event {
+                    Event::UserRegistered(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
+                    Event::UserUpdated(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
                     Event::UserDeleted(e) => {
                         tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
                         store::anonymise_user(self.db, &e.user_id)?;
@@ -50,5 +53,14 @@ impl Comments<'_> {
                 Ok(true)
             },
         )?)
+    }
+
+    /// A deleted account's name is not kept, even if its older events
+    /// arrive after user.deleted (each event type has its own stream).
+    fn name_author(&self, user_id: &str, username: &str, at: &str) -> Result<(), ApiError> {
+        if !tombstone::is_buried(self.db, SERVICE, Kind::User, user_id)? {
+            store::name_author(self.db, user_id, username, at)?;
+        }
+        Ok(())
     }
 }

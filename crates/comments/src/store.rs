@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &["CREATE INDEX comments_items_parent_status ON comments_items (parent_id, moderation_status)"],
     // Failed tries and dead letters of the events this service consumes.
     &streamia_events::dead_letter_schema!("comments"),
+    // Authors' names, as user.registered and user.updated tell them (the
+    // users service keeps the accounts); named_at is the event's time, so a
+    // late older event never undoes a rename.
+    &["CREATE TABLE comments_authors (user_id TEXT PRIMARY KEY, username TEXT NOT NULL, named_at TEXT NOT NULL)"],
 ];
 
 fn comment_from(row: &Row<'_>) -> Result<Comment, DbError> {
@@ -34,6 +38,7 @@ fn comment_from(row: &Row<'_>) -> Result<Comment, DbError> {
         id: row.text("id")?,
         movie_id: row.text("movie_id")?,
         user_id: row.opt_text("user_id")?,
+        author_name: row.opt_text("author_name")?,
         parent_id: row.opt_text("parent_id")?,
         content: if is_deleted { None } else { Some(row.text("content")?) },
         is_edited: row.bool("is_edited")?,
@@ -91,8 +96,10 @@ pub fn select(
     query_params.extend(params);
     query_params.extend(vis_c_params);
     let mut sql = format!(
-        "SELECT c.*, (SELECT COUNT(*) FROM comments_items r WHERE r.parent_id = c.id AND {visible_r}) AS reply_count
-            FROM comments_items c WHERE {condition} AND {visible_c} ORDER BY {order}"
+        "SELECT c.*, a.username AS author_name,
+            (SELECT COUNT(*) FROM comments_items r WHERE r.parent_id = c.id AND {visible_r}) AS reply_count
+            FROM comments_items c LEFT JOIN comments_authors a ON a.user_id = c.user_id
+            WHERE {condition} AND {visible_c} ORDER BY {order}"
     );
     if let Some(page) = page {
         sql.push_str(" LIMIT ? OFFSET ?");
@@ -162,6 +169,18 @@ pub fn anonymise_user(db: &dyn Db, user_id: &str) -> Result<(), DbError> {
     db.execute(
         "UPDATE comments_items SET user_id = NULL WHERE user_id = ?",
         &[user_id.into()],
+    )?;
+    db.execute("DELETE FROM comments_authors WHERE user_id = ?", &[user_id.into()])?;
+    Ok(())
+}
+
+/// The author's name as of `at`, unless a newer one is already known.
+pub fn name_author(db: &dyn Db, user_id: &str, username: &str, at: &str) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO comments_authors (user_id, username, named_at) VALUES (?, ?, ?)
+            ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, named_at = excluded.named_at
+            WHERE excluded.named_at >= comments_authors.named_at",
+        &[user_id.into(), username.into(), at.into()],
     )?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use streamia_clock::Now;
 use streamia_db::MemoryDb;
 use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
-use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted};
+use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted, UserRegistered, UserUpdated};
 
 use crate::*;
 
@@ -239,4 +239,60 @@ fn sagas_anonymise_a_deleted_user_and_remove_a_deleted_movie_once() {
         )
         .unwrap_err();
     assert_eq!(late.status(), 404);
+}
+
+/// user.registered or user.updated for `user`, named `name`, as of `at`.
+fn named(user: &str, name: &str, at: &str, registered: bool) -> Envelope {
+    let event = if registered {
+        Event::UserRegistered(UserRegistered {
+            user_id: user.into(),
+            email: format!("{user}@example.com"),
+            username: name.into(),
+            role: "user".into(),
+        })
+    } else {
+        Event::UserUpdated(UserUpdated {
+            user_id: user.into(),
+            email: format!("{user}@example.com"),
+            username: name.into(),
+        })
+    };
+    let mut envelope = Envelope::new(&event, "users");
+    envelope.occurred_at = at.into();
+    envelope
+}
+
+#[test]
+fn comments_show_their_authors_names_as_the_users_service_tells_them() {
+    let f = Fixture::new(Moderation::Post);
+    let c = f.post("ana", "m1", "mine", None);
+    f.post("bob", "m1", "reply", Some(&c.id));
+    assert_eq!(f.top(Viewer::Anonymous, "m1")[0].author_name, None, "not told yet");
+    let apply = |e: &Envelope| f.comments().apply_event(e).unwrap();
+    assert_eq!(
+        apply(&named("ana", "ana", "2027-01-01T00:00:00.000Z", true)),
+        Consumed::Applied
+    );
+    assert_eq!(f.top(Viewer::Anonymous, "m1")[0].author_name.as_deref(), Some("ana"));
+    apply(&named("ana", "ana_m", "2027-01-01T00:00:02.000Z", false));
+    // An older rename that arrives late does not undo the newer one.
+    apply(&named("ana", "ana_old", "2027-01-01T00:00:01.000Z", false));
+    let top = f.top(Viewer::Anonymous, "m1");
+    assert_eq!(top[0].author_name.as_deref(), Some("ana_m"));
+    let replies = f.comments().replies(Viewer::Anonymous, &c.id, page()).unwrap().data;
+    assert_eq!(replies[0].author_name, None, "bob's name is another account's");
+
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    apply(&gone);
+    assert_eq!(f.top(Viewer::Anonymous, "m1")[0].author_name, None);
+    // Her rename, delayed past the deletion, brings no name back.
+    apply(&named("ana", "ana_late", "2027-01-01T00:00:03.000Z", false));
+    let c2 = f.post("cy", "m1", "new voice", None);
+    apply(&named("cy", "cy", "2027-01-01T00:00:04.000Z", true));
+    let names: Vec<_> = f
+        .top(Viewer::Anonymous, "m1")
+        .into_iter()
+        .map(|c| (c.id, c.author_name))
+        .collect();
+    assert_eq!(names, [(c2.id, Some("cy".to_owned())), (c.id, None)]);
 }

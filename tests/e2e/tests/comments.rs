@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{assert_error, start, Api};
+use std::time::Duration;
+
+use common::{assert_error, eventually, json_of, start, Api};
 use serde_json::{json, Value};
 
 fn post(api: &Api, token: &str, movie: &str, content: &str, parent: Option<&str>) -> Value {
@@ -67,6 +69,38 @@ fn threads_are_listed_newest_first_with_reply_counts_and_nest_to_any_depth() {
     );
     assert_error(&r, 400, "validation_failed");
     assert_eq!(api.received_of("comment.created").len(), 4);
+}
+
+#[test]
+fn comments_name_their_authors_and_follow_a_rename() {
+    let api = start();
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Alien");
+    let (_, ana, _) = api.register("ana@example.com", "ana");
+    let (_, bob, _) = api.register("bob@example.com", "bob");
+    let first = post(&api, &ana, &movie, "Best film ever", None);
+    post(&api, &bob, &movie, "Agreed", Some(&id(&first)));
+    let names = || {
+        let top = &json_of(&api, &format!("/api/comments/movie/{movie}"), None)["data"][0];
+        let reply = &json_of(&api, &format!("/api/comments/{}/replies", id(&first)), None)["data"][0];
+        (top["authorName"].clone(), reply["authorName"].clone())
+    };
+    eventually("the names reach the comments", Duration::from_secs(10), || {
+        names() == (json!("ana"), json!("bob"))
+    });
+    let r = api.send(
+        "PATCH",
+        "/api/users/me",
+        Some(&ana),
+        Some(&json!({"username": "ana_m"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually("the new name follows", Duration::from_secs(10), || {
+        names() == (json!("ana_m"), json!("bob"))
+    });
+    // Names only: never an e-mail address.
+    let listed = api.get(&format!("/api/comments/movie/{movie}"), None).body;
+    assert!(!listed.contains("@example.com"), "{listed}");
 }
 
 #[test]

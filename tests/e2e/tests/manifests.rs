@@ -279,6 +279,15 @@ fn every_redis_consumer_is_a_crate_on_its_services_database() {
     }
 }
 
+/// The consuming services and the event types each says it consumes.
+const CONSUMERS: [(&str, &[&str]); 5] = [
+    ("favorites", streamia_favorites::events::CONSUMES),
+    ("ratings", streamia_ratings::events::CONSUMES),
+    ("comments", streamia_comments::events::CONSUMES),
+    ("movies", streamia_movies::events::CONSUMES),
+    ("notifications", streamia_notifications::mailer::CONSUMES),
+];
+
 /// Each Redis consumer listens on the channels of exactly the event types
 /// its service says it consumes (the drain skips every other type).
 #[test]
@@ -286,14 +295,7 @@ fn each_redis_consumer_listens_for_what_its_service_consumes() {
     let root = streamia_testkit::workspace_root();
     let manifest: toml::Table = generated(&root).parse().unwrap();
     let triggers = manifest["trigger"]["redis"].as_array().unwrap();
-    let services: [(&str, &[&str]); 5] = [
-        ("favorites", streamia_favorites::events::CONSUMES),
-        ("ratings", streamia_ratings::events::CONSUMES),
-        ("comments", streamia_comments::events::CONSUMES),
-        ("movies", streamia_movies::events::CONSUMES),
-        ("notifications", streamia_notifications::mailer::CONSUMES),
-    ];
-    for (service, consumes) in services {
+    for (service, consumes) in CONSUMERS {
         let component = format!("{service}-events");
         let mut channels: Vec<&str> = triggers
             .iter()
@@ -305,6 +307,53 @@ fn each_redis_consumer_listens_for_what_its_service_consumes() {
         want.sort();
         assert_eq!(channels, want, "{component}");
     }
+}
+
+/// Over HTTP, the producers' subscriber lists (`<producer>_event_subscribers`
+/// in spin.toml) send each service exactly the event types it consumes.
+#[test]
+fn the_http_subscriber_lists_send_each_service_what_it_consumes() {
+    let root = streamia_testkit::workspace_root();
+    let manifest: toml::Table = std::fs::read_to_string(root.join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let variables = manifest["variables"].as_table().unwrap();
+    let mut sent: Vec<(String, String)> = Vec::new();
+    for producer in SERVICES {
+        let list = variables[&format!("{producer}_event_subscribers")]["default"]
+            .as_str()
+            .unwrap();
+        for entry in list.split(',').filter(|e| !e.is_empty()) {
+            let (event_type, url) = entry.split_once('=').unwrap();
+            let service = url
+                .strip_prefix("http://")
+                .and_then(|u| u.strip_suffix(".spin.internal/events"))
+                .unwrap_or_else(|| panic!("{entry}: a service's /events"));
+            sent.push((service.to_owned(), event_type.to_owned()));
+        }
+    }
+    for (service, consumes) in CONSUMERS {
+        let mut got: Vec<&str> = sent
+            .iter()
+            .filter(|(s, _)| s == service)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        // No service of this app publishes notification.send_email yet
+        // (it is there for any service to ask for an e-mail), so no list names it.
+        let mut want: Vec<&str> = consumes
+            .iter()
+            .copied()
+            .filter(|t| *t != "notification.send_email")
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{service}");
+    }
+    assert!(
+        sent.iter().all(|(s, _)| CONSUMERS.iter().any(|(c, _)| c == s)),
+        "{sent:?}"
+    );
 }
 
 #[test]

@@ -248,8 +248,9 @@ impl Api {
 /// The flows that cross services, as a layout's test runs them: a
 /// catalogue of two, favourites and ratings and a comment that ask the
 /// movies service about the movie, the ratings reaching the movies'
-/// aggregates by events, then `ana`'s account deleted and the saga
-/// removing her ratings and anonymising her comment (`bob`'s favourite stays).
+/// aggregates by events, `ana`'s comment named after her (and renamed with
+/// her), then her account deleted and the saga removing her ratings and
+/// anonymising her comment (`bob`'s favourite stays).
 pub fn the_flows_across_services(api: &Api, admin: &str, ana: &str, bob: &str, settled: std::time::Duration) {
     let alien = api.movie(admin, "Alien");
     let heat = api.movie(admin, "Heat");
@@ -292,6 +293,15 @@ pub fn the_flows_across_services(api: &Api, admin: &str, ana: &str, bob: &str, s
     eventually("the ratings reach the movies", settled, || {
         rating(&alien) == (3.0, 2) && rating(&heat) == (4.0, 1)
     });
+    // Her comment carries her name, from the users service's events.
+    let first_comment = || json_of(api, &format!("/api/comments/movie/{alien}"), None)["data"][0].clone();
+    eventually("ana's name reaches her comment", settled, || {
+        first_comment()["authorName"] == "ana"
+    });
+    ok(&api.send("PATCH", "/api/users/me", Some(ana), Some(&json!({"username": "ana_m"}))));
+    eventually("her new name follows", settled, || {
+        first_comment()["authorName"] == "ana_m"
+    });
 
     let r = api.send("DELETE", "/api/users/me", Some(ana), None);
     assert_eq!(r.status, 204, "{}", r.body);
@@ -299,7 +309,8 @@ pub fn the_flows_across_services(api: &Api, admin: &str, ana: &str, bob: &str, s
         rating(&alien) == (5.0, 1) && rating(&heat) == (0.0, 0)
     });
     eventually("ana's comment is anonymised", settled, || {
-        json_of(api, &format!("/api/comments/movie/{alien}"), None)["data"][0]["userId"].is_null()
+        let c = first_comment();
+        c["userId"].is_null() && c["authorName"].is_null()
     });
     assert_eq!(json_of(api, "/api/favorites", Some(bob))["pagination"]["total"], 1);
 }
