@@ -219,12 +219,14 @@ try:
     text_appears("This comment was deleted.", ".comments")
     assert "Spoilers ahead." not in driver.find_element(By.CSS_SELECTOR, ".comments").text
 
-    step("her favourites and her profile, where she renames herself")
+    step("her favourites and her profile, with her ratings, where she renames herself")
     click(By.LINK_TEXT, "Favourites")
     text_appears("Your favourites", "h1")
     wait.until(lambda d: len(cards()) == 1 and "Alien" in cards()[0].text)
     click(By.LINK_TEXT, "Profile")
     text_appears("Your profile", "h1")
+    rated = driver.find_element(By.CSS_SELECTOR, "section.ratings").text
+    assert "Alien · 4 ★" in rated, rated
     fill("username", "ana_m")
     button("Save details")
     text_appears("Your details are saved", "#notice")

@@ -392,11 +392,27 @@ async function favoritesPage(params, render) {
     pager(list.pagination, (p) => `#/favorites?page=${p}`));
 }
 
-async function profilePage(render) {
+// The titles of the movies `items` name (by movieId), each asked once.
+async function titlesOf(items) {
+  const ids = [...new Set(items.map((i) => i.movieId))];
+  return Object.fromEntries(await Promise.all(ids.map((id) =>
+    api("GET", `/api/movies/${id}`).then((m) => [id, m.title], () => [id, "a movie no longer in the catalogue"]))));
+}
+
+async function profilePage(params, render) {
   if (!session.get()) return signInFirst(render, "to see your profile");
-  const me = await api("GET", "/api/users/me");
+  const page = Number(params.page) || 1;
+  const [me, rated] = await Promise.all([api("GET", "/api/users/me"),
+    api("GET", `/api/ratings/user/history?page=${page}&limit=10`)]);
+  const titles = await titlesOf(rated.data);
   render(el("h1", {}, "Your profile"),
     el("p", { class: "muted" }, `Member since ${when(me.createdAt)}${me.role === "admin" ? " · administrator" : ""}`),
+    el("section", { class: "narrow ratings" }, el("h2", {}, "Your ratings"),
+      rated.data.length
+        ? [el("ol", {}, rated.data.map((r) => el("li", {},
+            el("a", { href: `#/movies/${r.movieId}` }, titles[r.movieId]), ` · ${r.score} ★ · ${when(r.updatedAt)}`))),
+           pager(rated.pagination, (p) => `#/profile?page=${p}`)]
+        : el("p", {}, "None yet: a movie's page has its rating form.")),
     form({ class: "narrow" }, async (data) => {
       const changed = {};
       for (const k of ["username", "email"]) if (data.get(k) !== me[k]) changed[k] = data.get(k);
@@ -577,9 +593,7 @@ async function moderation(params, render) {
   if (!adminOnly(render)) return;
   const page = Number(params.page) || 1;
   const list = await api("GET", `/api/comments/pending?page=${page}&limit=20`);
-  const ids = [...new Set(list.data.map((c) => c.movieId))];
-  const titles = Object.fromEntries(await Promise.all(ids.map((id) =>
-    api("GET", `/api/movies/${id}`).then((m) => [id, m.title], () => [id, "a movie no longer in the catalogue"]))));
+  const titles = await titlesOf(list.data);
   const decide = (c, status) => async () => {
     await api("PATCH", `/api/comments/${c.id}/moderate`, { status });
     go(location.hash, status === "approved" ? "Approved: everyone sees it now." : "Rejected: only its author sees it.");
@@ -647,7 +661,7 @@ async function route() {
     else if (first === "register") authForm("register", render);
     else if (first === "forgot") forgotForm(render);
     else if (first === "favorites") await favoritesPage(params, render);
-    else if (first === "profile") await profilePage(render);
+    else if (first === "profile") await profilePage(params, render);
     else if (first === "admin" && second === "movies" && third) await movieEditor(third, render);
     else if (first === "admin" && second === "moderation") await moderation(params, render);
     else if (first === "admin" && second === "members") await members(params, render);
