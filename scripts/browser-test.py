@@ -341,7 +341,7 @@ try:
     wait.until(ec.presence_of_element_located((By.XPATH, "//button[@aria-label='Make ana_m a member']")))
     shot("members")
 
-    step("a phone-sized screen: the catalogue fits its width, posters two abreast")
+    step("a phone-sized screen: the catalogue fits its width, posters two abreast, sized by Cloudinary")
     driver.set_window_size(390, 844)
     driver.get(BASE + "/")
     wait.until(lambda d: len(cards()) == 4)
@@ -350,6 +350,11 @@ try:
     assert len(rows) == 2, rows
     assert all(c.rect["x"] + c.rect["width"] <= width for c in cards())
     assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    # Dune's poster (the only one) is asked at card sizes, not the original.
+    dune = driver.find_element(By.CSS_SELECTOR, "ul.grid img.poster")
+    src, srcset = dune.get_attribute("src"), dune.get_attribute("srcset")
+    assert "/image/upload/c_fill,w_400,h_600,f_auto,q_auto/v1/" in src, src
+    assert srcset.count("/image/upload/c_fill,w_") == 3 and srcset.endswith(" 800w"), srcset
     shot("catalogue-phone")
 
     print(f"browser: {len(steps)} steps passed in {time.monotonic() - started:.1f} s "

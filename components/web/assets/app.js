@@ -139,10 +139,25 @@ function signInFirst(render, what) {
     el("p", {}, el("a", { href: "#/login" }, "Sign in"), ` or `, el("a", { href: "#/register" }, "create an account"), ` ${what}.`));
 }
 
-function poster(movie) {
-  return movie.posterUrl
-    ? el("img", { class: "poster", src: movie.posterUrl, alt: `Poster of ${movie.title}` })
-    : el("div", { class: "poster", role: "img", "aria-label": `No poster for ${movie.title}` }, movie.title);
+// Cloudinary resizes and re-encodes an image as it delivers it: the page
+// asks for a poster at the width it is shown (2:3, cropped to fill), in
+// the format and quality that browser takes best (f_auto, q_auto), rather
+// than the uploaded original. Other addresses are left as they are.
+function cloudinarySized(url, width) {
+  const m = /^(https:\/\/res\.cloudinary\.com\/[^/]+\/image\/upload\/)(.+)$/.exec(url);
+  return m ? `${m[1]}c_fill,w_${width},h_${width * 3 / 2},f_auto,q_auto/${m[2]}` : url;
+}
+
+// A movie's poster; `sizes` says how wide the page shows it, so the browser
+// picks the smallest width that is sharp there.
+function poster(movie, sizes = "(max-width: 40rem) 50vw, 13rem") {
+  const url = movie.posterUrl;
+  if (!url) return el("div", { class: "poster", role: "img", "aria-label": `No poster for ${movie.title}` }, movie.title);
+  const resized = cloudinarySized(url, 400) !== url;
+  return el("img", { class: "poster", alt: `Poster of ${movie.title}`, loading: "lazy", decoding: "async",
+    src: cloudinarySized(url, 400),
+    srcset: resized ? [200, 400, 800].map((w) => `${cloudinarySized(url, w)} ${w}w`).join(", ") : null,
+    sizes: resized ? sizes : null });
 }
 
 // Previous / next for a list's pagination; `href(page)` is where each goes.
@@ -231,7 +246,7 @@ async function moviePage(id, render) {
   }
   const facts = [movie.releaseYear, movie.durationMinutes ? `${movie.durationMinutes} min` : null,
     movie.genres.join(", "), movie.director].filter(Boolean).join(" · ");
-  render(el("article", { class: "movie" }, poster(movie), el("div", {},
+  render(el("article", { class: "movie" }, poster(movie, "(max-width: 40rem) 100vw, 16rem"), el("div", {},
     el("h1", {}, movie.title),
     el("p", { class: "muted" }, facts),
     movie.cast.length ? el("p", {}, `With ${movie.cast.join(", ")}`) : null,
@@ -513,7 +528,7 @@ function posterForm(movie) {
   return form({ class: "media" }, async (data) => {
     await api("POST", `/api/movies/${movie.id}/poster`, data);
     go(location.hash, "The poster is uploaded.");
-  }, el("h2", {}, "Poster"), poster(movie),
+  }, el("h2", {}, "Poster"), poster(movie, "10rem"),
     field("poster-file", "Poster image (JPEG, PNG or WebP, up to 5 MiB)", { name: "file", type: "file", required: true, accept: "image/jpeg,image/png,image/webp" }),
     el("p", {}, el("button", { type: "submit" }, "Upload poster")));
 }
