@@ -353,7 +353,7 @@ try:
     # Dune's poster (the only one) is asked at card sizes, not the original.
     dune = driver.find_element(By.CSS_SELECTOR, "ul.grid img.poster")
     src, srcset = dune.get_attribute("src"), dune.get_attribute("srcset")
-    assert "/image/upload/c_fill,w_400,h_600,f_auto,q_auto/v1/" in src, src
+    assert "/image/upload/c_fill,w_400,h_600/f_auto/q_auto/v1/" in src, src
     assert srcset.count("/image/upload/c_fill,w_") == 3 and srcset.endswith(" 800w"), srcset
     shot("catalogue-phone")
 

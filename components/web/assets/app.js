@@ -145,7 +145,7 @@ function signInFirst(render, what) {
 // than the uploaded original. Other addresses are left as they are.
 function cloudinarySized(url, width) {
   const m = /^(https:\/\/res\.cloudinary\.com\/[^/]+\/image\/upload\/)(.+)$/.exec(url);
-  return m ? `${m[1]}c_fill,w_${width},h_${width * 3 / 2},f_auto,q_auto/${m[2]}` : url;
+  return m ? `${m[1]}c_fill,w_${width},h_${width * 3 / 2}/f_auto/q_auto/${m[2]}` : url;
 }
 
 // A movie's poster; `sizes` says how wide the page shows it, so the browser
