@@ -63,7 +63,12 @@ else
 fi
 # The reset link in e-mails opens this app's own web client.
 export SPIN_VARIABLE_FRONTEND_URL="${SPIN_VARIABLE_FRONTEND_URL:-http://$listen}"
-echo "==> web client: http://$listen/ (admins: the e-mails in SPIN_VARIABLE_ADMIN_EMAILS)"
+echo "==> web client: http://$listen/"
+if [ -n "${SPIN_VARIABLE_ADMIN_EMAILS:-}" ]; then
+    echo "==> accounts registered with $SPIN_VARIABLE_ADMIN_EMAILS are administrators"
+else
+    echo "==> no administrator: to manage the catalogue, run SPIN_VARIABLE_ADMIN_EMAILS=you@example.com scripts/up.sh and register with that e-mail"
+fi
 echo "==> metrics: curl -H \"authorization: Bearer \$(cat .spin/dev-metrics-token)\" http://$listen/metrics (or your SPIN_VARIABLE_METRICS_TOKEN)"
 ticker &
 ticker_pid=$!
