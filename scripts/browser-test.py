@@ -191,6 +191,14 @@ try:
     text_appears("Signed in as ana", "#account")
 
     step("a movie page: details, a placeholder without video, rating and favourite")
+    # Her access token goes stale (as after 15 minutes): the page renews it
+    # with the refresh token and the rating below goes through unnoticed.
+    before = driver.execute_script("""
+        const s = JSON.parse(localStorage.getItem("streamia.session"));
+        const refresh = s.refreshToken;
+        s.accessToken = "stale." + s.accessToken;
+        localStorage.setItem("streamia.session", JSON.stringify(s));
+        return refresh;""")
     driver.get(BASE + "/#/?search=Alien")
     click(By.PARTIAL_LINK_TEXT, "Alien")
     text_appears("Alien", "h1")
@@ -198,6 +206,8 @@ try:
     Select(driver.find_element(By.ID, "score")).select_by_value("4")
     button("Rate")
     text_appears("your rating is saved", "#notice")
+    after = driver.execute_script('return JSON.parse(localStorage.getItem("streamia.session"))')
+    assert after["refreshToken"] != before and not after["accessToken"].startswith("stale."), "renewed"
     text_appears("from 1 rating", ".stats")
     button("Add to favourites")
     wait.until(ec.presence_of_element_located((By.XPATH, "//button[text()='Remove from favourites']")))
