@@ -164,6 +164,36 @@ impl Outbox {
         pending(&rows)
     }
 
+    /// Claim up to `limit` due events for one delivery pass, oldest first:
+    /// each goes to one pass at a time (for [`CLAIM_MS`], until it is
+    /// delivered or marked failed), so that concurrent requests do not all
+    /// retry the same backlog at a consumer that is already struggling
+    /// (under load that multiplied the very deliveries that were failing).
+    /// Nothing is written when nothing is due.
+    pub fn claim_due(&self, db: &dyn Db, now_ms: i64, limit: u32) -> Result<Vec<Pending>, DbError> {
+        let candidates = self.due(db, now_ms, limit)?;
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let marks = vec!["?"; candidates.len()].join(", ");
+        let mut params: Vec<Value> = vec![now_ms.saturating_add(CLAIM_MS).into(), now_ms.into()];
+        params.extend(candidates.iter().map(|p| Value::from(&p.envelope.event_id)));
+        // Only the pass whose update still finds an event due takes it.
+        let rows = db.execute(
+            &format!(
+                "UPDATE {} SET next_attempt_at = ? WHERE delivered_at IS NULL AND next_attempt_at <= ?
+                    AND event_id IN ({marks}) RETURNING event_id",
+                self.table
+            ),
+            &params,
+        )?;
+        let taken = rows.iter().map(|r| r.text("event_id")).collect::<Result<Vec<_>, _>>()?;
+        Ok(candidates
+            .into_iter()
+            .filter(|p| taken.contains(&p.envelope.event_id))
+            .collect())
+    }
+
     pub fn delivered_targets(&self, db: &dyn Db, event_id: &str) -> Result<Vec<String>, DbError> {
         let rows = db.execute(
             &format!("SELECT target FROM {} WHERE event_id = ?", self.deliveries),
@@ -309,6 +339,32 @@ mod tests {
 
         outbox.mark_delivered(&db, &b.event_id).unwrap();
         assert_eq!(outbox.backlog(&db).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_due_event_goes_to_one_delivery_pass_at_a_time() {
+        let (db, outbox) = setup();
+        let a = outbox.add(&db, &event("a")).unwrap();
+        let t = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
+        assert!(
+            outbox.claim_due(&db, t - CLAIM_MS, 10).unwrap().is_empty(),
+            "its own request's"
+        );
+        let first = outbox.claim_due(&db, t, 10).unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].envelope.event_id, a.event_id);
+        assert!(
+            outbox.claim_due(&db, t, 10).unwrap().is_empty(),
+            "taken by the first pass"
+        );
+        // A pass that never finished (its instance gone) frees it after the claim.
+        assert_eq!(outbox.claim_due(&db, t + CLAIM_MS, 10).unwrap().len(), 1);
+        let retry = Retry::default();
+        outbox
+            .mark_failed(&db, &a.event_id, 0, "refused", t + CLAIM_MS, &retry)
+            .unwrap();
+        assert!(outbox.claim_due(&db, t + CLAIM_MS + 999, 10).unwrap().is_empty());
+        assert_eq!(outbox.claim_due(&db, t + CLAIM_MS + 1000, 10).unwrap()[0].attempts, 1);
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub async fn flush(
 ) -> Result<FlushReport, DbError> {
     let now = streamia_clock::Now::system().unix_ms();
     let mut batch = outbox.own(db)?;
-    for older in outbox.due(db, now, BACKLOG_PER_FLUSH)? {
+    for older in outbox.claim_due(db, now, BACKLOG_PER_FLUSH)? {
         if !batch.iter().any(|p| p.envelope.event_id == older.envelope.event_id) {
             batch.push(older);
         }
@@ -162,7 +162,7 @@ pub async fn flush_due(
     retry: impl Fn() -> Retry,
 ) -> Result<FlushReport, DbError> {
     let now = streamia_clock::Now::system().unix_ms();
-    let batch = outbox.due(db, now, limit)?;
+    let batch = outbox.claim_due(db, now, limit)?;
     deliver(db, outbox, transport, batch, now, retry).await
 }
 
