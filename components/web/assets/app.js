@@ -1,8 +1,9 @@
 // Streamia's web client: one page, hash routes (#/, #/movies/<id>, #/login,
 // #/register, #/forgot, #/favorites, #/profile, #/admin, #/admin/members...),
 // plus the path /reset-password that password-reset e-mails link to; the
-// gateway's /api on the same origin. No framework: the DOM is built with el(), text always as
-// text (never HTML), so nothing the API returns can inject markup.
+// gateway's /api on the same origin. No framework: the DOM is built with
+// el(), text always as text (never HTML), so nothing the API returns can
+// inject markup.
 "use strict";
 
 const session = {
