@@ -105,6 +105,11 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
             require_admin(&authenticate(req, users)?)?;
             Ok(ctx.json(200, &users.list(ctx.page()?)?))
         }
+        // POST /api/users/announce?page&limit (admin): a page of accounts as user.updated again
+        (Method::Post, ["announce"]) => {
+            require_admin(&authenticate(req, users)?)?;
+            Ok(ctx.json(200, &users.announce(ctx.page()?)?))
+        }
         // PATCH /api/users/{id}/role {role} (admin)
         (Method::Patch, [id, "role"]) => {
             require_admin(&authenticate(req, users)?)?;
@@ -113,7 +118,7 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         }
         (
             _,
-            ["register" | "login" | "refresh" | "logout" | "me"]
+            ["register" | "login" | "refresh" | "logout" | "me" | "announce"]
             | ["password", "forgot" | "reset"]
             | ["me", "password"]
             | []

@@ -32,6 +32,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/users/me/password"),
     ("GET", "/api/users"),
     ("PATCH", "/api/users/{id}/role"),
+    ("POST", "/api/users/announce"),
     // movies
     ("GET", "/api/movies"),
     ("POST", "/api/movies"),

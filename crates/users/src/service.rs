@@ -339,6 +339,20 @@ impl Users<'_> {
         Ok(Paginated::new(users, page, total))
     }
 
+    /// An admin announces a page of accounts again, as user.updated with
+    /// their current names: services that keep users' names (comments)
+    /// learn those they never heard of, such as accounts made before they
+    /// consumed the users' events. Oldest accounts first, like the list.
+    pub fn announce(&self, page: Page) -> Result<Paginated<User>, ApiError> {
+        transaction(self.db, || {
+            let listed = self.list(page)?;
+            for user in &listed.data {
+                self.outbox.add(self.db, &events::updated(user))?;
+            }
+            Ok(listed)
+        })
+    }
+
     /// An admin changes a role; the last admin cannot be demoted.
     pub fn set_role(&self, user_id: &str, role: &str) -> Result<User, ApiError> {
         let role = Role::parse(role).ok_or_else(|| ApiError::validation("role", "must be user or admin"))?;

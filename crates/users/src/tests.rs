@@ -244,3 +244,36 @@ fn lists_are_paginated() {
     assert_eq!(page.pagination.total, 5);
     assert_eq!(page.pagination.total_pages, 3);
 }
+
+#[test]
+fn accounts_are_announced_again_page_by_page_with_their_current_names() {
+    let f = Fixture::new();
+    let ana = f
+        .users(0)
+        .register("ana@example.com", "s3cret-pass", "ana")
+        .unwrap()
+        .user;
+    f.users(1).register("bob@example.com", "s3cret-pass", "bob").unwrap();
+    f.users(2).update_profile(&ana.id, Some("ana_m"), None).unwrap();
+    let before = f.events().len();
+    let announced = |page: &str| {
+        let listed = f
+            .users(3)
+            .announce(Page::parse(Some(page), Some("1")).unwrap())
+            .unwrap();
+        assert_eq!(listed.pagination.total_pages, 2);
+        let names: Vec<String> = f.outbox.due(&f.db, i64::MAX, 100).unwrap()[before..]
+            .iter()
+            .map(|p| match p.envelope.event().unwrap() {
+                Some(Event::UserUpdated(e)) => e.username,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        (listed.data[0].username.clone(), names)
+    };
+    assert_eq!(announced("1"), ("ana_m".into(), vec!["ana_m".to_owned()]));
+    assert_eq!(
+        announced("2"),
+        ("bob".into(), vec!["ana_m".to_owned(), "bob".to_owned()])
+    );
+}

@@ -103,6 +103,54 @@ fn comments_name_their_authors_and_follow_a_rename() {
     assert!(!listed.contains("@example.com"), "{listed}");
 }
 
+/// An app that ran before comments consumed the users' events: comments
+/// know none of its accounts' names until an admin announces them again.
+#[test]
+fn after_an_upgrade_an_admin_announces_the_accounts_comments_never_heard_of() {
+    let manifest: toml::Table = std::fs::read_to_string(streamia_testkit::workspace_root().join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wired = manifest["variables"]["users_event_subscribers"]["default"]
+        .as_str()
+        .unwrap();
+    // The wiring before: comments took only user.deleted; the sink sees all.
+    let sink = format!("*={}", common::SINK);
+    let before: Vec<&str> = wired
+        .split(',')
+        .filter(|e| !(e.ends_with("//comments.spin.internal/events") && !e.starts_with("user.deleted=")))
+        .chain([sink.as_str()])
+        .collect();
+    let old = common::app()
+        .env("SPIN_VARIABLE_USERS_EVENT_SUBSCRIBERS", &before.join(","))
+        .start();
+    let api = Api { host: old };
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Alien");
+    let (_, ana, _) = api.register("ana@example.com", "ana");
+    post(&api, &ana, &movie, "Best film ever", None);
+    api.settled();
+    let author =
+        |api: &Api| json_of(api, &format!("/api/comments/movie/{movie}"), None)["data"][0]["authorName"].clone();
+    assert_eq!(author(&api), Value::Null, "comments never heard of ana");
+
+    // The new release, on the same state.
+    let state = api.host.stop();
+    let api = Api {
+        host: common::app().start_in(state),
+    };
+    assert_eq!(author(&api), Value::Null);
+    let url = "/api/users/announce?page=1&limit=100";
+    assert_error(&api.send("POST", url, Some(&ana), None), 403, "forbidden");
+    // The tokens from before the restart still hold (the same secret).
+    let r = api.send("POST", url, Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["pagination"]["total"], 2, "the admin and ana");
+    eventually("ana's name reaches her comment", Duration::from_secs(10), || {
+        author(&api) == json!("ana")
+    });
+}
+
 #[test]
 fn the_author_edits_and_the_author_or_an_admin_deletes_keeping_the_thread() {
     let api = start();
