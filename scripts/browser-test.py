@@ -5,7 +5,8 @@ running app whose catalogue the caller has filled.
 
     browser-test.py BASE_URL SCREENSHOT_DIR
 
-Walks the flows people take: a viewer browses, searches, signs up, rates,
+Walks the flows people take: a viewer browses, searches, pages through a
+long thread (the caller seeds it), signs up, rates,
 keeps a favourite, comments (threads, edit, delete), renames herself, meets
 a missing movie and a wrong password, resets her password through the
 e-mailed link; an admin (STREAMIA_ADMIN_EMAIL) moderates, replies, adds a
@@ -180,6 +181,18 @@ try:
     driver.find_element(By.ID, "q").send_keys(Keys.ENTER)
     wait.until(lambda d: len(cards()) == 1)
     assert "Alien" in cards()[0].text
+
+    step("a long thread opens twenty replies at a time")
+    driver.get(BASE + "/#/?search=Heat")
+    click(By.PARTIAL_LINK_TEXT, "Heat")
+    text_appears("Who else watched it twice?", ".comments")
+    in_comment("Who else watched it twice?", "Show 25 replies")
+    thread = "//li[p[text()='Who else watched it twice?']]/ol[@class='thread']/li"
+    wait.until(lambda d: len(d.find_elements(By.XPATH, thread)) == 20)
+    button("Show 5 more replies")
+    wait.until(lambda d: len(d.find_elements(By.XPATH, thread)) == 25)
+    assert driver.find_elements(By.XPATH, thread)[-1].find_element(By.CSS_SELECTOR, "p.content").text == "Reply 25"
+    assert not driver.find_elements(By.XPATH, "//button[contains(text(), 'more repl')]")
 
     step("a person creates an account with the keyboard and is signed in")
     click(By.LINK_TEXT, "Create account")

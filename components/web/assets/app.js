@@ -297,20 +297,28 @@ function commentForm(label, initial, submitText, onsave, oncancel) {
 // Who wrote a comment, as others see it.
 const author = (c) => c.userId === null ? "A former member" : c.authorName || "A member";
 
-// One comment with its actions; its replies (loaded on demand) nest below,
-// to any depth, each the same.
+const REPLIES_PER_PAGE = 20;
+
+// One comment with its actions; its replies (loaded on demand, a page at a
+// time, oldest first) nest below, to any depth, each the same.
 function commentItem(c) {
   const li = el("li", { class: "comment", id: `comment-${c.id}` });
   const replies = el("ol", { class: "thread" });
   let open = false;
+  let pages = { page: 0, totalPages: 0 };
   const s = session.get();
   const mine = Boolean(s && c.userId && c.userId === s.user.id);
   const admin = Boolean(s && s.user.role === "admin");
-  const loadReplies = async () => {
-    const list = await api("GET", `/api/comments/${c.id}/replies?limit=100`);
+  // A reply already shown (one just posted) is not added twice.
+  const show = (list) => replies.append(...list.filter((r) => !replies.querySelector(`#comment-${r.id}`)).map(commentItem));
+  const loadReplies = async (more) => {
+    const page = more ? pages.page + 1 : 1;
+    const list = await api("GET", `/api/comments/${c.id}/replies?page=${page}&limit=${REPLIES_PER_PAGE}`);
+    if (!more) replies.replaceChildren();
     open = true;
-    c.replyCount = Math.max(c.replyCount, list.data.length);
-    replies.replaceChildren(...list.data.map(commentItem));
+    pages = list.pagination;
+    c.replyCount = list.pagination.total;
+    show(list.data);
     draw();
   };
   const draw = (editor) => {
@@ -323,9 +331,12 @@ function commentItem(c) {
       live ? el("p", { class: "content" }, c.content) : el("p", { class: "content muted" }, "This comment was deleted."),
       editor || el("div", { class: "actions" },
         live && s ? button("Reply", () => draw(commentForm("Your reply", "", "Post reply", async (content) => {
-          await api("POST", `/api/comments/movie/${c.movieId}`, { content, parentId: c.id });
-          c.replyCount += 1;
-          await loadReplies();
+          const made = await api("POST", `/api/comments/movie/${c.movieId}`, { content, parentId: c.id });
+          // Opening the thread counts the new reply; an open one counts it here.
+          if (open) c.replyCount += 1; else await loadReplies();
+          // The newest reply is last: shown at once, whichever page it is on.
+          show([made]);
+          draw();
         }, () => draw()))) : null,
         live && mine ? button("Edit", () => draw(commentForm("Edit your comment", c.content, "Save", async (content) => {
           Object.assign(c, await api("PUT", `/api/comments/${c.id}`, { content }));
@@ -340,7 +351,10 @@ function commentItem(c) {
         c.replyCount > 0 ? button(open ? "Hide replies" : `Show ${plural(c.replyCount, "reply", "replies")}`,
           () => { if (open) { open = false; replies.replaceChildren(); draw(); } else loadReplies(); },
           { "aria-expanded": String(open) }) : null),
-      replies);
+      replies,
+      open && pages.page < pages.totalPages
+        ? el("p", {}, button(`Show ${plural(c.replyCount - replies.children.length, "more reply", "more replies")}`, () => loadReplies(true)))
+        : null);
   };
   draw();
   return li;

@@ -71,6 +71,7 @@ fn the_web_client_in_a_real_browser() {
         let made = api.send("POST", "/api/movies", Some(&admin), Some(&body));
         assert_eq!(made.status, 201, "{}", made.body);
     }
+    long_thread(&api, &admin, "Heat", 25);
     let python = std::env::var("STREAMIA_BROWSER_PYTHON")
         .unwrap_or_else(|_| target_dir().join("tools/browser/bin/python").display().to_string());
     let shots = target_dir().join("screenshots");
@@ -196,4 +197,37 @@ fn reset_link(api: &Api) -> String {
         .unwrap()
         .to_owned();
     link.replacen(FRONTEND, &api.host.base, 1)
+}
+
+/// A comment on `title` with `replies` replies, every one approved: a thread
+/// longer than the page opens at once.
+fn long_thread(api: &Api, admin: &str, title: &str, replies: usize) {
+    let movie = json_of(api, &format!("/api/movies?search={title}"), None)["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |content: String, parent: Option<&str>| {
+        let body = serde_json::json!({"content": content, "parentId": parent});
+        let made = api.send(
+            "POST",
+            &format!("/api/comments/movie/{movie}"),
+            Some(admin),
+            Some(&body),
+        );
+        assert_eq!(made.status, 201, "{}", made.body);
+        let id = made.json()["id"].as_str().unwrap().to_owned();
+        let approve = serde_json::json!({"status": "approved"});
+        let approved = api.send(
+            "PATCH",
+            &format!("/api/comments/{id}/moderate"),
+            Some(admin),
+            Some(&approve),
+        );
+        assert_eq!(approved.status, 200, "{}", approved.body);
+        id
+    };
+    let first = post("Who else watched it twice?".into(), None);
+    for i in 1..=replies {
+        post(format!("Reply {i}"), Some(&first));
+    }
 }
