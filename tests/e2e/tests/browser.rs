@@ -207,15 +207,10 @@ fn long_thread(api: &Api, admin: &str, title: &str, replies: usize) {
         .unwrap()
         .to_owned();
     let post = |content: String, parent: Option<&str>| {
-        let body = serde_json::json!({"content": content, "parentId": parent});
-        let made = api.send(
-            "POST",
-            &format!("/api/comments/movie/{movie}"),
-            Some(admin),
-            Some(&body),
-        );
-        assert_eq!(made.status, 201, "{}", made.body);
-        let id = made.json()["id"].as_str().unwrap().to_owned();
+        let id = api.comment(admin, &movie, &content, parent)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let approve = serde_json::json!({"status": "approved"});
         let approved = api.send(
             "PATCH",

@@ -7,21 +7,6 @@ use std::time::Duration;
 use common::{assert_error, eventually, json_of, start, Api};
 use serde_json::{json, Value};
 
-fn post(api: &Api, token: &str, movie: &str, content: &str, parent: Option<&str>) -> Value {
-    let mut body = json!({"content": content});
-    if let Some(p) = parent {
-        body["parentId"] = json!(p);
-    }
-    let r = api.send(
-        "POST",
-        &format!("/api/comments/movie/{movie}"),
-        Some(token),
-        Some(&body),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.json()
-}
-
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
@@ -34,7 +19,7 @@ fn threads_are_listed_newest_first_with_reply_counts_and_nest_to_any_depth() {
     let (ana_user, ana, _) = api.register("ana@example.com", "ana");
     let (_, bob, _) = api.register("bob@example.com", "bob");
 
-    let first = post(&api, &ana, &movie, "Best film ever", None);
+    let first = api.comment(&ana, &movie, "Best film ever", None);
     assert_eq!(first["userId"], ana_user["id"]);
     assert_eq!(first["movieId"], movie.as_str());
     assert_eq!(first["parentId"], Value::Null);
@@ -42,9 +27,9 @@ fn threads_are_listed_newest_first_with_reply_counts_and_nest_to_any_depth() {
     assert_eq!(first["isDeleted"], false);
     assert_eq!(first["moderationStatus"], "approved");
     assert_eq!(first["replyCount"], 0);
-    let second = post(&api, &bob, &movie, "Second!", None);
-    let reply = post(&api, &bob, &movie, "Agreed", Some(&id(&first)));
-    let deeper = post(&api, &ana, &movie, "Thanks", Some(&id(&reply)));
+    let second = api.comment(&bob, &movie, "Second!", None);
+    let reply = api.comment(&bob, &movie, "Agreed", Some(&id(&first)));
+    let deeper = api.comment(&ana, &movie, "Thanks", Some(&id(&reply)));
     assert_eq!(deeper["parentId"], reply["id"]);
 
     // Public, no token.
@@ -78,8 +63,8 @@ fn comments_name_their_authors_and_follow_a_rename() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let (_, bob, _) = api.register("bob@example.com", "bob");
-    let first = post(&api, &ana, &movie, "Best film ever", None);
-    post(&api, &bob, &movie, "Agreed", Some(&id(&first)));
+    let first = api.comment(&ana, &movie, "Best film ever", None);
+    api.comment(&bob, &movie, "Agreed", Some(&id(&first)));
     let names = || {
         let top = &json_of(&api, &format!("/api/comments/movie/{movie}"), None)["data"][0];
         let reply = &json_of(&api, &format!("/api/comments/{}/replies", id(&first)), None)["data"][0];
@@ -128,7 +113,7 @@ fn after_an_upgrade_an_admin_announces_the_accounts_comments_never_heard_of() {
     let admin = api.admin();
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
-    post(&api, &ana, &movie, "Best film ever", None);
+    api.comment(&ana, &movie, "Best film ever", None);
     api.settled();
     let author =
         |api: &Api| json_of(api, &format!("/api/comments/movie/{movie}"), None)["data"][0]["authorName"].clone();
@@ -158,8 +143,8 @@ fn the_author_edits_and_the_author_or_an_admin_deletes_keeping_the_thread() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let (_, bob, _) = api.register("bob@example.com", "bob");
-    let c = post(&api, &ana, &movie, "Gret film", None);
-    let reply = post(&api, &bob, &movie, "Typo!", Some(&id(&c)));
+    let c = api.comment(&ana, &movie, "Gret film", None);
+    let reply = api.comment(&bob, &movie, "Typo!", Some(&id(&c)));
     let path = format!("/api/comments/{}", id(&c));
 
     let edited = api.send("PUT", &path, Some(&ana), Some(&json!({"content": "Great film"})));
@@ -232,7 +217,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     );
     assert_error(&api.get(&format!("{path}?page=0"), None), 400, "validation_failed");
     assert_error(&api.get(&path, Some("bad-token")), 401, "unauthorized");
-    let c = post(&api, &ana, &movie, "ok", None);
+    let c = api.comment(&ana, &movie, "ok", None);
     let moderate = format!("/api/comments/{}/moderate", id(&c));
     assert_error(
         &api.send("PATCH", &moderate, Some(&ana), Some(&json!({"status": "approved"}))),
@@ -256,7 +241,7 @@ fn post_moderation_shows_comments_at_once_and_admins_may_reject() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let (_, bob, _) = api.register("bob@example.com", "bob");
-    let spam = post(&api, &ana, &movie, "buy pills", None);
+    let spam = api.comment(&ana, &movie, "buy pills", None);
     let path = format!("/api/comments/movie/{movie}");
     assert_eq!(api.get(&path, None).json()["pagination"]["total"], 1);
     let r = api.send(
@@ -286,7 +271,7 @@ fn pre_moderation_holds_comments_until_an_admin_approves() {
     let movie = api.movie(&admin, "Alien");
     let (_, ana, _) = api.register("ana@example.com", "ana");
     let (_, bob, _) = api.register("bob@example.com", "bob");
-    let c = post(&api, &ana, &movie, "First!", None);
+    let c = api.comment(&ana, &movie, "First!", None);
     assert_eq!(c["moderationStatus"], "pending");
     let path = format!("/api/comments/movie/{movie}");
     assert_eq!(api.get(&path, None).json()["pagination"]["total"], 0);

@@ -174,6 +174,22 @@ impl Api {
         r.json()["id"].as_str().unwrap().to_owned()
     }
 
+    /// `token`'s comment on `movie` (a reply to `parent`, if given): 201, its JSON.
+    pub fn comment(&self, token: &str, movie: &str, content: &str, parent: Option<&str>) -> Value {
+        let mut body = json!({"content": content});
+        if let Some(p) = parent {
+            body["parentId"] = json!(p);
+        }
+        let r = self.send(
+            "POST",
+            &format!("/api/comments/movie/{movie}"),
+            Some(token),
+            Some(&body),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()
+    }
+
     pub fn admin(&self) -> String {
         self.register(ADMIN_EMAIL, "admin").1
     }
@@ -276,12 +292,7 @@ pub fn the_flows_across_services(api: &Api, admin: &str, ana: &str, bob: &str, s
             Some(&json!({"score": score})),
         ));
     }
-    ok(&api.send(
-        "POST",
-        &format!("/api/comments/movie/{alien}"),
-        Some(ana),
-        Some(&json!({"content": "Loved it"})),
-    ));
+    api.comment(ana, &alien, "Loved it", None);
 
     let rating = |id: &str| {
         let m = json_of(api, &format!("/api/movies/{id}"), None);
