@@ -6,7 +6,8 @@
 //! here, from that cache (`X-Cache: hit`): one component instead of two and
 //! a chained call.
 //!
-//! Around every `/api` request: a rate limit (429), a circuit breaker and a
+//! Around every `/api` request: the route table (404, or 405 with `Allow`),
+//! a rate limit (429), a circuit breaker per service and route group and a
 //! deadline per service call (503), metrics (`GET /metrics`), all in the
 //! gateway's shared counters (`state`); the counting happens after the
 //! response is sent. One JSON log line per request.
@@ -21,13 +22,14 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
 use streamia_clock::Now;
-use streamia_gateway::breaker::{self, Admission, BreakerConfig};
+use streamia_gateway::breaker::{self, Admission, BreakerConfig, Caller};
 use streamia_gateway::counters::{sweep, CounterError, Counters};
 use streamia_gateway::limits::{self, Limit, Scope, Verdict};
 use streamia_gateway::metrics::{self, EventCounts};
+use streamia_gateway::routes::Lookup;
 use streamia_gateway::{
-    content_type_ok, enabled_services, event_admin, resolve, routes, Access, Cors, EventAdmin, Preflight, Route,
-    Service,
+    breaker_name, breakers, content_type_ok, enabled_services, event_admin, resolve, routes, Access, BodyKind, Cors,
+    EventAdmin, Preflight, Route, Service,
 };
 use upstream::Reply;
 
@@ -181,10 +183,23 @@ struct Outcome {
     verdict: Option<Verdict>,
     /// A login's e-mail, counted against its account if the login fails.
     login_email: Option<String>,
-    /// A service call: how the breaker admitted it and whether it failed.
-    upstream: Option<(Service, Admission, bool)>,
+    /// A service call through a breaker, to be recorded.
+    upstream: Option<Guarded>,
     /// A breaker refused the call: `Retry-After`.
     retry_after: Option<u64>,
+    /// 405: the methods the path takes (`Allow`).
+    allow: Option<String>,
+}
+
+/// A service call through its route group's breaker: how it was admitted
+/// and whether it failed.
+struct Guarded {
+    breaker: String,
+    admission: Admission,
+    failed: bool,
+    /// The client's IP when nobody authenticated the call: its failures
+    /// count against that client alone.
+    anonymous_client: Option<String>,
 }
 
 fn log_warning(message: &str) {
@@ -227,6 +242,9 @@ async fn handle(req: Request, out: ResponseOutparam) {
     if let Some(seconds) = outcome.retry_after {
         resp.set_header("retry-after", seconds.to_string());
     }
+    if let Some(allow) = &outcome.allow {
+        resp.set_header("allow", allow.as_str());
+    }
     let status = *resp.status();
     let route = routes::template(&method, &path);
     let micros = started.elapsed().as_micros() as u64;
@@ -265,19 +283,41 @@ fn judge(config: &Config, outcome: &Outcome, status: u16, now_ms: u64) -> Result
     let Some(counters) = config.counters() else {
         return Ok(());
     };
-    if let (Some((service, admission, failed)), Ok(Some(cfg))) = (outcome.upstream, config.breaker()) {
-        if let Some(change) = breaker::record(counters, service.name(), cfg, admission, failed, now_ms)? {
-            let (level, what) = match change {
-                breaker::Transition::Opened { calls, failures } => {
-                    ("warn", format!("opened: {failures} of {calls} calls failed"))
-                }
-                breaker::Transition::Reopened => ("warn", "reopened: the probe failed".to_owned()),
-                breaker::Transition::Closed => ("info", "closed: the probe succeeded".to_owned()),
-            };
+    if let (Some(call), Ok(Some(cfg))) = (&outcome.upstream, config.breaker()) {
+        let caller = match call.anonymous_client {
+            Some(_) => Caller::Anonymous,
+            None => Caller::Accountable,
+        };
+        let change = breaker::record(
+            counters,
+            &call.breaker,
+            cfg,
+            call.admission,
+            call.failed,
+            caller,
+            now_ms,
+        )?;
+        let change = match change {
+            Some(breaker::Transition::Opened { calls, failures }) => {
+                Some(("warn", format!("opened: {failures} of {calls} calls failed")))
+            }
+            Some(breaker::Transition::Reopened) => Some(("warn", "reopened: the probe failed".to_owned())),
+            Some(breaker::Transition::Closed) => Some(("info", "closed: the probe succeeded".to_owned())),
+            None => None,
+        };
+        if let Some((level, what)) = change {
             println!(
                 "{}",
-                serde_json::json!({"level": level, "service": "gateway", "msg": "circuit breaker", "upstream": service.name(), "change": what})
+                serde_json::json!({"level": level, "service": "gateway", "msg": "circuit breaker", "breaker": call.breaker, "change": what})
             );
+        }
+        if let (Some(client), true) = (&call.anonymous_client, call.failed) {
+            if breaker::client_failed(counters, &call.breaker, client, cfg, now_ms)? {
+                println!(
+                    "{}",
+                    serde_json::json!({"level": "warn", "service": "gateway", "msg": "circuit breaker", "breaker": call.breaker, "client": client, "change": "opened for one anonymous client: its calls kept failing"})
+                );
+            }
         }
     }
     if let (Some(email), 401) = (&outcome.login_email, status) {
@@ -320,8 +360,16 @@ async fn serve(
 ) -> Result<Response, ApiError> {
     let path = req.path().to_owned();
     if *req.method() == Method::Options {
-        return preflight(config, ctx, &req);
+        return options(config, ctx, &req, outcome);
     }
+    let found = match routes::lookup(&req.method().to_string(), &path) {
+        Lookup::Found(route) => Some(route),
+        Lookup::MethodNotAllowed { allow } => {
+            outcome.allow = Some(allow);
+            return Err(ApiError::MethodNotAllowed);
+        }
+        Lookup::NotFound => None,
+    };
     if let Some(rest) = path.strip_prefix("/health") {
         return health(config, ctx, rest, now_ms).await;
     }
@@ -332,15 +380,13 @@ async fn serve(
         return Err(ApiError::NotFound(format!("no route for {} {path}", req.method())));
     }
     rate_limit(config, &req, outcome, now_ms)?;
+    if found.is_none() {
+        return Err(ApiError::NotFound(format!("no route for {} {path}", req.method())));
+    }
     if path == "/api/openapi.json" {
-        return match *req.method() {
-            Method::Get | Method::Head => Ok(streamia_api::json_bytes(
-                200,
-                OPENAPI.as_bytes().to_vec(),
-                &ctx.request_id,
-            )),
-            _ => Err(ApiError::MethodNotAllowed),
-        };
+        let year = streamia_movies::domain::year_of(Now::system().unix());
+        let document = streamia_gateway::openapi::served(OPENAPI, year).map_err(ApiError::internal)?;
+        return Ok(streamia_api::json_bytes(200, document.into_bytes(), &ctx.request_id));
     }
     if path == "/api/admin/migrate" {
         return fan_out(config, ctx, &req, Pass::Migrate).await;
@@ -420,6 +466,19 @@ fn rate_limit(config: &Config, req: &Request, outcome: &mut Outcome, now_ms: u64
     Ok(())
 }
 
+/// `OPTIONS`: a browser's CORS preflight (it names the method it wants,
+/// `Access-Control-Request-Method`), or else the methods the path takes
+/// (204 with `Allow`).
+fn options(config: &Config, ctx: &Ctx, req: &Request, outcome: &mut Outcome) -> Result<Response, ApiError> {
+    if header(req, "access-control-request-method").is_some() {
+        return preflight(config, ctx, req);
+    }
+    let allow = routes::allowed(req.path())
+        .ok_or_else(|| ApiError::NotFound(format!("no route for OPTIONS {}", req.path())))?;
+    outcome.allow = Some(allow);
+    Ok(ctx.no_content())
+}
+
 fn preflight(config: &Config, ctx: &Ctx, req: &Request) -> Result<Response, ApiError> {
     match config
         .cors()?
@@ -468,7 +527,8 @@ async fn dead_letters(
     let route = Route {
         service,
         access: Access::Authenticated,
-        body: streamia_gateway::BodyKind::Json,
+        body: BodyKind::Json,
+        group: routes::OPERATIONS,
     };
     forward_to(config, ctx, req, route, path, outcome, now_ms).await
 }
@@ -497,9 +557,6 @@ impl Pass {
 /// variable; unset, only admins may) or an admin's token; 503 `degraded`
 /// unless every service answered 200.
 async fn fan_out(config: &Config, ctx: &Ctx, req: &Request, pass: Pass) -> Result<Response, ApiError> {
-    if *req.method() != Method::Post {
-        return Err(ApiError::MethodNotAllowed);
-    }
     let token =
         streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let relay_token = spin_sdk::variables::get("relay_token").unwrap_or_default();
@@ -566,8 +623,52 @@ fn unavailable(service: Service, why: &str) -> ApiError {
     }
 }
 
-/// [`forward`] to `path` on the service, through its circuit breaker and
-/// within the upstream deadline.
+/// How the breakers admit a call on `route`: its route group's breaker,
+/// shared by everyone; for a call nobody authenticated, also that client's
+/// own (its failures count against it alone). `None`: breakers are off or
+/// their state is unreadable (then the call goes through).
+fn admit(
+    config: &Config,
+    req: &Request,
+    route: Route,
+    outcome: &Outcome,
+    now_ms: u64,
+) -> Result<Option<Guarded>, ApiError> {
+    let (Some(cfg), Some(counters)) = (config.breaker()?, config.counters()) else {
+        return Ok(None);
+    };
+    if route.group == routes::OPERATIONS {
+        return Ok(None);
+    }
+    let name = route.breaker();
+    let anonymous_client = match outcome.claims {
+        Some(_) => None,
+        None => Some(limits::client_ip(
+            header(req, "spin-client-addr"),
+            header(req, "x-forwarded-for"),
+            config.number("trusted_proxy_hops")?,
+        )),
+    };
+    let admitted = breaker::admit(counters, &name, cfg, now_ms).and_then(|shared| match (&anonymous_client, shared) {
+        (Some(client), Admission::Closed) => breaker::admit_client(counters, &name, client, cfg, now_ms),
+        _ => Ok(shared),
+    });
+    match admitted {
+        Ok(admission) => Ok(Some(Guarded {
+            breaker: name,
+            admission,
+            failed: false,
+            anonymous_client,
+        })),
+        Err(e) => {
+            log_warning(&format!("breaker not checked: {e}"));
+            Ok(None)
+        }
+    }
+}
+
+/// [`forward`] to `path` on the service, through its route group's circuit
+/// breaker and within the upstream deadline.
 async fn forward_to(
     config: &Config,
     ctx: &Ctx,
@@ -602,21 +703,19 @@ async fn forward_to(
     let base = config
         .url(route.service)?
         .ok_or_else(|| unavailable(route.service, "is not deployed"))?;
-    let admission = match (config.breaker()?, config.counters()) {
-        (Some(cfg), Some(counters)) => {
-            breaker::admit(counters, route.service.name(), cfg, now_ms).unwrap_or_else(|e| {
-                log_warning(&format!("breaker not checked: {e}"));
-                Admission::Closed
-            })
-        }
-        _ => Admission::Closed,
-    };
-    if let Admission::Open { retry_after_s } = admission {
-        outcome.retry_after = Some(retry_after_s);
-        return Err(unavailable(
-            route.service,
-            "is failing; calls resume shortly (circuit open)",
-        ));
+    let mut guarded = admit(config, &req, route, outcome, now_ms)?;
+    if let Some(Guarded {
+        admission: Admission::Open { retry_after_s },
+        anonymous_client,
+        ..
+    }) = &guarded
+    {
+        outcome.retry_after = Some(*retry_after_s);
+        let why = match anonymous_client {
+            Some(_) => "did not answer your recent calls of this kind; retry shortly (circuit open for this client)",
+            None => "is failing on calls of this kind; they resume shortly (circuit open)",
+        };
+        return Err(unavailable(route.service, why));
     }
 
     let query = req.query();
@@ -625,8 +724,13 @@ async fn forward_to(
     } else {
         format!("{base}{path}?{query}")
     };
+    // HEAD is served as GET; the host sends the head alone.
+    let method = match req.method() {
+        Method::Head => Method::Get,
+        other => other.clone(),
+    };
     let mut out = Request::builder();
-    out.method(req.method().clone())
+    out.method(method)
         .uri(url)
         .header(request_id::HEADER, ctx.request_id.as_str());
     // X-Cld-*: Cloudinary's notification signature, checked by the movies service.
@@ -647,9 +751,16 @@ async fn forward_to(
         out.header("x-forwarded-for", client.rsplit_once(':').map_or(client, |(ip, _)| ip));
     }
     let out = out.body(req.into_body()).build();
-    let timeout_ms = config.timeout_ms()?;
+    // Uploads wait on the movies service's call to Cloudinary.
+    let timeout_ms = match route.body {
+        BodyKind::Json => config.timeout_ms()?,
+        BodyKind::Upload => config.number("upload_timeout_ms")?,
+    };
     let reply = upstream::send(out, timeout_ms).await;
-    outcome.upstream = Some((route.service, admission, reply.failed()));
+    if let Some(guarded) = guarded.as_mut() {
+        guarded.failed = upstream::failed(&reply);
+    }
+    outcome.upstream = guarded;
     match reply {
         Reply::Answered(resp) => Ok(pass_back(resp)),
         Reply::Unreachable(e) => {
@@ -715,18 +826,20 @@ async fn health(config: &Config, ctx: &Ctx, rest: &str, now_ms: u64) -> Result<R
         "/ready" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
         "" => {
             let mut services = serde_json::Map::new();
-            let mut breakers = serde_json::Map::new();
             let mut all_ok = true;
             for service in config.enabled()? {
                 let ok = probe(config, *service).await.is_ok_and(|(status, _)| status == 200);
                 all_ok &= ok;
                 services.insert(service.name().into(), (if ok { "ok" } else { "unavailable" }).into());
-                if let Some(state) = breaker_state(config, *service, now_ms) {
-                    breakers.insert(
-                        service.name().into(),
-                        serde_json::json!({"state": state.state, "calls": state.calls, "failures": state.failures}),
-                    );
-                }
+            }
+            // A breaker not closed refuses some calls: degraded.
+            let mut breakers = serde_json::Map::new();
+            for (service, group, state) in breaker_states(config, now_ms)? {
+                all_ok &= state.state == "closed";
+                breakers.insert(
+                    breaker_name(service, group),
+                    serde_json::json!({"state": state.state, "calls": state.calls, "failures": state.failures}),
+                );
             }
             let body = serde_json::json!({
                 "status": if all_ok { "ok" } else { "degraded" },
@@ -751,10 +864,24 @@ async fn health(config: &Config, ctx: &Ctx, rest: &str, now_ms: u64) -> Result<R
     }
 }
 
-/// A service's breaker now; `None` when breakers are off or the state is unreadable.
-fn breaker_state(config: &Config, service: Service, now_ms: u64) -> Option<breaker::BreakerState> {
-    let cfg = config.breaker().ok()??;
-    breaker::state(config.counters()?, service.name(), cfg, now_ms).ok()
+/// Every breaker of the enabled services now (none when breakers are off
+/// or their state is unreadable).
+fn breaker_states(
+    config: &Config,
+    now_ms: u64,
+) -> Result<Vec<(Service, &'static str, breaker::BreakerState)>, ApiError> {
+    let (Some(cfg), Some(counters)) = (config.breaker()?, config.counters()) else {
+        return Ok(Vec::new());
+    };
+    let enabled = config.enabled()?;
+    let mut states = Vec::new();
+    for (service, group) in breakers().into_iter().filter(|(s, _)| enabled.contains(s)) {
+        match breaker::state(counters, &breaker_name(service, group), cfg, now_ms) {
+            Ok(state) => states.push((service, group, state)),
+            Err(e) => log_warning(&format!("breaker state unreadable: {e}")),
+        }
+    }
+    Ok(states)
 }
 
 /// A service's `/health/ready`: its status and body.
@@ -772,20 +899,18 @@ async fn probe(config: &Config, service: Service) -> Result<(u16, Vec<u8>), ApiE
 
 /// `GET /metrics` (Bearer `metrics_token`): the Prometheus text format.
 async fn metrics_route(config: &Config, ctx: &Ctx, req: &Request, now_ms: u64) -> Result<Response, ApiError> {
-    if !matches!(*req.method(), Method::Get | Method::Head) {
-        return Err(ApiError::MethodNotAllowed);
-    }
     if !config.metrics_on()? {
         return Err(ApiError::NotFound("metrics are off (metrics = \"off\")".into()));
     }
+    // No credentials: 401 (with `WWW-Authenticate`), whether or not a token is set.
+    let token =
+        streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     let expected = var("metrics_token")?;
     if expected.is_empty() {
         return Err(ApiError::Forbidden(
             "metrics are shown only with a token: set the metrics_token variable".into(),
         ));
     }
-    let token =
-        streamia_auth::bearer(header(req, "authorization")).map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     if !streamia_auth::secret_matches(token, &expected) {
         return Err(ApiError::Forbidden("this token may not read the metrics".into()));
     }
@@ -793,12 +918,12 @@ async fn metrics_route(config: &Config, ctx: &Ctx, req: &Request, now_ms: u64) -
         code: "state_unavailable",
         message: format!("the gateway's key-value store {:?} is not available", state::STORE),
     })?;
-    let mut breakers = Vec::new();
+    let breakers: Vec<(&str, &str, breaker::BreakerState)> = breaker_states(config, now_ms)?
+        .into_iter()
+        .map(|(service, group, state)| (service.name(), group, state))
+        .collect();
     let mut events = Vec::new();
     for service in config.enabled()? {
-        if let Some(state) = breaker_state(config, *service, now_ms) {
-            breakers.push((service.name(), state));
-        }
         if let Ok((200, body)) = probe(config, *service).await {
             if let Ok(health) = serde_json::from_slice::<serde_json::Value>(&body) {
                 events.push((service.name(), event_counts(&health["events"])));

@@ -5,12 +5,14 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
-use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
+use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
+use streamia_movies::breaker::{self, CloudinaryBreaker};
 use streamia_movies::cache::Lookup;
 use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, Stored, FOLDER};
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
 use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
+use streamia_spin::deadline::{self, Reply};
 use streamia_spin::{require_admin, Call, Consumer, Service};
 
 const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
@@ -33,12 +35,49 @@ fn cloudinary(call: &Call<'_>) -> Result<Option<Cloudinary>, ApiError> {
     ))
 }
 
-/// Media routes need Cloudinary: 503 `media_not_configured` without it.
+/// Media routes need Cloudinary: 503 `media_not_configured` without it (a
+/// missing dependency, named, so the gateway does not count it as this
+/// service failing).
 fn media_store(call: &Call<'_>) -> Result<Cloudinary, ApiError> {
-    cloudinary(call)?.ok_or_else(|| ApiError::Unavailable {
+    cloudinary(call)?.ok_or_else(|| ApiError::DependencyUnavailable {
+        dependency: breaker::NAME,
         code: "media_not_configured",
         message: "media uploads are not configured (cloudinary_* variables)".into(),
+        retry_after: None,
     })
+}
+
+/// The service's breaker around Cloudinary, and how long a call to it may take.
+fn cloudinary_breaker<'a>(call: &Call<'a>) -> Result<(CloudinaryBreaker<'a>, u64), ApiError> {
+    let text = call.variable("cloudinary_timeout_ms")?;
+    let timeout_ms = text.trim().parse().map_err(|_| ApiError::Unavailable {
+        code: "misconfigured",
+        message: format!("the movies service is misconfigured (cloudinary_timeout_ms: {text:?} is not a number)"),
+    })?;
+    let breaker = CloudinaryBreaker {
+        db: call.db,
+        config: breaker::config(timeout_ms),
+        now_ms: call.now.unix_ms().max(0) as u64,
+    };
+    Ok((breaker, timeout_ms))
+}
+
+/// A call to Cloudinary through the breaker and within its deadline: the
+/// answer, or why there is none (for the log). Refused at once (503
+/// `media_unavailable`) while the breaker is open.
+async fn call_cloudinary(call: &Call<'_>, req: Request) -> Result<Result<Response, String>, ApiError> {
+    let (breaker, timeout_ms) = cloudinary_breaker(call)?;
+    let admission = breaker.admit()?;
+    let (answer, failed) = match deadline::send(req, timeout_ms).await {
+        Reply::Answered(resp) => {
+            let failed = breaker::answer_failed(*resp.status());
+            (Ok(resp), failed)
+        }
+        Reply::Unreachable(e) => (Err(e.to_string()), true),
+        Reply::TimedOut => (Err(format!("no answer within {timeout_ms} ms")), true),
+    };
+    breaker.record(admission, failed);
+    Ok(answer)
 }
 
 /// Writes are for admins; the token is checked here as well as at the gateway.
@@ -106,7 +145,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let assets = movies.delete(id)?;
             if let Some(cloud) = cloudinary(call)? {
                 for (kind, public_id) in assets {
-                    destroy(ctx, &cloud, kind, &public_id, now).await;
+                    destroy(call, &cloud, kind, &public_id, now).await;
                 }
             }
             Ok(ctx.no_content())
@@ -137,7 +176,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
                 mime: poster.mime,
                 bytes: &poster.bytes,
             };
-            let stored = upload(ctx, &cloud, &file, now).await?;
+            let stored = upload(call, &cloud, &file, now).await?;
             Ok(ctx.json(200, &movies.set_poster(id, &stored.secure_url, &stored.public_id)?))
         }
         // POST /api/movies/{id}/subtitles (admin): multipart `file` (.vtt or
@@ -157,7 +196,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
                 name,
                 bytes: &track.bytes,
             };
-            let stored = upload(ctx, &cloud, &file, now).await?;
+            let stored = upload(call, &cloud, &file, now).await?;
             let movie = movies.put_subtitle(id, &track.language, &stored.secure_url, &stored.public_id)?;
             Ok(ctx.json(201, &movie))
         }
@@ -199,16 +238,20 @@ struct File<'a> {
     bytes: &'a [u8],
 }
 
-/// A signed server-side upload; Cloudinary down or refusing is 503.
-async fn upload(ctx: &Ctx, cloud: &Cloudinary, file: &File<'_>, now: i64) -> Result<Stored, ApiError> {
+/// A signed server-side upload; Cloudinary down or refusing is 503
+/// `media_unavailable`, naming it.
+async fn upload(call: &Call<'_>, cloud: &Cloudinary, file: &File<'_>, now: i64) -> Result<Stored, ApiError> {
+    let ctx = call.ctx;
     let unavailable = |why: String| {
         eprintln!(
             "request {}: Cloudinary upload of {}: {why}",
             ctx.request_id, file.public_id
         );
-        ApiError::Unavailable {
+        ApiError::DependencyUnavailable {
+            dependency: breaker::NAME,
             code: "media_unavailable",
             message: "the media store did not take the file; try again".into(),
+            retry_after: None,
         }
     };
     let boundary = format!(
@@ -223,15 +266,13 @@ async fn upload(ctx: &Ctx, cloud: &Cloudinary, file: &File<'_>, now: i64) -> Res
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .body(body)
         .build();
-    let resp: Response = spin_sdk::http::send(out)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    let resp = call_cloudinary(call, out).await?.map_err(unavailable)?;
     Stored::from_answer(*resp.status(), resp.body()).map_err(unavailable)
 }
 
-/// Best effort: a movie is deleted even when Cloudinary is unreachable; the
-/// orphaned asset is logged for an operator.
-async fn destroy(ctx: &Ctx, cloud: &Cloudinary, kind: &str, public_id: &str, now: i64) {
+/// Best effort: a movie is deleted even when Cloudinary is unreachable (or
+/// its breaker open); the orphaned asset is logged for an operator.
+async fn destroy(call: &Call<'_>, cloud: &Cloudinary, kind: &str, public_id: &str, now: i64) {
     let form: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(cloud.destroy_form(public_id, now))
         .finish();
@@ -241,13 +282,14 @@ async fn destroy(ctx: &Ctx, cloud: &Cloudinary, kind: &str, public_id: &str, now
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .build();
-    let failure = match spin_sdk::http::send::<_, Response>(out).await {
-        Ok(resp) if (200..300).contains(resp.status()) => return,
-        Ok(resp) => format!("status {}", resp.status()),
-        Err(e) => e.to_string(),
+    let failure = match call_cloudinary(call, out).await {
+        Ok(Ok(resp)) if (200..300).contains(resp.status()) => return,
+        Ok(Ok(resp)) => format!("status {}", resp.status()),
+        Ok(Err(why)) => why,
+        Err(refused) => refused.to_string(),
     };
     eprintln!(
         "request {}: destroying {kind} {public_id} on Cloudinary: {failure}",
-        ctx.request_id
+        call.ctx.request_id
     );
 }

@@ -360,15 +360,22 @@ function commentItem(c) {
   return li;
 }
 
+// The API's rule for a username (docs/openapi.json, Username).
+const USERNAME = { required: true, autocomplete: "username", pattern: "\\s*[A-Za-z0-9_.\\-]{3,30}\\s*" };
+const USERNAME_RULE = "3 to 30 letters (a-z, A-Z), digits, '_', '.' or '-'.";
+
 function authForm(kind, render) {
   const register = kind === "register";
   render(form({ class: "narrow" }, async (data) => {
-    const s = await api("POST", register ? "/api/users/register" : "/api/users/login", Object.fromEntries(data));
+    const body = Object.fromEntries(data);
+    if (register) body.username = body.username.trim();
+    const s = await api("POST", register ? "/api/users/register" : "/api/users/login", body);
     session.set({ user: s.user, accessToken: s.accessToken, refreshToken: s.refreshToken });
     go("#/", register ? `Welcome to Streamia, ${s.user.username}.` : null);
   }, el("h1", {}, register ? "Create an account" : "Sign in"),
     field("email", "E-mail", { type: "email", required: true, autocomplete: "email" }),
-    register ? field("username", "Username", { required: true, autocomplete: "username" }) : null,
+    register ? field("username", "Username", USERNAME) : null,
+    register ? el("p", { class: "muted" }, USERNAME_RULE) : null,
     field("password", "Password", { type: "password", required: true, minlength: register ? 8 : null,
       autocomplete: register ? "new-password" : "current-password" }),
     register ? el("p", { class: "muted" }, "At least 8 characters.") : null,
@@ -445,13 +452,13 @@ async function profilePage(params, render) {
         : el("p", {}, "None yet: a movie's page has its rating form.")),
     form({ class: "narrow" }, async (data) => {
       const changed = {};
-      for (const k of ["username", "email"]) if (data.get(k) !== me[k]) changed[k] = data.get(k);
+      for (const k of ["username", "email"]) if (data.get(k).trim() !== me[k]) changed[k] = data.get(k).trim();
       if (!Object.keys(changed).length) return notice("Nothing to save: your details are as they were.");
       const user = await api("PATCH", "/api/users/me", changed);
       session.set({ ...session.get(), user });
       go("#/profile", "Your details are saved.");
     }, el("h2", {}, "Your details"),
-      field("username", "Username", { required: true, value: me.username, autocomplete: "username" }),
+      field("username", "Username", { ...USERNAME, value: me.username }),
       field("email", "E-mail", { type: "email", required: true, value: me.email, autocomplete: "email" }),
       el("p", {}, el("button", { type: "submit" }, "Save details"))),
     form({ class: "narrow" }, async (data, node) => {

@@ -83,9 +83,23 @@ pub enum ApiError {
     /// 429 `rate_limited`, with `Retry-After`.
     #[error("too many requests; retry after {retry_after} s")]
     TooManyRequests { retry_after: u64 },
-    /// 503 with a code (`service_unavailable`, `media_not_configured`, …).
+    /// 503 with a code (`service_unavailable`, `misconfigured`, …): this
+    /// service cannot serve.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// 503 with a code (`media_not_configured`, `media_unavailable`, …): a
+    /// dependency of a healthy service (`dependency`: Cloudinary, the movies
+    /// service) is not configured or not answering. Sent with
+    /// [`DEPENDENCY_HEADER`], so that the gateway does not count the answer
+    /// against the service's circuit breaker (and drops the header).
+    #[error("{message}")]
+    DependencyUnavailable {
+        dependency: &'static str,
+        code: &'static str,
+        message: String,
+        /// `Retry-After`, when the service knows (its own breaker is open).
+        retry_after: Option<u64>,
+    },
     /// 503 `busy`, with `Retry-After`: the database stayed locked by other writers.
     #[error("the service is busy; retry shortly")]
     Busy,
@@ -93,6 +107,10 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(String),
 }
+
+/// Names the dependency behind a [`ApiError::DependencyUnavailable`] 503:
+/// between a service and the gateway only.
+pub const DEPENDENCY_HEADER: &str = "streamia-dependency";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -174,7 +192,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::Unprocessable { .. } => 422,
             ApiError::TooManyRequests { .. } => 429,
-            ApiError::Unavailable { .. } | ApiError::Busy => 503,
+            ApiError::Unavailable { .. } | ApiError::DependencyUnavailable { .. } | ApiError::Busy => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -194,6 +212,7 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable { code, .. } => code,
+            ApiError::DependencyUnavailable { code, .. } => code,
             ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal_error",
         }
@@ -233,6 +252,16 @@ impl ApiError {
             }
             ApiError::Busy => {
                 resp.set_header("retry-after", "1");
+            }
+            ApiError::DependencyUnavailable {
+                dependency,
+                retry_after,
+                ..
+            } => {
+                resp.set_header(DEPENDENCY_HEADER, *dependency);
+                if let Some(seconds) = retry_after {
+                    resp.set_header("retry-after", seconds.to_string());
+                }
             }
             ApiError::Unauthorized(_) | ApiError::InvalidCredentials => {
                 resp.set_header("www-authenticate", "Bearer");
@@ -275,6 +304,28 @@ mod tests {
         let resp = ApiError::TooManyRequests { retry_after: 7 }.to_response("r");
         assert_eq!(*resp.status(), 429);
         assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("7"));
+    }
+
+    #[test]
+    fn a_missing_dependency_is_a_503_that_names_it_for_the_gateway() {
+        let e = ApiError::DependencyUnavailable {
+            dependency: "cloudinary",
+            code: "media_unavailable",
+            message: "the media store is failing".into(),
+            retry_after: Some(12),
+        };
+        let resp = e.to_response("r");
+        assert_eq!((*resp.status(), e.code()), (503, "media_unavailable"));
+        assert_eq!(
+            resp.header(DEPENDENCY_HEADER).and_then(|v| v.as_str()),
+            Some("cloudinary")
+        );
+        assert_eq!(resp.header("retry-after").and_then(|v| v.as_str()), Some("12"));
+        let plain = ApiError::Unavailable {
+            code: "service_unavailable",
+            message: "down".into(),
+        };
+        assert!(plain.to_response("r").header(DEPENDENCY_HEADER).is_none());
     }
 
     #[test]

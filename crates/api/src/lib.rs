@@ -13,9 +13,38 @@ pub mod request_id;
 
 use std::collections::HashMap;
 
-pub use error::{ApiError, FieldError, Validator};
+pub use error::{ApiError, FieldError, Validator, DEPENDENCY_HEADER};
 pub use ids::MovieId;
 pub use page::{Page, Paginated};
+
+/// A JSON number that is a whole number, as JSON Schema's `integer` means
+/// it: `4` and `4.0` are, `4.5`, `"4"` and `true` are not.
+pub fn whole_number(value: &serde_json::Value) -> Option<i64> {
+    if let Some(n) = value.as_i64() {
+        return Some(n);
+    }
+    let f = value.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+/// `#[serde(default, deserialize_with = ...)]` for a field that may be left
+/// out but not sent as null: absent is `None`, null a 400 like any other
+/// value of the wrong type.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `#[serde(deserialize_with = ...)]` for an optional [`whole_number`]
+/// field: null or absent is `None`, any other non-whole value an error.
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value) => whole_number(&value)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{value} is not a whole number"))),
+    }
+}
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -138,7 +167,9 @@ pub fn send_response(out: ResponseOutparam, mut resp: Response) {
 }
 
 /// Read a JSON body: 415 unless it is `application/json`, 413 above `limit`
-/// bytes, 400 with the parser's reason when it does not fit `T`.
+/// bytes, 400 unless it is a JSON object (serde would read a struct from an
+/// array, field by field: `[]` must not pass for `{}`), 400 with the
+/// parser's reason when it does not fit `T`.
 pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
     let content_type = req.header("content-type").and_then(|v| v.as_str()).unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
@@ -150,6 +181,12 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     let body = req.body();
     if body.len() > limit {
         return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest {
+            code: "invalid_json",
+            message: "request body must be a JSON object".into(),
+        });
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
         code: "invalid_json",
@@ -171,6 +208,37 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_what_json_schema_calls_integers() {
+        use serde_json::json;
+        let cases = [
+            (json!(4), Some(4)),
+            (json!(4.0), Some(4)),
+            (json!(-3), Some(-3)),
+            (json!(1e2), Some(100)),
+            (json!(4.5), None),
+            (json!("4"), None),
+            (json!(true), None),
+            (json!(null), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(whole_number(&value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_present_field_may_be_left_out_but_not_sent_as_null() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Profile {
+            #[serde(default, deserialize_with = "present")]
+            name: Option<String>,
+        }
+        let parse = |text: &str| serde_json::from_str::<Profile>(text).map(|p| p.name);
+        assert_eq!(parse("{}").unwrap(), None);
+        assert_eq!(parse(r#"{"name":"ana"}"#).unwrap(), Some("ana".into()));
+        assert!(parse(r#"{"name":null}"#).is_err());
+    }
 
     #[test]
     fn query_strings_are_percent_decoded() {
@@ -202,11 +270,14 @@ mod tests {
             100,
         );
         assert!(ok.is_ok());
-        let cases: [(Option<&str>, &[u8], usize, u16); 4] = [
+        let cases: [(Option<&str>, &[u8], usize, u16); 7] = [
             (None, b"{}", 100, 415),
             (Some("text/plain"), b"{}", 100, 415),
             (Some("application/json"), br#"{"email":"a@b.c"}"#, 5, 413),
             (Some("application/json"), b"{not json", 100, 400),
+            (Some("application/json"), br#"["a@b.c"]"#, 100, 400),
+            (Some("application/json"), b" null", 100, 400),
+            (Some("application/json"), b"", 100, 400),
         ];
         for (ct, body, limit, status) in cases {
             let err = json_body::<Login>(&request(ct, body), limit).unwrap_err();

@@ -7,6 +7,8 @@ use crate::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+/// Beyond any list we keep; bounds the offset a query may ask for.
+pub const MAX_PAGE: u32 = 1_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Page {
@@ -20,9 +22,12 @@ impl Page {
         let page = match page {
             None => 1,
             Some(p) => match p.parse::<u32>() {
-                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
                 _ => {
-                    errors.push(crate::FieldError::new("page", "must be a whole number from 1"));
+                    errors.push(crate::FieldError::new(
+                        "page",
+                        format!("must be a whole number from 1 to {MAX_PAGE}"),
+                    ));
                     1
                 }
             },

@@ -60,7 +60,8 @@ impl Status {
     }
 }
 
-/// Comment text: trimmed, 1 to [`MAX_CONTENT_CHARS`] characters.
+/// Comment text: at most [`MAX_CONTENT_CHARS`] characters as sent, not
+/// only white space; kept trimmed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content(String);
 
@@ -70,7 +71,7 @@ impl Content {
         if text.is_empty() {
             return Err(ApiError::validation("content", "must not be empty"));
         }
-        if text.chars().count() > MAX_CONTENT_CHARS {
+        if value.chars().count() > MAX_CONTENT_CHARS {
             return Err(ApiError::validation(
                 "content",
                 format!("must be at most {MAX_CONTENT_CHARS} characters"),

@@ -118,14 +118,21 @@ impl Comments<'_> {
                 return Err(ApiError::NotFound("movie not found".into()));
             }
             if let Some(parent_id) = parent_id {
-                // A missing parent is the client's mistake; a failing database is not.
+                // A parent this movie does not have breaks a rule of the
+                // domain (422), as a deleted one does; a failing database
+                // is not the client's mistake.
                 let parent = match self.get(viewer, parent_id) {
                     Ok(p) => Some(p).filter(|p| p.movie_id == movie_id),
                     Err(ApiError::NotFound(_)) => None,
                     Err(e) => return Err(e),
                 };
                 match parent {
-                    None => return Err(ApiError::validation("parentId", "is not a comment on this movie")),
+                    None => {
+                        return Err(ApiError::Unprocessable {
+                            code: "parent_not_found",
+                            message: "parentId: this movie has no such comment".into(),
+                        })
+                    }
                     Some(p) if p.is_deleted => return Err(deleted("cannot reply to a deleted comment")),
                     Some(_) => {}
                 }

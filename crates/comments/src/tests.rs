@@ -101,7 +101,11 @@ fn threads_nest_to_any_depth_within_one_movie() {
             Some(&first.id),
         )
         .unwrap_err();
-    assert_eq!(elsewhere.status(), 400, "the parent must be on the same movie");
+    assert_eq!(
+        (elsewhere.status(), elsewhere.code()),
+        (422, "parent_not_found"),
+        "the parent must be on the same movie"
+    );
     let missing = f
         .comments()
         .create(
@@ -111,7 +115,7 @@ fn threads_nest_to_any_depth_within_one_movie() {
             Some("nope"),
         )
         .unwrap_err();
-    assert_eq!(missing.status(), 400);
+    assert_eq!((missing.status(), missing.code()), (422, "parent_not_found"));
 }
 
 #[test]

@@ -15,20 +15,21 @@ pub struct AddFavorite {
     pub note: Option<String>,
 }
 
-/// A note: trimmed, at most [`MAX_NOTE_CHARS`]; blank means none.
+/// A note: at most [`MAX_NOTE_CHARS`] characters as sent; kept trimmed,
+/// and blank means none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note(Option<String>);
 
 impl Note {
     pub fn parse(note: Option<&str>) -> Result<Self, ApiError> {
-        let note = note.map(str::trim).filter(|n| !n.is_empty());
-        match note {
-            Some(n) if n.chars().count() > MAX_NOTE_CHARS => Err(ApiError::Validation(vec![FieldError::new(
+        if note.is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            return Err(ApiError::Validation(vec![FieldError::new(
                 "note",
                 format!("must be at most {MAX_NOTE_CHARS} characters"),
-            )])),
-            _ => Ok(Note(note.map(str::to_owned))),
+            )]));
         }
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        Ok(Note(note.map(str::to_owned)))
     }
 
     pub fn as_deref(&self) -> Option<&str> {

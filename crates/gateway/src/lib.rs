@@ -1,21 +1,24 @@
-//! The gateway's rules, in plain Rust: the route table ([`resolve`]), which
-//! routes are public, body limits, CORS ([`Cors`]), rate limits
-//! ([`limits`]), circuit breakers ([`breaker`]) and metrics ([`metrics`]) over
-//! the gateway's shared [`counters`]. `components/gateway` applies them to
+//! The gateway's rules, in plain Rust: the route table ([`routes`],
+//! [`resolve`]), which routes are public, body limits, CORS ([`Cors`]), rate
+//! limits ([`limits`]), circuit breakers per route group ([`breaker`]) and
+//! metrics ([`metrics`]) over the gateway's shared [`counters`], and the
+//! OpenAPI document as served ([`openapi`]). `components/gateway` applies them to
 //! requests.
 
-pub mod breaker;
 mod cors;
-pub mod counters;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 
 pub use cors::{Cors, Preflight};
+/// The circuit breakers and the counters they, the limits and the metrics
+/// keep, in their own crate: services use them around their dependencies.
+pub use streamia_breaker::{self as breaker, counters};
 
 /// Every service behind the gateway, with its path prefix `/api/<name>/`
 /// (notifications has no API: only its health is reachable, `/health/notifications`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
     Users,
     Movies,
@@ -92,11 +95,45 @@ pub struct Route {
     pub service: Service,
     pub access: Access,
     pub body: BodyKind,
+    /// The route group its calls count against ([`routes::Route::group`]).
+    pub group: &'static str,
 }
 
-/// Which service serves `method path`, and on what terms. `None`: no such
-/// route (JSON 404).
+impl Route {
+    /// The circuit breaker this route's calls go through: its service's and group's.
+    pub fn breaker(&self) -> String {
+        breaker_name(self.service, self.group)
+    }
+}
+
+/// `movies.catalogue`: the breaker of one route group of a service.
+pub fn breaker_name(service: Service, group: &str) -> String {
+    format!("{}.{group}", service.name())
+}
+
+/// Every breaker: each service's route groups, in the route table's order.
+pub fn breakers() -> Vec<(Service, &'static str)> {
+    let mut all: Vec<(Service, &'static str)> = Vec::new();
+    for route in routes::ROUTES {
+        let service = route.template.split('/').nth(2).and_then(Service::parse);
+        if let (Some(service), false) = (
+            service,
+            route.group == routes::GATEWAY || route.group == routes::OPERATIONS,
+        ) {
+            if !all.contains(&(service, route.group)) {
+                all.push((service, route.group));
+            }
+        }
+    }
+    all
+}
+
+/// Which service serves `method path`, and on what terms. `None`: no
+/// service route has this method and path.
 pub fn resolve(method: &str, path: &str) -> Option<Route> {
+    let routes::Lookup::Found(found) = routes::lookup(method, path) else {
+        return None;
+    };
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let ["api", service, rest @ ..] = segs.as_slice() else {
         return None;
@@ -120,6 +157,7 @@ pub fn resolve(method: &str, path: &str) -> Option<Route> {
         service,
         access: if public { Access::Public } else { Access::Authenticated },
         body,
+        group: found.group,
     })
 }
 
@@ -154,6 +192,15 @@ pub fn event_admin(path: &str) -> Option<Result<EventAdmin, String>> {
         },
         _ => Err("no such event admin route".to_owned()),
     })
+}
+
+/// Does a service's answer count against its circuit breaker? Only an
+/// error the service did not choose: a 5xx, unless it is a 503 that names a
+/// missing dependency (`dependency_named`: the service's
+/// [`streamia_api::DEPENDENCY_HEADER`]) — a healthy service's deliberate
+/// answer, as every 4xx is.
+pub fn answer_failed(status: u16, dependency_named: bool) -> bool {
+    status >= 500 && !(status == 503 && dependency_named)
 }
 
 /// `users,movies` → the services deployed with this gateway.
@@ -217,7 +264,8 @@ mod tests {
             ("POST", "/api/users/password/forgot", Some((Service::Users, Public))),
             ("GET", "/api/users/me", Some((Service::Users, Authenticated))),
             ("GET", "/api/users", Some((Service::Users, Authenticated))),
-            ("GET", "/api/users/login", Some((Service::Users, Authenticated))),
+            ("GET", "/api/users/login", None),
+            ("TRACE", "/api/movies", None),
             ("GET", "/api/movies", Some((Service::Movies, Public))),
             ("GET", "/api/movies/123", Some((Service::Movies, Public))),
             ("POST", "/api/movies", Some((Service::Movies, Authenticated))),
@@ -244,6 +292,29 @@ mod tests {
     }
 
     #[test]
+    fn each_route_group_of_a_service_has_its_own_breaker() {
+        let breaker = |method: &str, path: &str| resolve(method, path).unwrap().breaker();
+        assert_eq!(breaker("GET", "/api/movies"), "movies.catalogue");
+        assert_eq!(breaker("GET", "/api/movies/1"), "movies.catalogue");
+        assert_eq!(breaker("POST", "/api/movies/cloudinary/notify"), "movies.media");
+        assert_eq!(breaker("POST", "/api/movies/1/poster"), "movies.media");
+        assert_eq!(breaker("PATCH", "/api/movies/1"), "movies.curation");
+        assert_eq!(breaker("POST", "/api/users/login"), "users.sign-in");
+        assert_eq!(breaker("GET", "/api/users/me"), "users.account");
+        assert_eq!(breaker("GET", "/api/ratings/movie/1/stats"), "ratings.stats");
+        assert_eq!(breaker("POST", "/api/ratings/1"), "ratings.writes");
+        let all = breakers();
+        assert!(all.contains(&(Service::Movies, "media")) && all.contains(&(Service::Comments, "threads")));
+        assert!(
+            all.iter()
+                .all(|(_, g)| *g != routes::GATEWAY && *g != routes::OPERATIONS),
+            "{all:?}"
+        );
+        let unique: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "each breaker once");
+    }
+
+    #[test]
     fn uploads_get_a_larger_limit_and_multipart() {
         let r = resolve("POST", "/api/movies/1/poster").unwrap();
         assert_eq!(r.body, BodyKind::Upload);
@@ -256,6 +327,27 @@ mod tests {
         assert!(content_type_ok(BodyKind::Json, Some("Application/JSON; charset=utf-8")));
         assert!(!content_type_ok(BodyKind::Json, Some("text/plain")));
         assert!(!content_type_ok(BodyKind::Json, None));
+    }
+
+    #[test]
+    fn only_errors_a_service_did_not_choose_count_as_failures() {
+        let cases = [
+            (200, false, false),
+            (404, false, false),
+            (429, false, false),
+            (500, false, true),
+            (502, false, true),
+            (503, false, true),
+            (503, true, false),
+            (500, true, true),
+        ];
+        for (status, dependency_named, failed) in cases {
+            assert_eq!(
+                answer_failed(status, dependency_named),
+                failed,
+                "{status} {dependency_named}"
+            );
+        }
     }
 
     #[test]

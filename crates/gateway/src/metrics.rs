@@ -48,7 +48,8 @@ pub struct EventCounts {
 
 /// Everything `/metrics` shows besides the counters.
 pub struct Scrape<'a> {
-    pub breakers: &'a [(&'a str, BreakerState)],
+    /// Each breaker: its service, its route group and its state.
+    pub breakers: &'a [(&'a str, &'a str, BreakerState)],
     pub events: &'a [(&'a str, EventCounts)],
 }
 
@@ -131,30 +132,33 @@ pub fn render(c: &dyn Counters, scrape: &Scrape<'_>) -> Result<String, CounterEr
         let n = limited.get(scope.name()).copied().unwrap_or(0);
         let _ = writeln!(w, "streamia_rate_limited_total{{scope=\"{}\"}} {n}", scope.name());
     }
-    let _ = writeln!(w, "# HELP streamia_circuit_breaker_open Whether calls to a service are refused (1 open, 0.5 half-open, 0 closed).");
+    let _ = writeln!(w, "# HELP streamia_circuit_breaker_open Whether calls to a service's route group are refused (1 open, 0.5 half-open, 0 closed).");
     let _ = writeln!(w, "# TYPE streamia_circuit_breaker_open gauge");
-    for (service, s) in scrape.breakers {
+    for (service, group, s) in scrape.breakers {
         let open = match s.state {
             "open" => "1",
             "half-open" => "0.5",
             _ => "0",
         };
-        let _ = writeln!(w, "streamia_circuit_breaker_open{{service=\"{service}\"}} {open}");
+        let _ = writeln!(
+            w,
+            "streamia_circuit_breaker_open{{service=\"{service}\",group=\"{group}\"}} {open}"
+        );
     }
     let _ = writeln!(
         w,
-        "# HELP streamia_circuit_breaker_window_calls Calls to a service in the breaker's window, and of them failed."
+        "# HELP streamia_circuit_breaker_window_calls Calls to a service's route group in the breaker's window, and of them failed."
     );
     let _ = writeln!(w, "# TYPE streamia_circuit_breaker_window_calls gauge");
-    for (service, s) in scrape.breakers {
+    for (service, group, s) in scrape.breakers {
         let _ = writeln!(
             w,
-            "streamia_circuit_breaker_window_calls{{service=\"{service}\",outcome=\"all\"}} {}",
+            "streamia_circuit_breaker_window_calls{{service=\"{service}\",group=\"{group}\",outcome=\"all\"}} {}",
             s.calls
         );
         let _ = writeln!(
             w,
-            "streamia_circuit_breaker_window_calls{{service=\"{service}\",outcome=\"failed\"}} {}",
+            "streamia_circuit_breaker_window_calls{{service=\"{service}\",group=\"{group}\",outcome=\"failed\"}} {}",
             s.failures
         );
     }
@@ -217,6 +221,7 @@ mod tests {
         rejected(&c, Scope::Auth).unwrap();
         let breakers = [(
             "movies",
+            "media",
             BreakerState {
                 state: "open",
                 calls: 12,
@@ -252,7 +257,8 @@ mod tests {
             r#"streamia_http_request_duration_seconds_count{route="/api/movies/{id}"} 3"#,
             r#"streamia_rate_limited_total{scope="auth"} 1"#,
             r#"streamia_rate_limited_total{scope="user"} 0"#,
-            r#"streamia_circuit_breaker_open{service="movies"} 1"#,
+            r#"streamia_circuit_breaker_open{service="movies",group="media"} 1"#,
+            r#"streamia_circuit_breaker_window_calls{service="movies",group="media",outcome="failed"} 9"#,
             r#"streamia_events_published_total{service="movies"} 5"#,
             r#"streamia_events_dead_letters{service="movies"} 0"#,
         ] {

@@ -3,81 +3,175 @@
 //! the services' route tables must match (`tests/e2e/tests/openapi.rs`
 //! holds all three together).
 
-/// `(method, path template)`: every public route. A `{name}` segment is a
-/// path parameter.
-pub const ROUTES: &[(&str, &str)] = &[
+/// One public route: its method, its path template (a `{name}` segment is
+/// a path parameter) and the group its calls are guarded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub template: &'static str,
+    /// What the route's service calls count against: a circuit breaker per
+    /// service and group (`movies.catalogue`), so that one kind of call
+    /// failing (media uploads, sign-ins behind the password hash) never
+    /// refuses the others. [`GATEWAY`] for the routes the gateway answers
+    /// itself, [`OPERATIONS`] for the operators' (no breaker: an operator
+    /// must reach a failing service).
+    pub group: &'static str,
+}
+
+/// The routes the gateway answers itself.
+pub const GATEWAY: &str = "gateway";
+/// The operators' dead-letter routes, forwarded to the service named.
+pub const OPERATIONS: &str = "operations";
+
+const fn route(method: &'static str, template: &'static str, group: &'static str) -> Route {
+    Route {
+        method,
+        template,
+        group,
+    }
+}
+
+/// Every public route.
+pub const ROUTES: &[Route] = &[
     // served by the gateway itself
-    ("GET", "/health"),
-    ("GET", "/health/live"),
-    ("GET", "/health/ready"),
-    ("GET", "/health/{service}"),
-    ("GET", "/metrics"),
-    ("GET", "/api/openapi.json"),
-    ("POST", "/api/admin/events/relay"),
-    ("POST", "/api/admin/migrate"),
-    ("GET", "/api/admin/events/{service}/dead-letters"),
-    ("POST", "/api/admin/events/{service}/dead-letters/replay"),
-    ("POST", "/api/admin/events/{service}/dead-letters/{eventId}/replay"),
-    ("DELETE", "/api/admin/events/{service}/dead-letters/{eventId}"),
-    // users
-    ("POST", "/api/users/register"),
-    ("POST", "/api/users/login"),
-    ("POST", "/api/users/refresh"),
-    ("POST", "/api/users/logout"),
-    ("POST", "/api/users/password/forgot"),
-    ("POST", "/api/users/password/reset"),
-    ("GET", "/api/users/me"),
-    ("PATCH", "/api/users/me"),
-    ("DELETE", "/api/users/me"),
-    ("PUT", "/api/users/me/password"),
-    ("GET", "/api/users"),
-    ("PATCH", "/api/users/{id}/role"),
-    ("POST", "/api/users/announce"),
-    // movies
-    ("GET", "/api/movies"),
-    ("POST", "/api/movies"),
-    ("GET", "/api/movies/{id}"),
-    ("PUT", "/api/movies/{id}"),
-    ("PATCH", "/api/movies/{id}"),
-    ("DELETE", "/api/movies/{id}"),
-    ("POST", "/api/movies/{id}/video/upload-signature"),
-    ("POST", "/api/movies/{id}/poster"),
-    ("POST", "/api/movies/{id}/subtitles"),
-    ("POST", "/api/movies/cloudinary/notify"),
+    route("GET", "/health", GATEWAY),
+    route("GET", "/health/live", GATEWAY),
+    route("GET", "/health/ready", GATEWAY),
+    route("GET", "/health/{service}", GATEWAY),
+    route("GET", "/metrics", GATEWAY),
+    route("GET", "/api/openapi.json", GATEWAY),
+    route("POST", "/api/admin/events/relay", GATEWAY),
+    route("POST", "/api/admin/migrate", GATEWAY),
+    route("GET", "/api/admin/events/{service}/dead-letters", OPERATIONS),
+    route("POST", "/api/admin/events/{service}/dead-letters/replay", OPERATIONS),
+    route(
+        "POST",
+        "/api/admin/events/{service}/dead-letters/{eventId}/replay",
+        OPERATIONS,
+    ),
+    route(
+        "DELETE",
+        "/api/admin/events/{service}/dead-letters/{eventId}",
+        OPERATIONS,
+    ),
+    // users: signing in (each a password hash or a token check), the
+    // account itself, administration
+    route("POST", "/api/users/register", "sign-in"),
+    route("POST", "/api/users/login", "sign-in"),
+    route("POST", "/api/users/refresh", "sign-in"),
+    route("POST", "/api/users/logout", "sign-in"),
+    route("POST", "/api/users/password/forgot", "sign-in"),
+    route("POST", "/api/users/password/reset", "sign-in"),
+    route("GET", "/api/users/me", "account"),
+    route("PATCH", "/api/users/me", "account"),
+    route("DELETE", "/api/users/me", "account"),
+    route("PUT", "/api/users/me/password", "account"),
+    route("GET", "/api/users", "admin"),
+    route("PATCH", "/api/users/{id}/role", "admin"),
+    route("POST", "/api/users/announce", "admin"),
+    // movies: catalogue reads, an admin's edits, media (Cloudinary)
+    route("GET", "/api/movies", "catalogue"),
+    route("POST", "/api/movies", "curation"),
+    route("GET", "/api/movies/{id}", "catalogue"),
+    route("PUT", "/api/movies/{id}", "curation"),
+    route("PATCH", "/api/movies/{id}", "curation"),
+    route("DELETE", "/api/movies/{id}", "curation"),
+    route("POST", "/api/movies/{id}/video/upload-signature", "media"),
+    route("POST", "/api/movies/{id}/poster", "media"),
+    route("POST", "/api/movies/{id}/subtitles", "media"),
+    route("POST", "/api/movies/cloudinary/notify", "media"),
     // favorites
-    ("GET", "/api/favorites"),
-    ("POST", "/api/favorites/{movieId}"),
-    ("DELETE", "/api/favorites/{movieId}"),
-    ("GET", "/api/favorites/{movieId}/check"),
-    // ratings
-    ("GET", "/api/ratings/movie/{movieId}/stats"),
-    ("GET", "/api/ratings/user/history"),
-    ("POST", "/api/ratings/{movieId}"),
-    ("GET", "/api/ratings/{movieId}"),
-    ("DELETE", "/api/ratings/{movieId}"),
-    // comments
-    ("GET", "/api/comments/movie/{movieId}"),
-    ("POST", "/api/comments/movie/{movieId}"),
-    ("GET", "/api/comments/pending"),
-    ("GET", "/api/comments/{id}/replies"),
-    ("PUT", "/api/comments/{id}"),
-    ("DELETE", "/api/comments/{id}"),
-    ("PATCH", "/api/comments/{id}/moderate"),
+    route("GET", "/api/favorites", "reads"),
+    route("POST", "/api/favorites/{movieId}", "writes"),
+    route("DELETE", "/api/favorites/{movieId}", "writes"),
+    route("GET", "/api/favorites/{movieId}/check", "reads"),
+    // ratings: the public statistics apart from a person's own
+    route("GET", "/api/ratings/movie/{movieId}/stats", "stats"),
+    route("GET", "/api/ratings/user/history", "reads"),
+    route("POST", "/api/ratings/{movieId}", "writes"),
+    route("GET", "/api/ratings/{movieId}", "reads"),
+    route("DELETE", "/api/ratings/{movieId}", "writes"),
+    // comments: public threads, writes, moderation
+    route("GET", "/api/comments/movie/{movieId}", "threads"),
+    route("POST", "/api/comments/movie/{movieId}", "writes"),
+    route("GET", "/api/comments/pending", "moderation"),
+    route("GET", "/api/comments/{id}/replies", "threads"),
+    route("PUT", "/api/comments/{id}", "writes"),
+    route("DELETE", "/api/comments/{id}", "writes"),
+    route("PATCH", "/api/comments/{id}/moderate", "moderation"),
 ];
 
-/// The route template `method path` matches (`/api/movies/{id}` for
-/// `/api/movies/0192…`); `None` for no public route. A literal segment wins
-/// over a parameter (`/api/comments/pending` is not `/api/comments/{id}`).
-/// HEAD is matched as GET.
-pub fn template(method: &str, path: &str) -> Option<&'static str> {
+/// How a request's method and path meet the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(&'static Route),
+    /// The path is a route's, the method none of them: 405 with `Allow`.
+    MethodNotAllowed {
+        allow: String,
+    },
+    /// No route has this path: 404.
+    NotFound,
+}
+
+/// The route `method path` is (`/api/movies/{id}` for `/api/movies/0192…`).
+/// A literal segment wins over a parameter (`/api/comments/pending` is not
+/// `/api/comments/{id}`). HEAD is served as GET.
+pub fn lookup(method: &str, path: &str) -> Lookup {
     let method = if method == "HEAD" { "GET" } else { method };
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    ROUTES
+    let matching: Vec<(usize, &'static Route)> = ROUTES
         .iter()
-        .filter(|(m, _)| *m == method)
-        .filter_map(|(_, template)| literal_score(template, &segments).map(|score| (score, *template)))
-        .max_by_key(|(score, _)| *score)
-        .map(|(_, template)| template)
+        .filter_map(|route| literal_score(route.template, &segments).map(|score| (score, route)))
+        .collect();
+    let best = |of_method: bool| {
+        matching
+            .iter()
+            .filter(|(_, r)| !of_method || r.method == method)
+            .max_by_key(|(score, _)| *score)
+    };
+    let Some((top_score, _)) = best(false) else {
+        return Lookup::NotFound;
+    };
+    match best(true) {
+        // `DELETE /api/comments/pending` is not `DELETE /api/comments/{id}`:
+        // only the path's own (best-matching) template decides its methods.
+        Some((score, route)) if score == top_score => Lookup::Found(route),
+        _ => {
+            let mut allow: Vec<&str> = Vec::new();
+            for (_, route) in matching.iter().filter(|(score, _)| score == top_score) {
+                let methods: &[&str] = match route.method {
+                    "GET" => &["GET", "HEAD"],
+                    other => &[other],
+                };
+                for method in methods {
+                    if !allow.contains(method) {
+                        allow.push(method);
+                    }
+                }
+            }
+            allow.push("OPTIONS");
+            Lookup::MethodNotAllowed {
+                allow: allow.join(", "),
+            }
+        }
+    }
+}
+
+/// The route template `method path` matches; `None` for no public route.
+pub fn template(method: &str, path: &str) -> Option<&'static str> {
+    match lookup(method, path) {
+        Lookup::Found(route) => Some(route.template),
+        _ => None,
+    }
+}
+
+/// The methods a path takes, for an `OPTIONS` request's `Allow`; `None`
+/// for a path no route has.
+pub fn allowed(path: &str) -> Option<String> {
+    match lookup("OPTIONS", path) {
+        Lookup::MethodNotAllowed { allow } => Some(allow),
+        _ => None,
+    }
 }
 
 /// How many literal segments of `template` match `segments`; `None` when it
@@ -125,10 +219,36 @@ mod tests {
     }
 
     #[test]
+    fn a_known_path_with_another_method_is_405_with_the_methods_it_takes() {
+        let allow = |method: &str, path: &str| match lookup(method, path) {
+            Lookup::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        };
+        let cases = [
+            ("TRACE", "/api/movies", Some("GET, HEAD, POST, OPTIONS")),
+            ("DELETE", "/api/movies", Some("GET, HEAD, POST, OPTIONS")),
+            ("POST", "/api/movies/1", Some("GET, HEAD, PUT, PATCH, DELETE, OPTIONS")),
+            ("PUT", "/health", Some("GET, HEAD, OPTIONS")),
+            ("POST", "/metrics", Some("GET, HEAD, OPTIONS")),
+            // The path's own template decides, not a parameter's that also fits.
+            ("DELETE", "/api/comments/pending", Some("GET, HEAD, OPTIONS")),
+            ("GET", "/api/movies/cloudinary/notify", Some("POST, OPTIONS")),
+            ("TRACE", "/api/nothing", None),
+            ("GET", "/api/movies", None),
+            ("DELETE", "/api/comments/9", None),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(allow(method, path).as_deref(), want, "{method} {path}");
+        }
+        assert_eq!(allowed("/api/favorites/1").as_deref(), Some("POST, DELETE, OPTIONS"));
+        assert_eq!(allowed("/nowhere"), None);
+    }
+
+    #[test]
     fn no_two_routes_share_a_method_and_template() {
         let mut seen = std::collections::HashSet::new();
         for route in ROUTES {
-            assert!(seen.insert(route), "{route:?} twice");
+            assert!(seen.insert((route.method, route.template)), "{route:?} twice");
         }
     }
 }

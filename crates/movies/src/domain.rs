@@ -46,7 +46,10 @@ pub struct MovieFields {
     pub title: Option<String>,
     pub description: Option<String>,
     pub genres: Option<Vec<String>>,
+    /// Whole numbers as JSON Schema's `integer` reads them (`1979.0` too).
+    #[serde(default, deserialize_with = "streamia_api::optional_whole_number")]
     pub release_year: Option<i64>,
+    #[serde(default, deserialize_with = "streamia_api::optional_whole_number")]
     pub duration_minutes: Option<i64>,
     pub director: Option<String>,
     pub cast: Option<Vec<String>>,
@@ -64,14 +67,17 @@ pub struct MovieInput {
     pub cast: Vec<String>,
 }
 
+/// Text as sent is at most `max` characters (the bound the API contract
+/// states), holds something besides white space, and no control character
+/// but a newline; it is kept trimmed.
 fn text(v: &mut Validator, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-    let value = value?.trim();
-    let n = value.chars().count();
-    v.check(if n == 0 {
+    let raw = value?;
+    let value = raw.trim();
+    v.check(if value.is_empty() {
         Err(FieldError::new(field, "must not be empty"))
-    } else if n > max {
+    } else if raw.chars().count() > max {
         Err(FieldError::new(field, format!("must be at most {max} characters")))
-    } else if value.chars().any(|c| c.is_control() && c != '\n') {
+    } else if raw.chars().any(|c| c.is_control() && c != '\n') {
         Err(FieldError::new(field, "must not contain control characters"))
     } else {
         Ok(value.to_owned())
@@ -203,8 +209,13 @@ impl ListQuery {
             }
             Err(e) => return Err(e),
         };
-        let genre = get("genre").map(|g| g.trim().to_owned()).filter(|g| !g.is_empty());
-        if genre.as_ref().is_some_and(|g| g.chars().count() > MAX_NAME) {
+        let genre_sent = get("genre");
+        let genre = genre_sent
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned);
+        if genre_sent.is_some_and(|g| g.chars().count() > MAX_NAME) {
             v.check::<()>(Err(FieldError::new(
                 "genre",
                 format!("must be at most {MAX_NAME} characters"),
@@ -220,8 +231,13 @@ impl ListQuery {
                 ))),
             },
         };
-        let search = get("search").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_TITLE) {
+        let search_sent = get("search");
+        let search = search_sent
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        if search_sent.is_some_and(|s| s.chars().count() > MAX_TITLE) {
             v.check::<()>(Err(FieldError::new(
                 "search",
                 format!("must be at most {MAX_TITLE} characters"),

@@ -8,9 +8,11 @@
 //! [`events`] the rating consumer. Movies' own: [`cache`] (the cache trait,
 //! Spin's key-value store behind it, and the read-through bookkeeping),
 //! [`cloudinary`] (signatures, upload parameters, notifications) and
-//! [`media`] (multipart uploads, posters, subtitles). `components/movies`
-//! wires it to Spin.
+//! [`media`] (multipart uploads, posters, subtitles), [`breaker`] (the
+//! service's circuit breaker around Cloudinary). `components/movies` wires
+//! it to Spin.
 
+pub mod breaker;
 pub mod cache;
 pub mod cloudinary;
 pub mod domain;

@@ -54,6 +54,25 @@ fn field<'a>(parts: &'a [Part], name: &str) -> Option<&'a Part> {
     parts.iter().find(|p| p.name == name)
 }
 
+/// A form holds only the fields its route takes (the API contract says so:
+/// no other property).
+fn only(parts: &[Part], names: &[&str]) -> Result<(), ApiError> {
+    let unknown: Vec<_> = parts
+        .iter()
+        .filter(|p| !names.contains(&p.name.as_str()))
+        .map(|p| {
+            FieldError::new(
+                &p.name,
+                format!("is not a field of this form (it takes {})", names.join(", ")),
+            )
+        })
+        .collect();
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(ApiError::Validation(unknown)),
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub struct Poster {
     pub bytes: Vec<u8>,
@@ -61,8 +80,19 @@ pub struct Poster {
     pub extension: &'static str,
 }
 
+/// A file the form holds that is not what the route takes: a rule of the
+/// domain (422 `unsupported_file`), where a missing field or a malformed
+/// one is a 400.
+fn unsupported(message: &str) -> ApiError {
+    ApiError::Unprocessable {
+        code: "unsupported_file",
+        message: format!("file: {message}"),
+    }
+}
+
 /// The `file` field must be a JPEG, PNG or WebP image (checked by its bytes).
 pub fn poster(parts: &[Part]) -> Result<Poster, ApiError> {
+    only(parts, &["file"])?;
     let file = field(parts, "file").ok_or_else(|| ApiError::validation("file", "is required"))?;
     if file.bytes.len() > MAX_POSTER_BYTES {
         return Err(ApiError::PayloadTooLarge {
@@ -77,10 +107,7 @@ pub fn poster(parts: &[Part]) -> Result<Poster, ApiError> {
     } else if b.len() > 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
         ("image/webp", "webp")
     } else {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "file",
-            "must be a JPEG, PNG or WebP image",
-        )]));
+        return Err(unsupported("must be a JPEG, PNG or WebP image"));
     };
     Ok(Poster {
         bytes: file.bytes.clone(),
@@ -96,21 +123,20 @@ pub struct SubtitleFile {
     pub language: String,
 }
 
-/// `ab`, `abc`, or with a region or script: `pt-BR`, `zh-Hant`.
+/// `ab`, `abc`, or with a region or script: `pt-BR`, `zh-Hant`
+/// (`^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$`).
 pub fn language_code(raw: &str) -> Option<String> {
-    let (lang, rest) = raw
-        .trim()
-        .split_once('-')
-        .map_or((raw.trim(), None), |(l, r)| (l, Some(r)));
+    let (lang, rest) = raw.split_once('-').map_or((raw, None), |(l, r)| (l, Some(r)));
     let lang_ok = (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase());
     let rest_ok = rest.is_none_or(|r| (2..=4).contains(&r.len()) && r.chars().all(|c| c.is_ascii_alphanumeric()));
-    (lang_ok && rest_ok).then(|| raw.trim().to_owned())
+    (lang_ok && rest_ok).then(|| raw.to_owned())
 }
 
 /// The `file` field must be a UTF-8 `.vtt` (starting `WEBVTT`) or `.srt`
 /// file; `language` a language code. An `.srt` is stored as WebVTT, the
 /// only format a browser's `<track>` plays.
 pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
+    only(parts, &["file", "language"])?;
     let mut errors = Vec::new();
     let language = field(parts, "language")
         .and_then(|p| std::str::from_utf8(&p.bytes).ok())
@@ -122,47 +148,35 @@ pub fn subtitle(parts: &[Part]) -> Result<SubtitleFile, ApiError> {
         ));
     }
     let file = field(parts, "file");
+    if file.is_none() {
+        errors.push(FieldError::new("file", "is required"));
+    }
+    let (Some(language), Some(file), true) = (language, file, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
     let extension = file
-        .and_then(|f| f.file_name.as_deref())
+        .file_name
+        .as_deref()
         .and_then(|n| n.rsplit_once('.'))
         .map(|(_, e)| e.to_ascii_lowercase());
-    let webvtt = match (file, extension.as_deref()) {
-        (None, _) => {
-            errors.push(FieldError::new("file", "is required"));
-            None
-        }
-        (Some(f), Some(ext @ ("vtt" | "srt"))) => {
-            if f.bytes.len() > MAX_SUBTITLE_BYTES {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: MAX_SUBTITLE_BYTES,
-                });
-            }
-            match std::str::from_utf8(&f.bytes) {
-                Ok(text) if ext == "vtt" && !text.trim_start_matches('\u{feff}').starts_with("WEBVTT") => {
-                    errors.push(FieldError::new("file", "a .vtt file must start with WEBVTT"));
-                    None
-                }
-                Ok(text) if text.trim().is_empty() => {
-                    errors.push(FieldError::new("file", "is empty"));
-                    None
-                }
-                Ok(text) if ext == "srt" => Some(srt_to_webvtt(text).into_bytes()),
-                Ok(_) => Some(f.bytes.clone()),
-                Err(_) => {
-                    errors.push(FieldError::new("file", "must be UTF-8 text"));
-                    None
-                }
-            }
-        }
-        (Some(_), _) => {
-            errors.push(FieldError::new("file", "must be a .vtt or .srt file"));
-            None
-        }
+    let Some(ext @ ("vtt" | "srt")) = extension.as_deref() else {
+        return Err(unsupported("must be a .vtt or .srt file"));
     };
-    match (language, webvtt) {
-        (Some(language), Some(bytes)) if errors.is_empty() => Ok(SubtitleFile { bytes, language }),
-        _ => Err(ApiError::Validation(errors)),
+    if file.bytes.len() > MAX_SUBTITLE_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_SUBTITLE_BYTES,
+        });
     }
+    let bytes = match std::str::from_utf8(&file.bytes) {
+        Ok(text) if ext == "vtt" && !text.trim_start_matches('\u{feff}').starts_with("WEBVTT") => {
+            return Err(unsupported("a .vtt file must start with WEBVTT"))
+        }
+        Ok(text) if text.trim().is_empty() => return Err(unsupported("is empty")),
+        Ok(text) if ext == "srt" => srt_to_webvtt(text).into_bytes(),
+        Ok(_) => file.bytes.clone(),
+        Err(_) => return Err(unsupported("must be UTF-8 text")),
+    };
+    Ok(SubtitleFile { bytes, language })
 }
 
 /// SubRip as WebVTT: the header, and cue times with a dot before the
@@ -243,11 +257,18 @@ mod tests {
             poster(&form(&[], "evil.jpg", b"<script>alert(1)</script>"))
                 .unwrap_err()
                 .status(),
-            400
+            422,
+            "not an image: a well-formed form with a file the route does not take"
         );
         let big = vec![0xFF; MAX_POSTER_BYTES + 1];
         assert_eq!(poster(&form(&[], "big.jpg", &big)).unwrap_err().status(), 413);
         assert_eq!(poster(&[]).unwrap_err().status(), 400);
+        let extra = form(&[("caption", "x".into())], "p.jpg", &[0xFF, 0xD8, 0xFF, 0xE0]);
+        assert_eq!(
+            poster(&extra).unwrap_err().status(),
+            400,
+            "a field the form does not take"
+        );
     }
 
     #[test]
@@ -264,21 +285,23 @@ mod tests {
             "WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nOi\n",
             "an .srt is stored as WebVTT"
         );
-        for (lang, name, body) in [
-            ("", "x.vtt", &b"WEBVTT\n"[..]),
-            ("english", "x.vtt", b"WEBVTT\n"),
-            ("en", "x.txt", b"hello"),
-            ("en", "x.vtt", b"not a vtt"),
-            ("en", "x.srt", &[0xFF, 0xFE, 0x00][..]),
+        for (lang, name, body, status) in [
+            ("", "x.vtt", &b"WEBVTT\n"[..], 400),
+            ("english", "x.vtt", b"WEBVTT\n", 400),
+            (" en", "x.vtt", b"WEBVTT\n", 400),
+            ("en", "x.txt", b"hello", 422),
+            ("en", "x.vtt", b"not a vtt", 422),
+            ("en", "x.srt", &[0xFF, 0xFE, 0x00][..], 422),
         ] {
             assert_eq!(
                 subtitle(&form(&[("language", lang.into())], name, body))
                     .unwrap_err()
                     .status(),
-                400,
+                status,
                 "{lang} {name}"
             );
         }
+        assert_eq!(subtitle(&[]).unwrap_err().status(), 400, "no fields");
     }
 
     #[test]

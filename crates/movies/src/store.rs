@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
-use streamia_db::{Db, Row};
+use streamia_db::{Db, DbError, Row};
 
 use crate::domain::{Movie, Subtitle};
 
@@ -22,6 +22,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::consumer_schema!("movies"),
     // Failed tries and dead letters of the events this service consumes.
     &streamia_events::dead_letter_schema!("movies"),
+    // The breaker around Cloudinary (crate::breaker).
+    &["CREATE TABLE movies_counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"],
 ];
 
 pub(crate) const COLUMNS: &str =
@@ -97,4 +99,33 @@ pub fn find(db: &dyn Db, id: &str) -> Result<Option<Movie>, ApiError> {
         &[id.into()],
     )?;
     rows.first().map(|r| movie_from(&r)).transpose()
+}
+
+/// Adds `delta` to a counter of the Cloudinary breaker (a missing one is 0)
+/// in one statement, so concurrent requests never lose a count.
+pub(crate) fn add_to_counter(db: &dyn Db, key: &str, delta: i64) -> Result<i64, DbError> {
+    let rows = db.execute(
+        "INSERT INTO movies_counters (key, value) VALUES (?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING value",
+        &[key.into(), delta.into()],
+    )?;
+    rows.first()
+        .map(|r| r.int("value"))
+        .transpose()
+        .map(|v| v.unwrap_or(delta))
+}
+
+pub(crate) fn counter(db: &dyn Db, key: &str) -> Result<i64, DbError> {
+    let rows = db.execute("SELECT value FROM movies_counters WHERE key = ?", &[key.into()])?;
+    rows.first().map(|r| r.int("value")).transpose().map(|v| v.unwrap_or(0))
+}
+
+pub(crate) fn counter_keys(db: &dyn Db) -> Result<Vec<String>, DbError> {
+    let rows = db.execute("SELECT key FROM movies_counters ORDER BY key", &[])?;
+    rows.iter().map(|r| r.text("key")).collect()
+}
+
+pub(crate) fn remove_counter(db: &dyn Db, key: &str) -> Result<(), DbError> {
+    db.execute("DELETE FROM movies_counters WHERE key = ?", &[key.into()])
+        .map(drop)
 }

@@ -7,14 +7,18 @@ use streamia_api::ApiError;
 /// Movies are named by the id the catalogue gave them.
 pub use streamia_api::MovieId;
 
-/// A score: a whole number from 1 to 5. `4.0`, `"4"` and `true` are not.
+/// A score: a whole number from 1 to 5 (`4` or `4.0`, as JSON Schema's
+/// `integer`). `4.5`, `"4"` and `true` are not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Score(u8);
 
+pub const MIN_SCORE: i64 = 1;
+pub const MAX_SCORE: i64 = 5;
+
 impl Score {
     pub fn parse(value: &serde_json::Value) -> Result<Self, ApiError> {
-        match value.as_u64() {
-            Some(n @ 1..=5) if value.is_u64() => Ok(Score(n as u8)),
+        match streamia_api::whole_number(value) {
+            Some(n @ MIN_SCORE..=MAX_SCORE) => Ok(Score(n as u8)),
             _ => Err(ApiError::validation("score", "must be a whole number from 1 to 5")),
         }
     }

@@ -62,12 +62,17 @@ fn scores_are_whole_numbers_from_one_to_five() {
     for ok in [1, 3, 5] {
         assert_eq!(Score::parse(&json!(ok)).unwrap().get(), ok as u8);
     }
+    assert_eq!(
+        Score::parse(&json!(4.0)).unwrap().get(),
+        4,
+        "4.0 is the integer 4, as JSON Schema reads it"
+    );
     for bad in [
         json!(0),
         json!(6),
         json!(-1),
         json!(4.5),
-        json!(4.0),
+        json!(5.0000001),
         json!("4"),
         json!(null),
         json!(true),

@@ -6,9 +6,11 @@
 //! and serves dead letters. Below, the pieces they share: configuration from
 //! Spin variables ([`Common::load`]), the caller's token checked again
 //! (defence in depth: [`authenticate`], [`require_admin`]). [`movies`] asks
-//! the movies service about a movie.
+//! the movies service about a movie; [`deadline`] sends an outbound call
+//! that gives up in time.
 //! Wasm-only glue; the logic it calls is tested in the crates it wires.
 
+pub mod deadline;
 pub mod intake;
 pub mod movies;
 mod serve;

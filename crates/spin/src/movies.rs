@@ -16,11 +16,15 @@ pub struct MovieSummary {
     pub poster_url: Option<String>,
 }
 
+/// The movies service not answering is a dependency's outage, not this
+/// service's: the gateway does not count it against this service's breaker.
 fn unavailable(request_id: &str, why: String) -> ApiError {
     eprintln!("request {request_id}: movies service: {why}");
-    ApiError::Unavailable {
+    ApiError::DependencyUnavailable {
+        dependency: "movies",
         code: "service_unavailable",
         message: "the movies service is unavailable; try again".into(),
+        retry_after: None,
     }
 }
 

@@ -9,26 +9,25 @@ use streamia_auth::Role;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Email(String);
 
+pub const EMAIL_MAX: usize = 254;
+pub const EMAIL_LOCAL_MAX: usize = 64;
+
 impl Email {
-    /// Trimmed and lower-cased, so uniqueness is case-insensitive.
+    /// `name@example.com`: at most [`EMAIL_MAX`] characters, a local part
+    /// of 1 to [`EMAIL_LOCAL_MAX`], a domain of dot-separated labels; no
+    /// white space or control character anywhere. Lower-cased, so
+    /// uniqueness is case-insensitive.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
         let bad = || FieldError::new("email", "must be an e-mail address like name@example.com");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if raw.chars().count() > EMAIL_MAX || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
-        let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-        if local.is_empty()
-            || local.len() > 64
-            || domain.contains('@')
-            || !domain.contains('.')
-            || domain.starts_with('.')
-            || domain.ends_with('.')
-            || domain.contains("..")
-        {
+        let (local, domain) = raw.split_once('@').ok_or_else(bad)?;
+        let labels_ok = domain.split('.').count() >= 2 && domain.split('.').all(|label| !label.is_empty());
+        if local.is_empty() || local.chars().count() > EMAIL_LOCAL_MAX || domain.contains('@') || !labels_ok {
             return Err(bad());
         }
-        Ok(Email(email))
+        Ok(Email(raw.to_lowercase()))
     }
 }
 
@@ -73,21 +72,29 @@ impl AsRef<str> for Password {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Username(String);
 
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 30;
+
 impl Username {
-    /// 3–30 letters, digits, `_`, `.` or `-` (no markup can hide in one).
+    /// [`USERNAME_MIN`] to [`USERNAME_MAX`] ASCII letters, digits, `_`, `.`
+    /// or `-`: a handle anyone can type, in which no markup or look-alike
+    /// letter can hide.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
+        let name = raw;
         let n = name.chars().count();
-        if !(3..=30).contains(&n) {
-            return Err(FieldError::new("username", "must be 3 to 30 characters"));
+        if !(USERNAME_MIN..=USERNAME_MAX).contains(&n) {
+            return Err(FieldError::new(
+                "username",
+                format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters"),
+            ));
         }
         if !name
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
             return Err(FieldError::new(
                 "username",
-                "may hold only letters, digits, '_', '.' and '-'",
+                "may hold only letters a-z and A-Z, digits, '_', '.' and '-'",
             ));
         }
         Ok(Username(name.to_owned()))
@@ -185,10 +192,13 @@ pub struct Reset {
     pub new_password: String,
 }
 
+/// Either field may be left out, neither sent as null.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    #[serde(default, deserialize_with = "streamia_api::present")]
     pub username: Option<String>,
+    #[serde(default, deserialize_with = "streamia_api::present")]
     pub email: Option<String>,
 }
 
@@ -211,9 +221,11 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("  Ana@Example.COM ").unwrap().as_ref(), "ana@example.com");
+        assert_eq!(Email::parse("Ana@Example.COM").unwrap().as_ref(), "ana@example.com");
         for bad in [
             "",
+            " ana@example.com",
+            "ana@example.com\n",
             "ana",
             "ana@",
             "@example.com",
@@ -234,8 +246,7 @@ mod tests {
         assert!(Password::parse("1234567", "password").is_err());
         assert!(Password::parse(&"x".repeat(129), "password").is_err());
         assert!(Username::parse("ana.maria_1").is_ok());
-        assert!(Username::parse("ñandú").is_ok());
-        for bad in ["ab", "<script>", "a b c", &"x".repeat(31)] {
+        for bad in ["ab", "<script>", "a b c", &"x".repeat(31), "ñandú", " ana"] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
     }

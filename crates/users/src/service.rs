@@ -281,7 +281,9 @@ impl Users<'_> {
 
     pub fn reset_password(&self, reset_token: &str, new: &str) -> Result<(), ApiError> {
         let new = Password::parse(new, "newPassword").map_err(|e| ApiError::Validation(vec![e]))?;
-        let invalid = || ApiError::BadRequest {
+        // A well-formed token that names no live reset breaks a rule of the
+        // domain: 422, not a malformed request.
+        let invalid = || ApiError::Unprocessable {
             code: "invalid_token",
             message: "the reset token is invalid, used or expired".into(),
         };

@@ -172,13 +172,13 @@ fn reset_tokens_work_once_within_an_hour() {
             .reset_password(&token, "brand-new-pass")
             .unwrap_err()
             .status(),
-        400,
+        422,
         "expired"
     );
     f.users(10).reset_password(&token, "brand-new-pass").unwrap();
     assert_eq!(
         f.users(11).reset_password(&token, "another-pass").unwrap_err().status(),
-        400,
+        422,
         "used"
     );
     assert!(f.users(12).login("ana@example.com", "brand-new-pass").is_ok());

@@ -44,7 +44,7 @@ fn threads_are_listed_newest_first_with_reply_counts_and_nest_to_any_depth() {
     assert_eq!(replies["data"][0]["content"], "Thanks");
     assert_error(&api.get("/api/comments/nope/replies", None), 404, "not_found");
 
-    // A parent on another movie is refused.
+    // A parent on another movie, or none at all, is refused.
     let other = api.movie(&admin, "Heat");
     let r = api.send(
         "POST",
@@ -52,7 +52,14 @@ fn threads_are_listed_newest_first_with_reply_counts_and_nest_to_any_depth() {
         Some(&bob),
         Some(&json!({"content": "x", "parentId": id(&first)})),
     );
-    assert_error(&r, 400, "validation_failed");
+    assert_error(&r, 422, "parent_not_found");
+    let r = api.send(
+        "POST",
+        &format!("/api/comments/movie/{other}"),
+        Some(&bob),
+        Some(&json!({"content": "x", "parentId": "no such comment"})),
+    );
+    assert_error(&r, 422, "parent_not_found");
     assert_eq!(api.received_of("comment.created").len(), 4);
 }
 

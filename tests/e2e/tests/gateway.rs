@@ -13,6 +13,58 @@ fn unknown_routes_get_a_json_404() {
 }
 
 #[test]
+fn a_method_a_path_does_not_take_is_405_with_the_methods_it_does() {
+    let api = start();
+    for (method, path, allow) in [
+        ("TRACE", "/api/movies", "GET, HEAD, POST, OPTIONS"),
+        ("DELETE", "/api/movies", "GET, HEAD, POST, OPTIONS"),
+        (
+            "POST",
+            "/api/movies/0192f3a4-0000-7000-8000-000000000000",
+            "GET, HEAD, PUT, PATCH, DELETE, OPTIONS",
+        ),
+        ("PUT", "/api/comments/pending", "GET, HEAD, OPTIONS"),
+        ("GET", "/api/users/login", "POST, OPTIONS"),
+        ("DELETE", "/health", "GET, HEAD, OPTIONS"),
+        ("POST", "/metrics", "GET, HEAD, OPTIONS"),
+        ("PATCH", "/api/openapi.json", "GET, HEAD, OPTIONS"),
+    ] {
+        let r = call(method, &api.url(path), &[], "");
+        assert_error(&r, 405, "method_not_allowed");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+    }
+    // Not a path of the API at all: 404, whatever the method.
+    assert_error(&call("TRACE", &api.url("/api/nothing"), &[], ""), 404, "not_found");
+    // OPTIONS that is no CORS preflight: the methods, 204.
+    let options = call("OPTIONS", &api.url("/api/favorites/abc"), &[], "");
+    assert_eq!(options.status, 204, "{}", options.body);
+    assert_eq!(options.header("allow"), Some("POST, DELETE, OPTIONS"));
+    // HEAD is GET without the body.
+    let head = call("HEAD", &api.url("/api/movies"), &[], "");
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+}
+
+#[test]
+fn a_json_body_that_is_not_an_object_is_400_and_changes_nothing() {
+    let api = start();
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Alien");
+    let (_, ana, _) = api.register("ana@example.com", "ana");
+    let auth = format!("Bearer {ana}");
+    for body in ["[]", "[\"note\"]", "\"note\"", "null", "42"] {
+        let r = call(
+            "POST",
+            &api.url(&format!("/api/favorites/{movie}")),
+            &[("authorization", &auth), ("content-type", "application/json")],
+            body,
+        );
+        assert_error(&r, 400, "invalid_json");
+    }
+    let check = api.get(&format!("/api/favorites/{movie}/check"), Some(&ana));
+    assert_eq!(check.json()["isFavorite"], false, "{}", check.body);
+}
+
+#[test]
 fn health_reports_the_gateway_and_each_deployed_service() {
     let api = start();
     let r = api.get("/health", None);
@@ -21,6 +73,17 @@ fn health_reports_the_gateway_and_each_deployed_service() {
         assert_eq!(r.json()["services"][service], "ok", "{}", r.body);
         let one = api.get(&format!("/health/{service}"), None);
         assert_eq!(one.json()["checks"]["sqlite"], true, "{service}: {}", one.body);
+    }
+    assert_eq!(r.json()["status"], "ok");
+    let breakers = r.json()["breakers"].clone();
+    for group in [
+        "movies.catalogue",
+        "movies.media",
+        "users.sign-in",
+        "ratings.stats",
+        "comments.threads",
+    ] {
+        assert_eq!(breakers[group]["state"], "closed", "{group}: {breakers}");
     }
     assert_eq!(api.get("/health/live", None).status, 200);
     assert_eq!(api.get("/health/ready", None).status, 200);

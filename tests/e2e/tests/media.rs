@@ -246,8 +246,8 @@ fn posters_upload_through_the_service_to_cloudinary() {
             &admin,
             form(&[], "poster.jpg", b"<html>not an image</html>"),
         ),
-        400,
-        "validation_failed",
+        422,
+        "unsupported_file",
     );
     let big = [JPEG, &vec![0u8; 5 * 1024 * 1024]].concat();
     assert_error(
@@ -313,17 +313,31 @@ fn subtitles_upload_with_a_language_and_replace_that_language() {
         .iter()
         .all(|c| c.accepted && c.path.ends_with("/raw/upload")));
 
-    for (fields, name, body) in [
-        (vec![], "x.vtt", &vtt[..]),
-        (vec![("language", "english")], "x.vtt", &vtt[..]),
-        (vec![("language", "en")], "x.txt", &b"hello"[..]),
-        (vec![("language", "en")], "x.vtt", &b"not webvtt"[..]),
-    ] {
-        assert_error(
-            &upload(&api, &path, &admin, form(&fields, name, body)),
+    for (fields, name, body, status, code) in [
+        (vec![], "x.vtt", &vtt[..], 400, "validation_failed"),
+        (
+            vec![("language", "english")],
+            "x.vtt",
+            &vtt[..],
             400,
             "validation_failed",
-        );
+        ),
+        (
+            vec![("language", "en")],
+            "x.txt",
+            &b"hello"[..],
+            422,
+            "unsupported_file",
+        ),
+        (
+            vec![("language", "en")],
+            "x.vtt",
+            &b"not webvtt"[..],
+            422,
+            "unsupported_file",
+        ),
+    ] {
+        assert_error(&upload(&api, &path, &admin, form(&fields, name, body)), status, code);
     }
 
     // Deleting the movie destroys the poster-less movie's two subtitle files.
@@ -339,4 +353,52 @@ fn subtitles_upload_with_a_language_and_replace_that_language() {
         .collect();
     assert_eq!(destroyed.len(), 2, "{destroyed:?}");
     assert!(destroyed.iter().all(|c| c.accepted));
+}
+
+#[test]
+fn cloudinary_failing_opens_the_movies_services_breaker_around_it_and_nothing_else() {
+    let fake = FakeCloudinary::start(CLOUD, KEY, SECRET);
+    let api = with_cloudinary(&fake);
+    let admin = api.admin();
+    let id = movie(&api, &admin);
+    let path = format!("/api/movies/{id}/poster");
+    fake.fail_with(Some(500));
+    // Four uploads reach a failing Cloudinary: 503 naming it, each tried.
+    for i in 1..=4 {
+        let r = upload(&api, &path, &admin, form(&[], "poster.jpg", JPEG));
+        assert_error(&r, 503, "media_unavailable");
+        assert_eq!(fake.calls().len(), i, "upload {i} reached Cloudinary");
+    }
+    // Half of them failed: the service's breaker around Cloudinary is open.
+    // The next is refused at once, and says when to come back.
+    let refused = upload(&api, &path, &admin, form(&[], "poster.jpg", JPEG));
+    assert_error(&refused, 503, "media_unavailable");
+    assert!(refused.body.contains("Cloudinary"), "{}", refused.body);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert_eq!(fake.calls().len(), 4, "no call while open");
+    let opened = api
+        .host
+        .json_lines(&[("msg", "circuit breaker"), ("breaker", "cloudinary")]);
+    assert!(
+        opened
+            .iter()
+            .any(|l| l["service"] == "movies" && l["change"].as_str().unwrap().starts_with("opened")),
+        "{opened:?}"
+    );
+    // The catalogue is served; the gateway counted none of it as the movies service failing.
+    assert_eq!(api.get(&format!("/api/movies/{id}"), None).status, 200);
+    let list = api.get("/api/movies?genre=drama", None);
+    assert_eq!((list.status, list.header("x-cache")), (200, Some("miss")));
+    let health = api.get("/health", None);
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(
+        health.json()["breakers"]["movies.media"]["failures"],
+        0,
+        "{}",
+        health.body
+    );
+    // A movie deleted meanwhile is deleted; its assets wait for an operator (logged).
+    let r = api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None);
+    assert_eq!(r.status, 204, "{}", r.body);
 }

@@ -46,7 +46,7 @@ fn the_document_has_every_route_and_no_other() {
         }
     }
     let documented = routes_of(documented);
-    let table = routes_of(ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())));
+    let table = routes_of(ROUTES.iter().map(|r| (r.method.to_string(), r.template.to_string())));
     let missing: Vec<_> = table.difference(&documented).collect();
     let extra: Vec<_> = documented.difference(&table).collect();
     assert!(missing.is_empty(), "routes the document lacks: {missing:?}");
@@ -101,26 +101,59 @@ fn each_service_serves_exactly_its_routes_in_the_table() {
         let table = routes_of(
             ROUTES
                 .iter()
-                .filter(|(_, p)| *p == prefix || p.starts_with(&format!("{prefix}/")))
-                .map(|(m, p)| (m.to_string(), p.to_string())),
+                .filter(|r| r.template == prefix || r.template.starts_with(&format!("{prefix}/")))
+                .map(|r| (r.method.to_string(), r.template.to_string())),
         );
         assert!(!served.is_empty(), "{service}: no routes found");
         assert_eq!(served, table, "{service}: its route table and the gateway's");
     }
 }
 
+/// The year the app's clock is in.
+fn this_year() -> i64 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    // Civil year of a day count (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(month <= 2)
+}
+
 #[test]
-fn the_gateway_serves_the_document_and_answers_its_own_routes() {
+fn the_gateway_serves_the_document_with_next_years_bound_and_answers_its_own_routes() {
     let api = start();
     let r = api.get("/api/openapi.json", None);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json(), document());
+    // The file, with the release year's bound stated for today.
+    let next = this_year() + 1;
+    let mut expected = document();
+    expected["components"]["schemas"]["ReleaseYear"]["maximum"] = next.into();
+    assert_eq!(r.json(), expected);
+    // And the API applies that bound.
+    let admin = api.admin();
+    let year = |y: i64| {
+        let body = serde_json::json!({"title": "Soon", "description": "Coming", "releaseYear": y});
+        api.send("POST", "/api/movies", Some(&admin), Some(&body)).status
+    };
+    assert_eq!((year(next), year(next + 1)), (201, 400));
+    assert_eq!(api.get(&format!("/api/movies?year={next}"), None).status, 200);
+    assert_eq!(api.get(&format!("/api/movies?year={}", next + 1), None).status, 400);
     // The routes the gateway answers itself exist (not 404) as documented.
-    for (method, path) in ROUTES
+    for route in ROUTES
         .iter()
-        .filter(|(_, p)| !p.starts_with("/api/") || p.starts_with("/api/admin"))
+        .filter(|r| !r.template.starts_with("/api/") || r.template.starts_with("/api/admin"))
     {
-        let concrete = path
+        let method = route.method;
+        let concrete = route
+            .template
             .replace("{service}", "favorites")
             .replace("{eventId}", "0192f3a4-0000-7000-8000-000000000000");
         let r = api.send(method, &concrete, None, None);

@@ -1,16 +1,17 @@
 //! The gateway's protection, as a client and an operator meet it: rate
 //! limits (429 with `Retry-After` and `X-RateLimit-*`), failed logins per
-//! account, the upstream deadline and circuit breaker (503), `/metrics`.
+//! account, the upstream deadline and the circuit breakers (503) of each
+//! route group, anonymous clients kept to their own, `/metrics`.
 
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use common::{app, assert_error, call, Api, ADMIN_EMAIL, PASSWORD};
+use common::{app, assert_error, call, eventually, Api, ADMIN_EMAIL, PASSWORD};
 use serde_json::json;
 use streamia_testkit::Redis;
 
@@ -117,18 +118,19 @@ fn forwarded_for_counts_only_when_the_operator_trusts_a_proxy() {
     assert_eq!(get(&api, "9.9.9.9, 1.1.1.1").status, 429);
 }
 
-/// A stand-in for a service: answers `GET /health/ready` and stats reads
-/// with 200, or, while `hang` is set, reads the request and never answers.
+/// A stand-in for the ratings service: answers its health at once and
+/// other calls with 200, or, for the methods in `hang`, reads the request
+/// and never answers.
 struct Upstream {
     url: String,
-    hang: Arc<AtomicBool>,
+    hang: Arc<Mutex<Vec<&'static str>>>,
     calls: Arc<AtomicUsize>,
 }
 
-fn upstream() -> Upstream {
+fn upstream(hang: &[&'static str]) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let hang = Arc::new(AtomicBool::new(true));
+    let hang = Arc::new(Mutex::new(hang.to_vec()));
     let calls = Arc::new(AtomicUsize::new(0));
     let (h, c) = (hang.clone(), calls.clone());
     std::thread::spawn(move || {
@@ -139,14 +141,17 @@ fn upstream() -> Upstream {
                 let mut buf = [0u8; 4096];
                 let n = stream.read(&mut buf).unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                if !head.contains("/health/") {
+                let method = head.split(' ').next().unwrap_or_default().to_owned();
+                let body = if head.contains("/health/") {
+                    r#"{"service":"ratings","status":"ok"}"#
+                } else {
                     c.fetch_add(1, Ordering::SeqCst);
-                }
-                if h.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_secs(5));
-                    return;
-                }
-                let body = r#"{"movieId":"m","average":0,"count":0,"distribution":{}}"#;
+                    if h.lock().unwrap().contains(&method.as_str()) {
+                        std::thread::sleep(Duration::from_secs(5));
+                        return;
+                    }
+                    r#"{"movieId":"m","average":0,"count":0,"distribution":{}}"#
+                };
                 let _ = write!(
                     stream,
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -158,68 +163,154 @@ fn upstream() -> Upstream {
     Upstream { url, hang, calls }
 }
 
+const MOVIE: &str = "0192f3a4-0000-7000-8000-000000000000";
+
+fn breakers(api: &Api) -> (u16, serde_json::Value) {
+    let r = api.get("/health", None);
+    (r.status, r.json())
+}
+
 #[test]
-fn a_hanging_service_times_out_then_its_breaker_opens_answers_at_once_and_closes_after_a_probe() {
-    let ratings = upstream();
+fn a_failing_route_group_opens_its_own_breaker_while_the_services_other_routes_go_on() {
+    let ratings = upstream(&["POST"]);
     let api = with(&[
         ("ratings_url", &ratings.url),
         ("upstream_timeout_ms", "300"),
         ("breaker_min_calls", "3"),
         ("breaker_open_s", "2"),
     ]);
-    let stats = "/api/ratings/movie/0192f3a4-0000-7000-8000-000000000000/stats";
-    // Three calls wait out the deadline: 503, and each reached the service.
+    let (_, ana, _) = api.register("ana@example.com", "ana");
+    let rate = || {
+        api.send(
+            "POST",
+            &format!("/api/ratings/{MOVIE}"),
+            Some(&ana),
+            Some(&json!({"score": 4})),
+        )
+    };
+    let stats = format!("/api/ratings/movie/{MOVIE}/stats");
+    // Three writes wait out the deadline: 503, and each reached the service.
     for i in 0..3 {
-        let r = api.get(stats, None);
+        let r = rate();
         assert_error(&r, 503, "service_unavailable");
-        assert!(
-            r.json()["error"]["message"].as_str().unwrap().contains("300 ms"),
-            "{i}: {}",
-            r.body
-        );
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("300 ms"), "{i}: {message}");
     }
     assert_eq!(ratings.calls.load(Ordering::SeqCst), 3);
-    // Open: refused without calling the service, with Retry-After.
-    let open = api.get(stats, None);
+    // The writes' breaker is open: refused without calling the service, with Retry-After.
+    let open = rate();
     assert_error(&open, 503, "service_unavailable");
-    assert!(
-        open.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("circuit open"),
-        "{}",
-        open.body
-    );
+    let message = open.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("circuit open"), "{message}");
     assert!(open.header("retry-after").is_some());
     assert_eq!(ratings.calls.load(Ordering::SeqCst), 3, "no call while open");
-    let health = api.get("/health", None).json();
-    assert_eq!(health["breakers"]["ratings"]["state"], "open", "{health}");
-    assert_eq!(health["breakers"]["movies"]["state"], "closed");
-    // Other services are not affected.
-    assert_eq!(api.get("/api/movies", None).status, 200);
+    // The same service's statistics are another group: served.
+    assert_eq!(api.get(&stats, None).status, 200);
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 4);
+    // Health says which breaker is open, and that the app is degraded.
+    let (status, health) = breakers(&api);
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["services"]["ratings"], "ok", "the service itself answers");
+    assert_eq!(health["breakers"]["ratings.writes"]["state"], "open", "{health}");
+    assert_eq!(health["breakers"]["ratings.writes"]["failures"], 3);
+    assert_eq!(health["breakers"]["ratings.stats"]["state"], "closed");
+    assert_eq!(health["breakers"]["movies.catalogue"]["state"], "closed");
 
     // The service recovers; after open_s one probe goes through and closes it.
-    ratings.hang.store(false, Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = api.get(stats, None);
-        if r.status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never closed: {}", r.body);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(api.get(stats, None).status, 200);
-    assert_eq!(
-        api.get("/health", None).json()["breakers"]["ratings"]["state"],
-        "closed"
-    );
+    ratings.hang.lock().unwrap().clear();
+    eventually("the breaker closes", Duration::from_secs(10), || rate().status == 200);
+    assert_eq!(rate().status, 200);
+    let (status, health) = breakers(&api);
+    assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+    assert_eq!(health["breakers"]["ratings.writes"]["state"], "closed");
     let transitions = api
         .host
-        .json_lines(&[("msg", "circuit breaker"), ("upstream", "ratings")]);
+        .json_lines(&[("msg", "circuit breaker"), ("breaker", "ratings.writes")]);
     let changes: Vec<&str> = transitions.iter().map(|l| l["change"].as_str().unwrap()).collect();
     assert!(changes.first().is_some_and(|c| c.starts_with("opened")), "{changes:?}");
     assert!(changes.last().is_some_and(|c| c.starts_with("closed")), "{changes:?}");
+}
+
+#[test]
+fn anonymous_calls_never_open_a_breaker_for_others_and_a_client_that_keeps_failing_is_refused_alone() {
+    let ratings = upstream(&["GET"]);
+    // Behind one trusted proxy, each request names its client.
+    let api = with(&[
+        ("ratings_url", &ratings.url),
+        ("upstream_timeout_ms", "300"),
+        ("breaker_min_calls", "3"),
+        ("trusted_proxy_hops", "1"),
+    ]);
+    let stats = api.url(&format!("/api/ratings/movie/{MOVIE}/stats"));
+    let from = |ip: &str| call("GET", &stats, &[("x-forwarded-for", ip)], "");
+    // One client's calls time out: after as many failures as would open a
+    // breaker at its fewest calls (half of 3: 2), that client is refused.
+    for _ in 0..2 {
+        let r = from("10.0.0.1");
+        assert_error(&r, 503, "service_unavailable");
+        assert!(r.body.contains("300 ms"), "{}", r.body);
+    }
+    let refused = from("10.0.0.1");
+    assert_error(&refused, 503, "service_unavailable");
+    assert!(
+        refused.body.contains("circuit open for this client"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 2, "refused at once");
+    // Another client still reaches the service.
+    let other = from("10.0.0.2");
+    assert!(other.body.contains("300 ms"), "{}", other.body);
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 3);
+    // Ten more anonymous failures from ten clients: the shared breaker never counted them.
+    for i in 0..10 {
+        from(&format!("10.0.1.{i}"));
+    }
+    let (status, health) = breakers(&api);
+    assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+    assert_eq!(health["breakers"]["ratings.stats"]["state"], "closed");
+    assert_eq!(health["breakers"]["ratings.stats"]["calls"], 0, "{health}");
+    // Once it answers, everyone who was not refused is served.
+    ratings.hang.lock().unwrap().clear();
+    assert_eq!(from("10.0.0.2").status, 200);
+}
+
+#[test]
+fn media_routes_failing_never_refuse_catalogue_reads() {
+    // The embedded default: no Cloudinary. Every media call is a
+    // deliberate 503 naming it, anonymous or an admin's.
+    let api = with(&[("breaker_min_calls", "3")]);
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Alien");
+    for _ in 0..12 {
+        let r = api.send("POST", "/api/movies/cloudinary/notify", None, Some(&json!({})));
+        assert_error(&r, 503, "media_not_configured");
+        let r = api.send(
+            "POST",
+            &format!("/api/movies/{movie}/video/upload-signature"),
+            Some(&admin),
+            None,
+        );
+        assert_error(&r, 503, "media_not_configured");
+        assert!(
+            r.header("streamia-dependency").is_none(),
+            "the gateway keeps that header to itself"
+        );
+    }
+    // Uncached reads reach the movies service: all served.
+    for page in 2..8 {
+        let r = api.get(&format!("/api/movies?page={page}"), None);
+        assert_eq!((r.status, r.header("x-cache")), (200, Some("miss")), "{}", r.body);
+    }
+    assert_eq!(api.get(&format!("/api/movies/{movie}"), None).status, 200);
+    let (status, health) = breakers(&api);
+    assert_eq!((status, &health["status"]), (200, &json!("ok")), "{health}");
+    for group in ["movies.media", "movies.catalogue"] {
+        assert_eq!(health["breakers"][group]["state"], "closed", "{health}");
+        assert_eq!(health["breakers"][group]["failures"], 0, "{group}: {health}");
+    }
 }
 
 #[test]
@@ -244,7 +335,9 @@ fn metrics_are_prometheus_text_for_the_operators_token_only() {
         let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
         call("GET", &api.url("/metrics"), &headers, "")
     };
-    assert_error(&scrape(None), 401, "unauthorized");
+    let anonymous = scrape(None);
+    assert_error(&anonymous, 401, "unauthorized");
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
     assert_error(&scrape(Some("a-guess")), 403, "forbidden");
     let r = scrape(Some(TOKEN));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -280,7 +373,14 @@ fn metrics_are_prometheus_text_for_the_operators_token_only() {
         value(r#"streamia_http_request_duration_seconds_count{route="/api/movies/{id}"}"#),
         4.0
     );
-    assert_eq!(value(r#"streamia_circuit_breaker_open{service="movies"}"#), 0.0);
+    assert_eq!(
+        value(r#"streamia_circuit_breaker_open{service="movies",group="catalogue"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(r#"streamia_circuit_breaker_open{service="movies",group="media"}"#),
+        0.0
+    );
     // The admin's registration and the movie's creation were published.
     assert!(value(r#"streamia_events_published_total{service="users"}"#) >= 1.0);
     assert!(value(r#"streamia_events_published_total{service="movies"}"#) >= 1.0);
@@ -349,5 +449,9 @@ fn gateway_replicas_on_one_redis_share_their_limits_and_metrics() {
 #[test]
 fn without_a_metrics_token_nobody_reads_the_metrics() {
     let api = with(&[]);
-    assert_error(&api.get("/metrics", None), 403, "forbidden");
+    let anonymous = api.get("/metrics", None);
+    assert_error(&anonymous, 401, "unauthorized");
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer"));
+    let r = call("GET", &api.url("/metrics"), &[("authorization", "Bearer a-guess")], "");
+    assert_error(&r, 403, "forbidden");
 }

@@ -118,7 +118,7 @@ fn scores_other_than_whole_numbers_from_one_to_five_are_refused() {
         json!(0),
         json!(6),
         json!(3.5),
-        json!(4.0),
+        json!(6.0),
         json!("4"),
         json!(null),
         json!(-1),

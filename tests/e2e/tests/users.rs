@@ -312,7 +312,7 @@ fn forgot_never_reveals_accounts_and_the_reset_token_works_once() {
             "/api/users/password/reset",
             json!({"token": "forged", "newPassword": "brand-new-pass"}),
         ),
-        400,
+        422,
         "invalid_token",
     );
     let r = api.post(
@@ -325,7 +325,7 @@ fn forgot_never_reveals_accounts_and_the_reset_token_works_once() {
             "/api/users/password/reset",
             json!({"token": token, "newPassword": "another-pass"}),
         ),
-        400,
+        422,
         "invalid_token",
     );
     assert_eq!(login(&api, "ana@example.com", "brand-new-pass").status, 200);

@@ -16,6 +16,9 @@ pub struct FakeCloudinary {
     pub port: u16,
     calls: Arc<Mutex<Vec<CloudinaryCall>>>,
     notify_base: Arc<Mutex<Option<String>>>,
+    /// While set, every API call is answered with this status, as
+    /// Cloudinary answers when it is failing.
+    failing: Arc<Mutex<Option<u16>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +92,8 @@ impl FakeCloudinary {
         let port = listener.local_addr().unwrap().port();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let notify_base = Arc::new(Mutex::new(None::<String>));
+        let failing = Arc::new(Mutex::new(None::<u16>));
+        let failing_now = failing.clone();
         let (cloud, key, secret, log, notify_to) = (
             cloud_name.to_owned(),
             api_key.to_owned(),
@@ -146,7 +151,13 @@ impl FakeCloudinary {
                     && get("signature") == cloudinary_signature(&params, &secret);
                 let kind = path.split('/').nth(3).unwrap_or("image").to_owned();
                 let mut notification = None;
-                let (status, reply) = if accepted && path.ends_with("/upload") && file_bytes > 0 {
+                let failure = *failing_now.lock().unwrap();
+                let (status, reply) = if let Some(code) = failure {
+                    (
+                        format!("{code} Failing"),
+                        "{\"error\":{\"message\":\"General Error\"}}".to_owned(),
+                    )
+                } else if accepted && path.ends_with("/upload") && file_bytes > 0 {
                     let public_id = get("public_id");
                     let url = format!("https://res.cloudinary.com/{cloud}/{kind}/upload/v1/{public_id}");
                     let target = get("notification_url");
@@ -155,12 +166,12 @@ impl FakeCloudinary {
                             "public_id": public_id, "secure_url": url, "bytes": file_bytes});
                         notification = Some((target, body.to_string()));
                     }
-                    ("200 OK", format!("{{\"public_id\":\"{public_id}\",\"secure_url\":\"{url}\",\"resource_type\":\"{kind}\",\"bytes\":{file_bytes}}}"))
+                    ("200 OK".to_owned(), format!("{{\"public_id\":\"{public_id}\",\"secure_url\":\"{url}\",\"resource_type\":\"{kind}\",\"bytes\":{file_bytes}}}"))
                 } else if accepted && path.ends_with("/destroy") {
-                    ("200 OK", "{\"result\":\"ok\"}".to_owned())
+                    ("200 OK".to_owned(), "{\"result\":\"ok\"}".to_owned())
                 } else {
                     (
-                        "401 Unauthorized",
+                        "401 Unauthorized".to_owned(),
                         "{\"error\":{\"message\":\"Invalid Signature\"}}".to_owned(),
                     )
                 };
@@ -182,6 +193,7 @@ impl FakeCloudinary {
             port,
             calls,
             notify_base,
+            failing,
         }
     }
 
@@ -189,6 +201,11 @@ impl FakeCloudinary {
     /// upload's `notification_url` (whose host is the app's public one).
     pub fn deliver_notifications_to(&self, base: &str) {
         *self.notify_base.lock().unwrap() = Some(base.trim_end_matches('/').to_owned());
+    }
+
+    /// Answer every call with `status` (a 500, say) from now on; `None`: work again.
+    pub fn fail_with(&self, status: Option<u16>) {
+        *self.failing.lock().unwrap() = status;
     }
 
     pub fn base_url(&self) -> String {

@@ -1,8 +1,9 @@
-//! The gateway's shared state — rate-limit windows, breaker figures,
-//! metrics — is integer counters in its key-value store, changed only by
-//! atomic increments (`wasi:keyvalue/atomics`): in memory on the embedded
+//! Shared state as integer counters changed only by atomic increments. The
+//! gateway's — rate-limit windows, breaker figures, metrics — are in its
+//! key-value store (`wasi:keyvalue/atomics`): in memory on the embedded
 //! default (one process; no file commit per request), Redis (`INCRBY`) when
-//! the runtime config puts the store there, shared by every replica.
+//! the runtime config puts the store there, shared by every replica. A
+//! service's breaker around a dependency keeps them in its own database.
 //!
 //! A counter that belongs to a time window carries its expiry in its key
 //! (`x<unix ms>:…`), as a key-value store has no TTL: [`sweep`] deletes the
@@ -11,10 +12,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// The store failed; the gateway then lets the request through (an outage
+/// The store failed; the caller then lets the request through (an outage
 /// of its own state must not take the API down) and says so in its log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("gateway state: {0}")]
+#[error("breaker and limit state: {0}")]
 pub struct CounterError(pub String);
 
 pub trait Counters {
@@ -61,7 +62,7 @@ pub fn sweep(counters: &dyn Counters, now_ms: u64) -> Result<usize, CounterError
     Ok(removed)
 }
 
-/// Counters in a map: what unit tests (here and in the component's logic) use.
+/// Counters in a map: what unit tests use.
 #[derive(Default)]
 pub struct MemoryCounters(RefCell<BTreeMap<String, i64>>);
 

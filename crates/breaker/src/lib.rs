@@ -1,9 +1,23 @@
-//! A circuit breaker per service, in the gateway's [`Counters`]: calls and
-//! failures (no answer in time, or a 5xx) in a rolling window of
-//! [`BUCKETS`] buckets. At `failure_percent` of at least `min_calls` calls it
-//! opens: calls are refused at once (503) for `open_ms`; then one probe at a
-//! time is let through (half-open), whose success closes it and whose
-//! failure opens it again.
+//! Circuit breakers over atomic [`Counters`]. A breaker has a name — what
+//! it guards: one route group of a service at the gateway
+//! (`movies.catalogue`, `movies.media`), or one dependency of a service
+//! (`cloudinary` in the movies service) — and counts calls and failures in
+//! a rolling window of [`BUCKETS`] buckets. At `failure_percent` of at least
+//! `min_calls` calls it opens: calls are refused at once (503) for
+//! `open_ms`; then one probe at a time is let through (half-open), whose
+//! success closes it and whose failure opens it again.
+//!
+//! What counts as a failure is the caller's to say (no answer in time, no
+//! connection, an error the dependency did not choose); who may open a
+//! shared breaker too ([`Caller`]): a call nobody authenticated is counted
+//! only against its own client ([`admit_client`], [`client_failed`]), so
+//! that an anonymous client can close a breaker with a successful probe but
+//! never open one for others.
+//!
+//! Layout: this file the breakers; [`counters`] the store they (and the
+//! gateway's rate limits and metrics) count in.
+
+pub mod counters;
 
 use crate::counters::{expiring, CounterError, Counters};
 
@@ -30,6 +44,15 @@ impl Default for BreakerConfig {
             probe_ms: 4_000,
         }
     }
+}
+
+/// Who made a call: only calls someone answers for count against a shared breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A caller with a valid token, or the service itself (its own dependency).
+    Accountable,
+    /// Nobody authenticated: its failures count against its own client only.
+    Anonymous,
 }
 
 /// What a call may do now.
@@ -121,23 +144,29 @@ pub fn admit(c: &dyn Counters, service: &str, cfg: &BreakerConfig, now_ms: u64) 
     })
 }
 
-/// Records how an admitted call went.
+/// Records how an admitted call went. An anonymous call's success as the
+/// probe closes the breaker; nothing else it does changes the breaker.
 pub fn record(
     c: &dyn Counters,
     service: &str,
     cfg: &BreakerConfig,
     admission: Admission,
     failed: bool,
+    caller: Caller,
     now_ms: u64,
 ) -> Result<Option<Transition>, CounterError> {
     let (calls_key, failures_key) = cfg.bucket_keys(service, now_ms / cfg.bucket_ms());
-    match admission {
-        Admission::Open { .. } => Ok(None),
-        Admission::Probe if failed => {
+    match (admission, caller) {
+        (Admission::Open { .. }, _) => Ok(None),
+        // A failed anonymous probe leaves the breaker half-open: the next
+        // probe slot lets another call try.
+        (Admission::Probe, Caller::Anonymous) if failed => Ok(None),
+        (Admission::Closed, Caller::Anonymous) => Ok(None),
+        (Admission::Probe, Caller::Accountable) if failed => {
             c.set(&open_key(service), (now_ms + cfg.open_ms) as i64)?;
             Ok(Some(Transition::Reopened))
         }
-        Admission::Probe => {
+        (Admission::Probe, _) => {
             // Closed afresh: what failed before no longer counts.
             c.set(&since_key(service), now_ms as i64)?;
             c.set(&calls_key, 0)?;
@@ -145,7 +174,7 @@ pub fn record(
             c.set(&open_key(service), 0)?;
             Ok(Some(Transition::Closed))
         }
-        Admission::Closed => {
+        (Admission::Closed, Caller::Accountable) => {
             c.add(&calls_key, 1)?;
             if !failed {
                 return Ok(None);
@@ -160,6 +189,54 @@ pub fn record(
             Ok(Some(Transition::Opened { calls, failures }))
         }
     }
+}
+
+/// The failures one client may have in a window before it is refused:
+/// as many as would open a shared breaker at its fewest calls.
+fn client_threshold(cfg: &BreakerConfig) -> i64 {
+    let failures = u64::from(cfg.min_calls) * u64::from(cfg.failure_percent);
+    failures.div_ceil(100).max(1) as i64
+}
+
+fn client_key(service: &str, client: &str, cfg: &BreakerConfig, now_ms: u64) -> (String, u64) {
+    let window = cfg.window_ms.max(1);
+    let ends = (now_ms / window + 1) * window;
+    (
+        expiring(ends, &format!("cbc:{service}:{client}:{}", now_ms / window)),
+        ends,
+    )
+}
+
+/// May `client` (an anonymous caller, by IP) call `service` now? Refused
+/// until the window ends once its own calls failed [`client_threshold`]
+/// times in it; nobody else is.
+pub fn admit_client(
+    c: &dyn Counters,
+    service: &str,
+    client: &str,
+    cfg: &BreakerConfig,
+    now_ms: u64,
+) -> Result<Admission, CounterError> {
+    let (key, ends) = client_key(service, client, cfg, now_ms);
+    if c.get(&key)? >= client_threshold(cfg) {
+        return Ok(Admission::Open {
+            retry_after_s: (ends - now_ms).div_ceil(1000),
+        });
+    }
+    Ok(Admission::Closed)
+}
+
+/// Counts a failed call of `client`; `true` when it has just reached the
+/// threshold (worth a log line).
+pub fn client_failed(
+    c: &dyn Counters,
+    service: &str,
+    client: &str,
+    cfg: &BreakerConfig,
+    now_ms: u64,
+) -> Result<bool, CounterError> {
+    let (key, _) = client_key(service, client, cfg, now_ms);
+    Ok(c.add(&key, 1)? == client_threshold(cfg))
 }
 
 /// The breaker of `service` now, for `/health` and `/metrics`.
@@ -188,8 +265,12 @@ mod tests {
     };
 
     fn call(c: &MemoryCounters, failed: bool, now: u64) -> Admission {
+        call_as(c, Caller::Accountable, failed, now)
+    }
+
+    fn call_as(c: &MemoryCounters, caller: Caller, failed: bool, now: u64) -> Admission {
         let admission = admit(c, "movies", &CFG, now).unwrap();
-        record(c, "movies", &CFG, admission, failed, now).unwrap();
+        record(c, "movies", &CFG, admission, failed, caller, now).unwrap();
         admission
     }
 
@@ -257,7 +338,7 @@ mod tests {
             "one probe at a time"
         );
         assert_eq!(
-            record(&c, "movies", &CFG, probe, true, reopen_at + 5).unwrap(),
+            record(&c, "movies", &CFG, probe, true, Caller::Accountable, reopen_at + 5).unwrap(),
             Some(Transition::Reopened)
         );
         assert!(matches!(
@@ -269,7 +350,7 @@ mod tests {
         let probe = admit(&c, "movies", &CFG, later).unwrap();
         assert_eq!(probe, Admission::Probe);
         assert_eq!(
-            record(&c, "movies", &CFG, probe, false, later).unwrap(),
+            record(&c, "movies", &CFG, probe, false, Caller::Accountable, later).unwrap(),
             Some(Transition::Closed)
         );
         assert_eq!(admit(&c, "movies", &CFG, later + 1).unwrap(), Admission::Closed);
@@ -286,6 +367,72 @@ mod tests {
         let reopen_at = 3 + 30_000;
         assert_eq!(admit(&c, "movies", &CFG, reopen_at).unwrap(), Admission::Probe);
         assert_eq!(admit(&c, "movies", &CFG, reopen_at + 4_000).unwrap(), Admission::Probe);
+    }
+
+    #[test]
+    fn anonymous_failures_never_open_a_shared_breaker_but_an_anonymous_probe_may_close_it() {
+        let c = MemoryCounters::default();
+        for i in 0..20 {
+            call_as(&c, Caller::Anonymous, true, 1_000 + i);
+        }
+        let s = state(&c, "movies", &CFG, 2_000).unwrap();
+        assert_eq!(
+            (s.state, s.calls, s.failures),
+            ("closed", 0, 0),
+            "20 anonymous failures are not counted"
+        );
+        for i in 0..4 {
+            call(&c, true, 3_000 + i);
+        }
+        let half_open = 3_003 + 30_000;
+        let probe = admit(&c, "movies", &CFG, half_open).unwrap();
+        assert_eq!(probe, Admission::Probe);
+        assert_eq!(
+            record(&c, "movies", &CFG, probe, true, Caller::Anonymous, half_open).unwrap(),
+            None,
+            "an anonymous probe's failure does not reopen it"
+        );
+        assert_eq!(state(&c, "movies", &CFG, half_open + 1).unwrap().state, "half-open");
+        let next = half_open + CFG.probe_ms;
+        let probe = admit(&c, "movies", &CFG, next).unwrap();
+        assert_eq!(probe, Admission::Probe, "the next slot's probe");
+        assert_eq!(
+            record(&c, "movies", &CFG, probe, false, Caller::Anonymous, next).unwrap(),
+            Some(Transition::Closed),
+            "its success closes it"
+        );
+    }
+
+    #[test]
+    fn an_anonymous_client_that_keeps_failing_is_refused_alone_until_its_window_ends() {
+        let c = MemoryCounters::default();
+        // min_calls 4 at 50 %: 2 failures.
+        assert!(!client_failed(&c, "movies.catalogue", "1.2.3.4", &CFG, 1_000).unwrap());
+        assert_eq!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 1_000).unwrap(),
+            Admission::Closed
+        );
+        assert!(
+            client_failed(&c, "movies.catalogue", "1.2.3.4", &CFG, 1_500).unwrap(),
+            "the threshold is reached"
+        );
+        assert_eq!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 2_000).unwrap(),
+            Admission::Open { retry_after_s: 28 }
+        );
+        for (service, client) in [("movies.catalogue", "5.6.7.8"), ("movies.media", "1.2.3.4")] {
+            assert_eq!(
+                admit_client(&c, service, client, &CFG, 2_000).unwrap(),
+                Admission::Closed,
+                "{service} {client}"
+            );
+        }
+        assert_eq!(admit(&c, "movies.catalogue", &CFG, 2_000).unwrap(), Admission::Closed);
+        assert_eq!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 30_000).unwrap(),
+            Admission::Closed,
+            "the next window"
+        );
     }
 
     #[test]
