@@ -1,6 +1,9 @@
 -- wrk script: replays a request file (METHOD, path, token, body; tab-separated),
 -- each thread its own slice of it, in order, round and round; counts answers
 -- by class and the movies cache's X-Cache header; prints one JSON line.
+-- A well-behaved client: after an answer with Retry-After (503 overloaded,
+-- 429), the thread's next request waits that long (a random part of it,
+-- so that the clients refused together do not all come back together).
 --   wrk -s requests.lua URL -- FILE NAME
 local threads = {}
 
@@ -27,8 +30,15 @@ function init(args)
   else
     for i = index * size + 1, (index + 1) * size do table.insert(requests, lines[i]) end
   end
-  name, next_request = args[2], 0
+  name, next_request, wait_ms = args[2], 0, 0
+  math.randomseed(os.time() + index)
   ok, client_errors, server_errors, hits, misses = 0, 0, 0, 0, 0
+end
+
+function delay()
+  local ms = wait_ms
+  wait_ms = 0
+  return ms
 end
 
 function request()
@@ -40,6 +50,8 @@ function response(status, headers, body)
   if status < 400 then ok = ok + 1
   elseif status < 500 then client_errors = client_errors + 1
   else server_errors = server_errors + 1 end
+  local retry = tonumber(headers["retry-after"] or headers["Retry-After"] or "")
+  if retry and status >= 400 then wait_ms = math.random(0, retry * 1000) end
   local cache = headers["x-cache"] or headers["X-Cache"]
   if cache == "hit" then hits = hits + 1 elseif cache == "miss" then misses = misses + 1 end
 end
@@ -53,9 +65,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   local socket_errors = e.connect + e.read + e.write + e.timeout
   io.write(string.format(
-    '{"name":"%s","requests":%d,"rps":%.1f,"p50":%.2f,"p95":%.2f,"p99":%.2f,' ..
+    '{"name":"%s","requests":%d,"rps":%.1f,"ok_rps":%.1f,"p50":%.2f,"p95":%.2f,"p99":%.2f,' ..
     '"ok":%d,"client_errors":%d,"server_errors":%d,"socket_errors":%d,"errors":%d,"hits":%d,"misses":%d}\n',
-    threads[1]:get("name"), summary.requests, summary.requests / seconds,
+    threads[1]:get("name"), summary.requests, summary.requests / seconds, totals.ok / seconds,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     totals.ok, totals.client_errors, totals.server_errors, socket_errors,
     totals.client_errors + totals.server_errors + socket_errors, totals.hits, totals.misses))

@@ -55,7 +55,14 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let content = Content::parse(&body.content)?;
             comments.check_viewer(viewer(Some(claims)))?;
             let movie_id = MovieId::parse(movie_id)?;
-            movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
+            movies::require_known(
+                call.db,
+                SERVICE,
+                || call.variable("movies_url"),
+                &movie_id,
+                &ctx.request_id,
+            )
+            .await?;
             let comment = comments.create(&claims.sub, &movie_id, &content, body.parent_id.as_deref())?;
             Ok(ctx.json(201, &comment))
         }

@@ -43,7 +43,14 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let note = Note::parse(body.note.as_deref())?;
             favorites.check_user(user_id)?;
             let movie_id = MovieId::parse(movie_id)?;
-            let movie = movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
+            let movie = movies::require_known(
+                call.db,
+                SERVICE,
+                || call.variable("movies_url"),
+                &movie_id,
+                &ctx.request_id,
+            )
+            .await?;
             let movie = MovieRef {
                 id: &movie.id,
                 title: &movie.title,

@@ -12,6 +12,7 @@
 //! gateway's shared counters (`state`); the counting happens after the
 //! response is sent. One JSON log line per request.
 
+mod bulkheads;
 mod state;
 mod upstream;
 
@@ -756,7 +757,9 @@ async fn forward_to(
         BodyKind::Json => config.timeout_ms()?,
         BodyKind::Upload => config.number("upload_timeout_ms")?,
     };
+    let held = bulkheads::enter(config, route, timeout_ms + 1_000, now_ms, &mut outcome.retry_after)?;
     let reply = upstream::send(out, timeout_ms).await;
+    drop(held);
     if let Some(guarded) = guarded.as_mut() {
         guarded.failed = upstream::failed(&reply);
     }
@@ -935,6 +938,7 @@ async fn metrics_route(config: &Config, ctx: &Ctx, req: &Request, now_ms: u64) -
         &metrics::Scrape {
             breakers: &breakers,
             events: &events,
+            in_flight: &bulkheads::in_flight(config, config.timeout_ms()? + 1_000, now_ms),
         },
     )
     .map_err(ApiError::internal)?;

@@ -43,9 +43,15 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
         (Method::Post, [movie_id]) => {
             let body: RateBody = json_body(req, DEFAULT_BODY_LIMIT)?;
             let score = Score::parse(&body.score)?;
-            ratings.check_user(user_id)?;
             let movie_id = MovieId::parse(movie_id)?;
-            movies::require(&call.variable("movies_url")?, &movie_id, &ctx.request_id).await?;
+            movies::require_known(
+                call.db,
+                SERVICE,
+                || call.variable("movies_url"),
+                &movie_id,
+                &ctx.request_id,
+            )
+            .await?;
             match ratings.rate(user_id, &movie_id, score)? {
                 Outcome::Created(rated) => Ok(ctx.json(201, &rated)),
                 Outcome::Updated(rated) => Ok(ctx.json(200, &rated)),

@@ -9,7 +9,7 @@ use streamia_events::tombstone::{self, Kind};
 use streamia_events::{CommentCreated, CommentDeleted, CommentModerated, CommentUpdated, Event};
 
 use crate::domain::{Comment, Content, Moderation, MovieId, Status, Viewer};
-use crate::store::{self, Filter, NewRow};
+use crate::store::{self, Filter};
 use crate::{MIGRATIONS, SERVICE};
 
 pub struct Comments<'a> {
@@ -110,55 +110,66 @@ impl Comments<'_> {
     ) -> Result<Comment, ApiError> {
         let movie_id = movie_id.as_str();
         let viewer = Viewer::User(user_id);
-        self.check_viewer(viewer)?;
-        let id = uuid::Uuid::now_v7().to_string();
         let status = self.moderation.initial_status();
-        transaction(self.db, || {
+        // Read first, without a lock; then one statement (its outbox row,
+        // see Outbox::write) that writes only while it still may.
+        for _ in 0..3 {
             if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie_id)? {
                 return Err(ApiError::NotFound("movie not found".into()));
             }
             if let Some(parent_id) = parent_id {
-                // A parent this movie does not have breaks a rule of the
-                // domain (422), as a deleted one does; a failing database
-                // is not the client's mistake.
-                let parent = match self.get(viewer, parent_id) {
-                    Ok(p) => Some(p).filter(|p| p.movie_id == movie_id),
-                    Err(ApiError::NotFound(_)) => None,
-                    Err(e) => return Err(e),
-                };
-                match parent {
-                    None => {
-                        return Err(ApiError::Unprocessable {
-                            code: "parent_not_found",
-                            message: "parentId: this movie has no such comment".into(),
-                        })
-                    }
-                    Some(p) if p.is_deleted => return Err(deleted("cannot reply to a deleted comment")),
-                    Some(_) => {}
-                }
+                self.check_parent(viewer, movie_id, parent_id)?;
             }
-            let row = NewRow {
-                id: &id,
-                movie_id,
-                user_id,
-                parent_id,
-                content,
-                status,
-                at: &self.now.rfc3339(),
-            };
-            store::insert(self.db, &row)?;
-            self.outbox.add(
-                self.db,
-                &Event::CommentCreated(CommentCreated {
-                    comment_id: id.clone(),
-                    movie_id: movie_id.to_owned(),
-                    user_id: user_id.to_owned(),
-                    parent_id: parent_id.map(str::to_owned),
-                    moderation_status: status.as_str().to_owned(),
-                }),
-            )?;
-            self.get(viewer, &id)
-        })
+            let id = uuid::Uuid::now_v7().to_string();
+            let event = Event::CommentCreated(CommentCreated {
+                comment_id: id.clone(),
+                movie_id: movie_id.to_owned(),
+                user_id: user_id.to_owned(),
+                parent_id: parent_id.map(str::to_owned),
+                moderation_status: status.as_str().to_owned(),
+            });
+            let effect = serde_json::json!({"op": "create", "id": id, "movieId": movie_id, "userId": user_id,
+                "parentId": parent_id, "content": content.as_ref(), "status": status.as_str(), "at": self.now.rfc3339()});
+            let params = [
+                movie_id.into(),
+                user_id.into(),
+                parent_id.into(),
+                parent_id.into(),
+                movie_id.into(),
+            ];
+            if self
+                .outbox
+                .write(self.db, &event, &effect, store::POSTABLE, &params)?
+                .is_some()
+            {
+                return self.get(viewer, &id);
+            }
+            // Something changed since the reads (the movie, the account or
+            // the parent deleted): they say what, on the next round.
+            self.check_viewer(viewer)?;
+        }
+        Err(ApiError::Busy)
+    }
+
+    /// A reply's parent: a comment of the same movie this viewer can see,
+    /// not deleted (422 otherwise).
+    fn check_parent(&self, viewer: Viewer<'_>, movie_id: &str, parent_id: &str) -> Result<(), ApiError> {
+        // A parent this movie does not have breaks a rule of the domain
+        // (422), as a deleted one does; a failing database is not the
+        // client's mistake.
+        let parent = match self.get(viewer, parent_id) {
+            Ok(p) => Some(p).filter(|p| p.movie_id == movie_id),
+            Err(ApiError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        match parent {
+            None => Err(ApiError::Unprocessable {
+                code: "parent_not_found",
+                message: "parentId: this movie has no such comment".into(),
+            }),
+            Some(p) if p.is_deleted => Err(deleted("cannot reply to a deleted comment")),
+            Some(_) => Ok(()),
+        }
     }
 
     /// The author changes the text; with pre-moderation it waits again.

@@ -30,7 +30,29 @@ pub const MIGRATIONS: &[&[&str]] = &[
     // users service keeps the accounts); named_at is the event's time, so a
     // late older event never undoes a rename.
     &["CREATE TABLE comments_authors (user_id TEXT PRIMARY KEY, username TEXT NOT NULL, named_at TEXT NOT NULL)"],
+    // The movies this service has seen, so its writes need not ask (streamia_events::known).
+    &[streamia_events::known_movies_schema!("comments")],
+    // A comment posted in one statement: its outbox row, whose trigger
+    // inserts it (Outbox::write).
+    &[
+        streamia_events::outbox_effect_schema!("comments"),
+        "CREATE TRIGGER comments_outbox_effect AFTER INSERT ON comments_outbox WHEN NEW.effect IS NOT NULL BEGIN
+            INSERT INTO comments_items (id, movie_id, user_id, parent_id, content, moderation_status, created_at, updated_at)
+                SELECT json_extract(NEW.effect, '$.id'), json_extract(NEW.effect, '$.movieId'),
+                    json_extract(NEW.effect, '$.userId'), json_extract(NEW.effect, '$.parentId'),
+                    json_extract(NEW.effect, '$.content'), json_extract(NEW.effect, '$.status'),
+                    json_extract(NEW.effect, '$.at'), json_extract(NEW.effect, '$.at')
+                WHERE json_extract(NEW.effect, '$.op') = 'create';
+        END",
+    ],
 ];
+
+/// The condition of posting a comment (Outbox::write): neither the movie
+/// nor the author deleted, and a parent, if any, a comment of the same
+/// movie that is not deleted. Parameters: movie, user, parent, parent, movie.
+pub const POSTABLE: &str =
+    "NOT EXISTS (SELECT 1 FROM comments_tombstones WHERE (kind = 'movie' AND id = ?) OR (kind = 'user' AND id = ?))
+    AND (? IS NULL OR EXISTS (SELECT 1 FROM comments_items WHERE id = ? AND movie_id = ? AND is_deleted = 0))";
 
 fn comment_from(row: &Row<'_>) -> Result<Comment, DbError> {
     let is_deleted = row.bool("is_deleted")?;
@@ -109,35 +131,6 @@ pub fn select(
     let rows = db.execute(&sql, &query_params)?;
     let data = rows.iter().map(|r| comment_from(&r)).collect::<Result<_, _>>()?;
     Ok((data, total))
-}
-
-/// A new comment, as the service decided it.
-pub struct NewRow<'a> {
-    pub id: &'a str,
-    pub movie_id: &'a str,
-    pub user_id: &'a str,
-    pub parent_id: Option<&'a str>,
-    pub content: &'a Content,
-    pub status: Status,
-    pub at: &'a str,
-}
-
-pub fn insert(db: &dyn Db, row: &NewRow<'_>) -> Result<(), DbError> {
-    db.execute(
-        "INSERT INTO comments_items (id, movie_id, user_id, parent_id, content, moderation_status, created_at,
-            updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            row.id.into(),
-            row.movie_id.into(),
-            row.user_id.into(),
-            row.parent_id.into(),
-            row.content.as_ref().into(),
-            row.status.as_str().into(),
-            row.at.into(),
-            row.at.into(),
-        ],
-    )?;
-    Ok(())
 }
 
 pub fn set_content(db: &dyn Db, id: &str, content: &Content, status: &str, at: &str) -> Result<(), DbError> {

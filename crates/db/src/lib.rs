@@ -243,15 +243,12 @@ impl Db for LazySpinDb {
 /// A writer waits up to 10 s for the lock (`busy_timeout`; Spin's default is
 /// 5 s, which 100 concurrent writers exceeded) before a statement fails as
 /// [`DbError::Busy`], a 503 the client may retry.
-/// `journal_mode` is stored in the file; `synchronous` and `busy_timeout`
-/// are per connection.
+/// `synchronous` and `busy_timeout` are per connection, so every request
+/// sets them; `journal_mode` is stored in the file, so [`migrate`] sets it
+/// once (each statement is a host call, on every request).
 /// Best effort: a database that is not a local file (libSQL) keeps its own.
 pub fn tune(db: &dyn Db) {
-    for pragma in [
-        "PRAGMA busy_timeout = 10000",
-        "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = NORMAL",
-    ] {
+    for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL"] {
         if let Err(e) = db.execute(pragma, &[]) {
             eprintln!("sqlite: {pragma} not applied: {e}");
         }
@@ -285,6 +282,11 @@ pub fn migrate(db: &dyn Db, schema: &str, migrations: &[&[&str]]) -> Result<(), 
     let version = schema_version(db, schema)?;
     if version.recorded && version.number >= target {
         return Ok(());
+    }
+    // Write-ahead logging, kept in the file (see [`tune`]); not inside a
+    // transaction, where SQLite cannot change it.
+    if let Err(e) = db.execute("PRAGMA journal_mode = WAL", &[]) {
+        eprintln!("sqlite: PRAGMA journal_mode = WAL not applied: {e}");
     }
     transaction(db, || {
         // Another request may have migrated while this one waited for the

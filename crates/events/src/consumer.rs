@@ -17,6 +17,16 @@ macro_rules! consumer_schema {
     };
 }
 
+/// A consumer whose effect is one statement: an `effect` column (JSON) on
+/// its processed events, which the service's trigger applies as the event's
+/// id is recorded (see [`consume_in_one`]).
+#[macro_export]
+macro_rules! consumer_effect_schema {
+    ($service:literal) => {
+        concat!("ALTER TABLE ", $service, "_processed_events ADD COLUMN effect TEXT")
+    };
+}
+
 #[derive(Debug, PartialEq)]
 pub enum Consumed {
     Applied,
@@ -69,6 +79,39 @@ pub fn consume<E>(
     })
 }
 
+/// [`consume`] in one statement: the event id recorded with `effect` (what
+/// `apply` makes of the event: the JSON the service's trigger on its
+/// processed events applies), so that SQLite's lock is held only inside that
+/// one host call, not across a transaction's. `None` from `apply`: a type
+/// this service does not handle (recorded, nothing done). For effects that
+/// are one change of the service's own tables.
+pub fn consume_in_one(
+    db: &dyn Db,
+    service: &str,
+    envelope: &Envelope,
+    apply: impl FnOnce(&Event) -> Option<serde_json::Value>,
+) -> Result<Consumed, ConsumeError<DbError>> {
+    let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
+    let effect = event.as_ref().and_then(apply);
+    let inserted = db.execute(
+        &format!(
+            "INSERT INTO {service}_processed_events (event_id, event_type, processed_at, effect) VALUES (?, ?, ?, ?)"
+        ),
+        &[
+            (&envelope.event_id).into(),
+            (&envelope.event_type).into(),
+            streamia_clock::Now::system().rfc3339().into(),
+            effect.as_ref().map(|e| e.to_string()).into(),
+        ],
+    );
+    match inserted {
+        Err(DbError::Unique(_)) => Ok(Consumed::Duplicate),
+        Err(e) => Err(ConsumeError::Db(e)),
+        Ok(_) if effect.is_some() => Ok(Consumed::Applied),
+        Ok(_) => Ok(Consumed::Ignored),
+    }
+}
+
 /// How many events `service` has taken in (applied or ignored; not duplicates).
 pub fn consumed_count(db: &dyn Db, service: &str) -> Result<u64, DbError> {
     db.count(&format!("SELECT COUNT(*) AS n FROM {service}_processed_events"), &[])
@@ -79,6 +122,45 @@ mod tests {
     use super::*;
     use crate::{UserDeleted, UserRegistered};
     use streamia_db::MemoryDb;
+
+    #[test]
+    fn an_effect_of_one_statement_is_applied_once_with_its_record() {
+        let db = MemoryDb::new();
+        streamia_db::migrate(
+            &db,
+            "s",
+            &[
+                &crate::consumer_schema!("s"),
+                &[
+                    crate::consumer_effect_schema!("s"),
+                    "CREATE TABLE s_gone (user_id TEXT)",
+                    "CREATE TRIGGER s_effect AFTER INSERT ON s_processed_events WHEN NEW.effect IS NOT NULL BEGIN
+                        INSERT INTO s_gone (user_id) VALUES (json_extract(NEW.effect, '$.userId')); END",
+                ],
+            ],
+        )
+        .unwrap();
+        let effect = |e: &Event| match e {
+            Event::UserDeleted(d) => Some(serde_json::json!({"userId": d.user_id})),
+            _ => None,
+        };
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        assert_eq!(consume_in_one(&db, "s", &env, effect).unwrap(), Consumed::Applied);
+        assert_eq!(consume_in_one(&db, "s", &env, effect).unwrap(), Consumed::Duplicate);
+        let gone = db.execute("SELECT user_id FROM s_gone", &[]).unwrap();
+        assert_eq!(gone.len(), 1);
+        let other = Envelope::new(
+            &Event::UserRegistered(UserRegistered {
+                user_id: "u".into(),
+                email: "e".into(),
+                username: "n".into(),
+                role: "user".into(),
+            }),
+            "users",
+        );
+        assert_eq!(consume_in_one(&db, "s", &other, effect).unwrap(), Consumed::Ignored);
+        assert_eq!(consumed_count(&db, "s").unwrap(), 2);
+    }
 
     #[test]
     fn an_event_delivered_twice_is_applied_once() {

@@ -8,11 +8,13 @@
 //! the same app ([`internal`]), to subscribers' `/events`) or a Redis
 //! stream ([`stream`]); [`consumer`] applies an event at most once
 //! per service; [`dead_letter`] counts failed tries and parks what keeps
-//! failing; [`tombstone`] remembers what a deletion saga removed.
+//! failing; [`tombstone`] remembers what a deletion saga removed;
+//! [`known`] the movies a service has seen, so its writes need not ask.
 
 pub mod consumer;
 pub mod dead_letter;
 pub mod internal;
+pub mod known;
 pub mod outbox;
 pub mod stream;
 pub mod tombstone;

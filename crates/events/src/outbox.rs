@@ -30,6 +30,17 @@ macro_rules! outbox_schema {
     };
 }
 
+/// The outbox as the write itself: an `effect` column (JSON) that the
+/// service's trigger on its outbox applies to its own tables as the event's
+/// row goes in (see [`Outbox::write`]). Add it to a service's migrations
+/// with the trigger.
+#[macro_export]
+macro_rules! outbox_effect_schema {
+    ($service:literal) => {
+        concat!("ALTER TABLE ", $service, "_outbox ADD COLUMN effect TEXT")
+    };
+}
+
 /// Retries back off exponentially from the retry base up to this far apart.
 pub const MAX_BACKOFF_MS: i64 = 300_000;
 
@@ -43,8 +54,9 @@ pub struct Outbox {
     source: &'static str,
     table: String,
     deliveries: String,
-    /// The events this request added, to deliver after it.
-    added: std::cell::RefCell<Vec<String>>,
+    /// The events this request added, to deliver after it; `true` for one
+    /// known to be committed (written by [`Outbox::write`], its own statement).
+    added: std::cell::RefCell<Vec<(Envelope, bool)>>,
 }
 
 /// How often a failing delivery is tried (variables `event_max_attempts`,
@@ -131,15 +143,70 @@ impl Outbox {
                 claimed_until.into(),
             ],
         )?;
-        self.added.borrow_mut().push(envelope.event_id.clone());
+        self.added.borrow_mut().push((envelope.clone(), false));
         Ok(envelope)
+    }
+
+    /// A write in one statement: `event`'s outbox row, with `effect` — the
+    /// change it announces, as a JSON object the service's trigger on its
+    /// outbox applies to its own tables in the same statement — inserted
+    /// only while `condition` (SQL, with `params`) holds. `None`: the
+    /// condition did not hold, and nothing was written.
+    ///
+    /// Why: a write that is several statements inside `BEGIN IMMEDIATE …
+    /// COMMIT` holds SQLite's lock across as many host calls, and under
+    /// load each of them waits for the instance to be scheduled again
+    /// while every other writer waits for the lock. Here the lock is held
+    /// only inside the one host call; a service reads what it needs before
+    /// (without a lock) and makes `condition` check that it still holds.
+    pub fn write(
+        &self,
+        db: &dyn Db,
+        event: &Event,
+        effect: &serde_json::Value,
+        condition: &str,
+        params: &[Value],
+    ) -> Result<Option<Envelope>, DbError> {
+        let envelope = Envelope::new(event, self.source);
+        let claimed_until = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
+        let mut all: Vec<Value> = vec![
+            (&envelope.event_id).into(),
+            (&envelope.event_type).into(),
+            envelope.to_json().into(),
+            (&envelope.occurred_at).into(),
+            claimed_until.into(),
+            effect.to_string().into(),
+        ];
+        all.extend_from_slice(params);
+        let rows = db.execute(
+            &format!(
+                "INSERT INTO {} (event_id, event_type, envelope, created_at, next_attempt_at, effect)
+                    SELECT ?, ?, ?, ?, ?, ? WHERE {condition} RETURNING event_id",
+                self.table
+            ),
+            &all,
+        )?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        self.added.borrow_mut().push((envelope.clone(), true));
+        Ok(Some(envelope))
     }
 
     /// The undelivered events this request added and committed (a rolled
     /// back one has no row), in the order they were added.
     pub fn own(&self, db: &dyn Db) -> Result<Vec<Pending>, DbError> {
         let mut out = Vec::new();
-        for event_id in self.added.borrow().iter() {
+        for (envelope, committed) in self.added.borrow().iter() {
+            if *committed {
+                // Its own statement committed it: no need to read it back.
+                out.push(Pending {
+                    envelope: envelope.clone(),
+                    attempts: 0,
+                });
+                continue;
+            }
+            let event_id = &envelope.event_id;
             let rows = db.execute(
                 &format!(
                     "SELECT envelope, attempts FROM {} WHERE event_id = ? AND delivered_at IS NULL",

@@ -4,6 +4,7 @@
 
 use streamia_api::ApiError;
 use streamia_events::consumer::{consume, Consumed};
+use streamia_events::known;
 use streamia_events::tombstone::{self, Kind};
 use streamia_events::{Envelope, Event, FavoritesClearedForMovie, FavoritesClearedForUser};
 
@@ -54,6 +55,7 @@ impl Favorites<'_> {
                     }
                     Event::MovieUpdated(e) => {
                         store::refresh_movie(self.db, &e.movie_id, &e.title, e.poster_url.as_deref())?;
+                        known::refresh(self.db, SERVICE, &e.movie_id, &e.title, e.poster_url.as_deref())?;
                     }
                     _ => return Ok(false),
                 }

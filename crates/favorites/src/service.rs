@@ -2,7 +2,7 @@
 
 use streamia_api::{ApiError, Page, Paginated};
 use streamia_clock::Now;
-use streamia_db::{transaction, Db};
+use streamia_db::Db;
 use streamia_events::outbox::Outbox;
 use streamia_events::tombstone::{self, Kind};
 use streamia_events::{Event, FavoriteAdded, FavoriteRemoved};
@@ -40,45 +40,59 @@ impl Favorites<'_> {
         Ok(())
     }
 
+    /// Add a favourite in one statement (its outbox row; see
+    /// [`Outbox::write`]). When it does not go in, what is there says why.
+    /// Its condition refuses a deleted account or movie.
     pub fn add(&self, user_id: &str, movie: &MovieRef<'_>, note: &Note) -> Result<Added, ApiError> {
-        self.check_user(user_id)?;
-        transaction(self.db, || {
-            // The movie may have been deleted since the movies service said it exists.
+        let created_at = self.now.rfc3339();
+        let event = Event::FavoriteAdded(FavoriteAdded {
+            user_id: user_id.to_owned(),
+            movie_id: movie.id.to_owned(),
+        });
+        let effect = serde_json::json!({"op": "add", "userId": user_id, "movieId": movie.id, "note": note.as_deref(),
+            "title": movie.title, "posterUrl": movie.poster_url, "createdAt": created_at});
+        let params = [user_id.into(), movie.id.into(), movie.id.into(), user_id.into()];
+        // A favourite added and removed again between the write and the
+        // read that says why it did not go in: try again, a few times.
+        for _ in 0..3 {
+            if self
+                .outbox
+                .write(self.db, &event, &effect, store::ADDABLE, &params)?
+                .is_some()
+            {
+                return Ok(Added::Created(Favorite {
+                    movie_id: movie.id.to_owned(),
+                    note: note.as_deref().map(str::to_owned),
+                    created_at,
+                    title: movie.title.to_owned(),
+                    poster_url: movie.poster_url.map(str::to_owned),
+                }));
+            }
+            // Deleted since the movies service said it exists, or the account since its token was issued.
             if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie.id)? {
                 return Err(movie_not_found());
             }
+            self.check_user(user_id)?;
             if let Some(existing) = store::find(self.db, user_id, movie.id)? {
                 return Ok(Added::AlreadyThere(existing));
             }
-            store::insert(self.db, user_id, movie, note, &self.now.rfc3339())?;
-            self.outbox.add(
-                self.db,
-                &Event::FavoriteAdded(FavoriteAdded {
-                    user_id: user_id.to_owned(),
-                    movie_id: movie.id.to_owned(),
-                }),
-            )?;
-            let created = store::find(self.db, user_id, movie.id)?
-                .ok_or_else(|| ApiError::internal("added favourite vanished"))?;
-            Ok(Added::Created(created))
-        })
+        }
+        Err(ApiError::Busy)
     }
 
+    /// Remove a favourite in one statement, as [`Favorites::add`] adds one.
     pub fn remove(&self, user_id: &str, movie_id: &str) -> Result<(), ApiError> {
         self.check_user(user_id)?;
-        transaction(self.db, || {
-            if !store::delete(self.db, user_id, movie_id)? {
-                return Err(ApiError::NotFound("this movie is not in your favourites".into()));
-            }
-            self.outbox.add(
-                self.db,
-                &Event::FavoriteRemoved(FavoriteRemoved {
-                    user_id: user_id.to_owned(),
-                    movie_id: movie_id.to_owned(),
-                }),
-            )?;
-            Ok(())
-        })
+        let event = Event::FavoriteRemoved(FavoriteRemoved {
+            user_id: user_id.to_owned(),
+            movie_id: movie_id.to_owned(),
+        });
+        let effect = serde_json::json!({"op": "remove", "userId": user_id, "movieId": movie_id});
+        let params = [user_id.into(), movie_id.into()];
+        match self.outbox.write(self.db, &event, &effect, store::REMOVABLE, &params)? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::NotFound("this movie is not in your favourites".into())),
+        }
     }
 
     pub fn is_favorite(&self, user_id: &str, movie_id: &str) -> Result<bool, ApiError> {

@@ -19,7 +19,32 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::tombstone_schema!("favorites"),
     // Failed tries and dead letters of the events this service consumes.
     &streamia_events::dead_letter_schema!("favorites"),
+    // The movies this service has seen, so its writes need not ask (streamia_events::known).
+    &[streamia_events::known_movies_schema!("favorites")],
+    // A favourite added or removed in one statement: its outbox row, whose
+    // trigger changes the item (Outbox::write).
+    &[
+        streamia_events::outbox_effect_schema!("favorites"),
+        "CREATE TRIGGER favorites_outbox_effect AFTER INSERT ON favorites_outbox WHEN NEW.effect IS NOT NULL BEGIN
+            INSERT INTO favorites_items (user_id, movie_id, note, title, poster_url, created_at)
+                SELECT json_extract(NEW.effect, '$.userId'), json_extract(NEW.effect, '$.movieId'),
+                    json_extract(NEW.effect, '$.note'), json_extract(NEW.effect, '$.title'),
+                    json_extract(NEW.effect, '$.posterUrl'), json_extract(NEW.effect, '$.createdAt')
+                WHERE json_extract(NEW.effect, '$.op') = 'add';
+            DELETE FROM favorites_items WHERE json_extract(NEW.effect, '$.op') = 'remove'
+                AND user_id = json_extract(NEW.effect, '$.userId') AND movie_id = json_extract(NEW.effect, '$.movieId');
+        END",
+    ],
 ];
+
+/// The condition of adding a favourite (Outbox::write): not one already,
+/// and neither the account nor the movie deleted. Parameters: user, movie,
+/// movie, user.
+pub const ADDABLE: &str = "NOT EXISTS (SELECT 1 FROM favorites_items WHERE user_id = ? AND movie_id = ?)
+    AND NOT EXISTS (SELECT 1 FROM favorites_tombstones WHERE (kind = 'movie' AND id = ?) OR (kind = 'user' AND id = ?))";
+
+/// The condition of removing one: it is there. Parameters: user, movie.
+pub const REMOVABLE: &str = "EXISTS (SELECT 1 FROM favorites_items WHERE user_id = ? AND movie_id = ?)";
 
 const COLUMNS: &str = "movie_id, note, created_at, title, poster_url";
 

@@ -5,6 +5,7 @@
 //! OpenAPI document as served ([`openapi`]). `components/gateway` applies them to
 //! requests.
 
+pub mod bulkhead;
 mod cors;
 pub mod limits;
 pub mod metrics;

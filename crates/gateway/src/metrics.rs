@@ -37,6 +37,11 @@ pub fn rejected(c: &dyn Counters, scope: Scope) -> Result<(), CounterError> {
     c.add(&format!("m:limited|{}", scope.name()), 1).map(drop)
 }
 
+/// Counts a call a bulkhead refused.
+pub fn shed(c: &dyn Counters, bulkhead: &str) -> Result<(), CounterError> {
+    c.add(&format!("m:shed|{bulkhead}"), 1).map(drop)
+}
+
 /// A service's events, from its `/health/ready`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EventCounts {
@@ -51,6 +56,8 @@ pub struct Scrape<'a> {
     /// Each breaker: its service, its route group and its state.
     pub breakers: &'a [(&'a str, &'a str, BreakerState)],
     pub events: &'a [(&'a str, EventCounts)],
+    /// Each bulkhead: its name, the calls in flight and its limit.
+    pub in_flight: &'a [(String, i64, u32)],
 }
 
 fn label(value: &str) -> String {
@@ -62,6 +69,7 @@ pub fn render(c: &dyn Counters, scrape: &Scrape<'_>) -> Result<String, CounterEr
     let mut requests = BTreeMap::new();
     let mut latency: BTreeMap<String, ([i64; LATENCY_BUCKETS_S.len() + 1], i64)> = BTreeMap::new();
     let mut limited = BTreeMap::new();
+    let mut shed = BTreeMap::new();
     for key in c.keys()? {
         let Some(rest) = key.strip_prefix("m:") else { continue };
         let fields: Vec<&str> = rest.split('|').collect();
@@ -82,6 +90,9 @@ pub fn render(c: &dyn Counters, scrape: &Scrape<'_>) -> Result<String, CounterEr
             ["latsum", route] => latency.entry(route.to_string()).or_default().1 = c.get(&key)?,
             ["limited", scope] => {
                 limited.insert(scope.to_string(), c.get(&key)?);
+            }
+            ["shed", bulkhead] => {
+                shed.insert(bulkhead.to_string(), c.get(&key)?);
             }
             _ => {}
         }
@@ -131,6 +142,31 @@ pub fn render(c: &dyn Counters, scrape: &Scrape<'_>) -> Result<String, CounterEr
     for scope in [Scope::Anonymous, Scope::User, Scope::Auth, Scope::Account] {
         let n = limited.get(scope.name()).copied().unwrap_or(0);
         let _ = writeln!(w, "streamia_rate_limited_total{{scope=\"{}\"}} {n}", scope.name());
+    }
+    let _ = writeln!(
+        w,
+        "# HELP streamia_in_flight Calls in flight through a bulkhead (all upstream calls, a service's, the sign-ins), and its limit."
+    );
+    let _ = writeln!(w, "# TYPE streamia_in_flight gauge");
+    for (bulkhead, n, limit) in scrape.in_flight {
+        let _ = writeln!(w, "streamia_in_flight{{bulkhead=\"{}\"}} {n}", label(bulkhead));
+        let _ = writeln!(
+            w,
+            "streamia_in_flight_limit{{bulkhead=\"{}\"}} {limit}",
+            label(bulkhead)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "# HELP streamia_bulkhead_rejected_total Calls refused with 503 because a bulkhead was full."
+    );
+    let _ = writeln!(w, "# TYPE streamia_bulkhead_rejected_total counter");
+    for (bulkhead, n) in &shed {
+        let _ = writeln!(
+            w,
+            "streamia_bulkhead_rejected_total{{bulkhead=\"{}\"}} {n}",
+            label(bulkhead)
+        );
     }
     let _ = writeln!(w, "# HELP streamia_circuit_breaker_open Whether calls to a service's route group are refused (1 open, 0.5 half-open, 0 closed).");
     let _ = writeln!(w, "# TYPE streamia_circuit_breaker_open gauge");
@@ -219,6 +255,7 @@ mod tests {
         record(&c, "/api/movies/{id}", "GET", 404, 9_000_000).unwrap();
         record(&c, UNMATCHED, "BREW", 404, 1_000).unwrap();
         rejected(&c, Scope::Auth).unwrap();
+        shed(&c, "users.sign-in").unwrap();
         let breakers = [(
             "movies",
             "media",
@@ -242,6 +279,7 @@ mod tests {
             &Scrape {
                 breakers: &breakers,
                 events: &events,
+                in_flight: &[("users.sign-in".into(), 1, 2)],
             },
         )
         .unwrap();
@@ -256,6 +294,9 @@ mod tests {
             r#"streamia_http_request_duration_seconds_sum{route="/api/movies/{id}"} 9.202"#,
             r#"streamia_http_request_duration_seconds_count{route="/api/movies/{id}"} 3"#,
             r#"streamia_rate_limited_total{scope="auth"} 1"#,
+            r#"streamia_bulkhead_rejected_total{bulkhead="users.sign-in"} 1"#,
+            r#"streamia_in_flight{bulkhead="users.sign-in"} 1"#,
+            r#"streamia_in_flight_limit{bulkhead="users.sign-in"} 2"#,
             r#"streamia_rate_limited_total{scope="user"} 0"#,
             r#"streamia_circuit_breaker_open{service="movies",group="media"} 1"#,
             r#"streamia_circuit_breaker_window_calls{service="movies",group="media",outcome="failed"} 9"#,

@@ -218,6 +218,11 @@ impl Movies<'_> {
         }
     }
 
+    /// Drop a movie's entry (if any): one key-value write.
+    pub(crate) fn forget_movie(&self, id: &str) {
+        self.cache.delete(&movie_key(id));
+    }
+
     /// Drop a movie's entry (if any) and make every cached list page stale:
     /// two key-value writes, whatever the number of pages.
     pub(crate) fn invalidate(&self, id: Option<&str>) {

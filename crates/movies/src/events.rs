@@ -2,8 +2,7 @@
 //! aggregate and a version, applied only when newer than the one held.
 
 use streamia_api::ApiError;
-use streamia_db::Value;
-use streamia_events::consumer::{consume, Consumed};
+use streamia_events::consumer::{consume_in_one, Consumed};
 use streamia_events::{Envelope, Event};
 
 use crate::{Movies, SERVICE};
@@ -31,33 +30,26 @@ pub fn apply(
 
 impl Movies<'_> {
     /// A rating.* event: store the movie's aggregate if it is newer than
-    /// the one held (events may arrive out of order or twice).
+    /// the one held (events may arrive out of order or twice), in one
+    /// statement; then drop the movie's cached entry. Cached list pages are
+    /// left to their TTL (30 s): a new average is not worth making every
+    /// page stale on each rating.
     pub fn apply_rating_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         let mut touched = None;
-        let outcome = consume(self.db, SERVICE, envelope, |event| {
+        let outcome = consume_in_one(self.db, SERVICE, envelope, |event| {
             let (movie_id, average, total, version) = match event {
                 Event::RatingCreated(e) => (&e.movie_id, e.average_rating, e.total_ratings, e.aggregate_version),
                 Event::RatingUpdated(e) => (&e.movie_id, e.average_rating, e.total_ratings, e.aggregate_version),
                 Event::RatingDeleted(e) => (&e.movie_id, e.average_rating, e.total_ratings, e.aggregate_version),
-                _ => return Ok(false),
+                _ => return None,
             };
-            let version = i64::try_from(version).unwrap_or(i64::MAX);
-            self.db.execute(
-                "UPDATE movies_catalogue SET average_rating = ?, total_ratings = ?, rating_version = ?
-                    WHERE id = ? AND rating_version < ?",
-                &[
-                    Value::Real(average),
-                    i64::from(total).into(),
-                    version.into(),
-                    movie_id.into(),
-                    version.into(),
-                ],
-            )?;
             touched = Some(movie_id.clone());
-            Ok::<_, streamia_db::DbError>(true)
+            let version = i64::try_from(version).unwrap_or(i64::MAX);
+            Some(serde_json::json!({"movieId": movie_id, "averageRating": average,
+                "totalRatings": total, "version": version}))
         })?;
-        if let Some(id) = touched {
-            self.invalidate(Some(&id));
+        if let (Some(id), Consumed::Applied) = (touched, &outcome) {
+            self.forget_movie(&id);
         }
         Ok(outcome)
     }

@@ -24,6 +24,18 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::dead_letter_schema!("movies"),
     // The breaker around Cloudinary (crate::breaker).
     &["CREATE TABLE movies_counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"],
+    // A rating event applied in one statement: its id recorded with the
+    // movie's new aggregate, which this trigger stores if it is newer
+    // (crate::events, consumer::consume_in_one).
+    &[
+        streamia_events::consumer_effect_schema!("movies"),
+        "CREATE TRIGGER movies_processed_effect AFTER INSERT ON movies_processed_events WHEN NEW.effect IS NOT NULL BEGIN
+            UPDATE movies_catalogue SET average_rating = json_extract(NEW.effect, '$.averageRating'),
+                total_ratings = json_extract(NEW.effect, '$.totalRatings'),
+                rating_version = json_extract(NEW.effect, '$.version')
+            WHERE id = json_extract(NEW.effect, '$.movieId') AND rating_version < json_extract(NEW.effect, '$.version');
+        END",
+    ],
 ];
 
 pub(crate) const COLUMNS: &str =

@@ -6,7 +6,7 @@ use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
 
 use crate::cache::{Lookup, MemoryCache};
 use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
-use crate::service::{MAX_CACHED_LISTS, MOVIE_TTL_SECS};
+use crate::service::{LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
 use crate::*;
 
 struct Fixture {
@@ -120,7 +120,7 @@ fn reads_are_cached_and_writes_invalidate() {
 }
 
 #[test]
-fn a_hit_writes_nothing_and_a_write_costs_two_cache_writes_however_many_pages() {
+fn a_hit_writes_nothing_and_a_rating_costs_one_cache_write_however_many_pages() {
     let f = Fixture::new();
     let m = f.add("Alien", 1979, &[]);
     for page in 1..=20 {
@@ -135,18 +135,33 @@ fn a_hit_writes_nothing_and_a_write_costs_two_cache_writes_however_many_pages() 
     assert_eq!(f.cache.writes(), before, "hits write nothing");
 
     f.at(1).apply_rating_event(&rating(&m.id, 1, 5.0, 1, false)).unwrap();
+    assert_eq!(f.cache.writes(), before + 1, "the movie's entry only");
+    let (movie, lookup) = f.at(2).get(&m.id).unwrap();
     assert_eq!(
-        f.cache.writes(),
-        before + 2,
-        "the movie's entry and the list generation"
+        (movie.total_ratings, lookup),
+        (1, Lookup::Miss),
+        "the movie is read afresh"
     );
     let all = ListQuery::parse(|_| None, 2026).unwrap();
-    let (page, lookup) = f.at(2).list(&all).unwrap();
-    assert_eq!(
-        (page.data[0].total_ratings, lookup),
-        (1, Lookup::Miss),
-        "every page is stale"
-    );
+    let (_, lookup) = f.at(2).list(&all).unwrap();
+    assert_eq!(lookup, Lookup::Hit, "list pages keep theirs until their TTL");
+    const { assert!(LIST_TTL_SECS <= 30, "a list shows a new average within its TTL") };
+    let (page, lookup) = f.at(2 + LIST_TTL_SECS).list(&all).unwrap();
+    assert_eq!((page.data[0].total_ratings, lookup), (1, Lookup::Miss));
+
+    f.at(40)
+        .update(
+            &m.id,
+            &MovieInput::parse(
+                &serde_json::from_value(serde_json::json!({
+        "title": "Aliens", "description": "d", "releaseYear": 1986}))
+                .unwrap(),
+                2026,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(f.query(&[]), ["Aliens"], "an edit makes every page stale at once");
 }
 
 #[test]

@@ -16,6 +16,26 @@ pub struct Ratings<'a> {
     pub now: Now,
 }
 
+/// Conflicting writers each read again and retry this often before taking
+/// the lock.
+const OPTIMISTIC_TRIES: usize = 20;
+
+/// A movie's score counts with one rating changed from `old` to `new`.
+fn with_change(counts: &[(i64, u32)], old: Option<u8>, new: Option<u8>) -> Vec<(i64, u32)> {
+    let mut out: Vec<(i64, u32)> = (1..=5)
+        .map(|s| (s, counts.iter().find(|(c, _)| *c == s).map_or(0, |(_, n)| *n)))
+        .collect();
+    for (score, n) in out.iter_mut() {
+        if old == Some(*score as u8) {
+            *n = n.saturating_sub(1);
+        }
+        if new == Some(*score as u8) {
+            *n += 1;
+        }
+    }
+    out
+}
+
 fn no_rating() -> ApiError {
     ApiError::NotFound("you have not rated this movie".into())
 }
@@ -37,10 +57,71 @@ impl Ratings<'_> {
         Ok(store::stats(self.db, movie_id)?)
     }
 
-    /// Create or change the caller's score for a movie the catalogue has.
+    /// Create or change the caller's score for a movie the catalogue has:
+    /// read without a lock, then one statement that writes only if nothing
+    /// changed meanwhile (else read again); after [`OPTIMISTIC_TRIES`]
+    /// conflicts, the same inside a transaction.
     pub fn rate(&self, user_id: &str, movie_id: &MovieId, score: Score) -> Result<Outcome, ApiError> {
-        self.check_user(user_id)?;
         let movie_id = movie_id.as_str();
+        for _ in 0..OPTIMISTIC_TRIES {
+            let before = self.before(user_id, movie_id)?;
+            if let Some(same) = before.mine.as_ref().filter(|r| r.score == score.get()) {
+                // Nothing changes, so no new aggregate and no event.
+                return Ok(Outcome::Updated(Rated {
+                    rating: same.clone(),
+                    stats: self.stats(movie_id)?,
+                }));
+            }
+            let counts = store::counts(self.db, movie_id)?;
+            let old = before.mine.as_ref().map(|r| r.score);
+            let stats = Stats::from_counts(movie_id, &with_change(&counts, old, Some(score.get())));
+            let version = before.version.unwrap_or(0) as u64 + 1;
+            let at = self.now.rfc3339();
+            let event = events::rated(user_id, score, &stats, version, before.mine.is_none());
+            let effect = serde_json::json!({"op": "rate", "userId": user_id, "movieId": movie_id,
+                "score": score.get(), "at": at, "version": version});
+            let params = store::unchanged_since(user_id, movie_id, &before);
+            if self
+                .outbox
+                .write(self.db, &event, &effect, store::UNCHANGED_SINCE, &params)?
+                .is_some()
+            {
+                let rating = Rating {
+                    movie_id: movie_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                    score: score.get(),
+                    created_at: before
+                        .mine
+                        .as_ref()
+                        .map_or_else(|| at.clone(), |r| r.created_at.clone()),
+                    updated_at: at,
+                };
+                let rated = Rated { rating, stats };
+                return Ok(match before.mine {
+                    None => Outcome::Created(rated),
+                    Some(_) => Outcome::Updated(rated),
+                });
+            }
+        }
+        self.rate_locked(user_id, movie_id, score)
+    }
+
+    /// What a write reads first; a deleted account or movie refuses it.
+    fn before(&self, user_id: &str, movie_id: &str) -> Result<store::Before, ApiError> {
+        let before = store::before(self.db, user_id, movie_id)?;
+        if before.user_gone {
+            return Err(ApiError::account_gone());
+        }
+        if before.movie_gone {
+            return Err(ApiError::NotFound("movie not found".into()));
+        }
+        Ok(before)
+    }
+
+    /// [`Ratings::rate`] inside `BEGIN IMMEDIATE`: certain to finish, however
+    /// many others rate the same movie at once.
+    fn rate_locked(&self, user_id: &str, movie_id: &str, score: Score) -> Result<Outcome, ApiError> {
+        self.check_user(user_id)?;
         transaction(self.db, || {
             if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie_id)? {
                 return Err(ApiError::NotFound("movie not found".into()));
@@ -75,7 +156,28 @@ impl Ratings<'_> {
         store::find(self.db, user_id, movie_id)?.ok_or_else(no_rating)
     }
 
+    /// Remove the caller's rating, as [`Ratings::rate`] writes one.
     pub fn delete(&self, user_id: &str, movie_id: &str) -> Result<Stats, ApiError> {
+        for _ in 0..OPTIMISTIC_TRIES {
+            let before = self.before(user_id, movie_id)?;
+            let Some(mine) = &before.mine else {
+                return Err(no_rating());
+            };
+            let counts = store::counts(self.db, movie_id)?;
+            let stats = Stats::from_counts(movie_id, &with_change(&counts, Some(mine.score), None));
+            let version = before.version.unwrap_or(0) as u64 + 1;
+            let event = events::unrated(user_id, &stats, version);
+            let effect =
+                serde_json::json!({"op": "unrate", "userId": user_id, "movieId": movie_id, "version": version});
+            let params = store::unchanged_since(user_id, movie_id, &before);
+            if self
+                .outbox
+                .write(self.db, &event, &effect, store::UNCHANGED_SINCE, &params)?
+                .is_some()
+            {
+                return Ok(stats);
+            }
+        }
         self.check_user(user_id)?;
         transaction(self.db, || {
             if !self.remove(user_id, movie_id)? {

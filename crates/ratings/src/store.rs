@@ -1,7 +1,7 @@
 //! The ratings service's schema and SQL: every statement it runs.
 
 use streamia_api::Page;
-use streamia_db::{Db, DbError, Row};
+use streamia_db::{Db, DbError, Row, Value};
 
 use crate::domain::{Rating, Score, Stats};
 
@@ -20,7 +20,99 @@ pub const MIGRATIONS: &[&[&str]] = &[
     &streamia_events::tombstone_schema!("ratings"),
     // Failed tries and dead letters of the events this service consumes.
     &streamia_events::dead_letter_schema!("ratings"),
+    // The movies this service has seen, so its writes need not ask (streamia_events::known).
+    &[streamia_events::known_movies_schema!("ratings")],
+    // A rating written in one statement: its outbox row, whose trigger
+    // changes the score and the movie's aggregate version (Outbox::write).
+    &[
+        streamia_events::outbox_effect_schema!("ratings"),
+        "CREATE TRIGGER ratings_outbox_effect AFTER INSERT ON ratings_outbox WHEN NEW.effect IS NOT NULL BEGIN
+            INSERT INTO ratings_scores (user_id, movie_id, score, created_at, updated_at)
+                SELECT json_extract(NEW.effect, '$.userId'), json_extract(NEW.effect, '$.movieId'),
+                    json_extract(NEW.effect, '$.score'), json_extract(NEW.effect, '$.at'), json_extract(NEW.effect, '$.at')
+                WHERE json_extract(NEW.effect, '$.op') = 'rate'
+                ON CONFLICT (user_id, movie_id) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at;
+            DELETE FROM ratings_scores WHERE json_extract(NEW.effect, '$.op') = 'unrate'
+                AND user_id = json_extract(NEW.effect, '$.userId') AND movie_id = json_extract(NEW.effect, '$.movieId');
+            INSERT INTO ratings_versions (movie_id, version)
+                VALUES (json_extract(NEW.effect, '$.movieId'), json_extract(NEW.effect, '$.version'))
+                ON CONFLICT (movie_id) DO UPDATE SET version = excluded.version;
+        END",
+    ],
 ];
+
+/// What a rating write reads before it writes, in one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Before {
+    /// The movie's aggregate version; `None` before its first rating.
+    pub version: Option<i64>,
+    /// The caller's rating of it.
+    pub mine: Option<Rating>,
+    pub movie_gone: bool,
+    pub user_gone: bool,
+}
+
+pub fn before(db: &dyn Db, user_id: &str, movie_id: &str) -> Result<Before, DbError> {
+    let rows = db.execute(
+        "SELECT (SELECT version FROM ratings_versions WHERE movie_id = ?1) AS version,
+            EXISTS (SELECT 1 FROM ratings_tombstones WHERE kind = 'movie' AND id = ?1) AS movie_gone,
+            EXISTS (SELECT 1 FROM ratings_tombstones WHERE kind = 'user' AND id = ?2) AS user_gone,
+            r.score, r.created_at, r.updated_at
+        FROM (SELECT 1) LEFT JOIN ratings_scores r ON r.movie_id = ?1 AND r.user_id = ?2",
+        &[movie_id.into(), user_id.into()],
+    )?;
+    let row = rows.first().ok_or_else(|| DbError::Sql("no row".into()))?;
+    let mine = match row.opt_int("score")? {
+        Some(score) => Some(Rating {
+            movie_id: movie_id.to_owned(),
+            user_id: user_id.to_owned(),
+            score: score as u8,
+            created_at: row.text("created_at")?,
+            updated_at: row.text("updated_at")?,
+        }),
+        None => None,
+    };
+    Ok(Before {
+        version: row.opt_int("version")?,
+        mine,
+        movie_gone: row.int("movie_gone")? != 0,
+        user_gone: row.int("user_gone")? != 0,
+    })
+}
+
+/// The condition of a rating write (Outbox::write): nothing changed since
+/// [`before`] read it — the movie's aggregate version and the caller's
+/// score are as read, and neither the movie nor the account is gone.
+pub const UNCHANGED_SINCE: &str = "(SELECT version FROM ratings_versions WHERE movie_id = ?) IS ?
+    AND (SELECT score FROM ratings_scores WHERE user_id = ? AND movie_id = ?) IS ?
+    AND NOT EXISTS (SELECT 1 FROM ratings_tombstones WHERE (kind = 'movie' AND id = ?) OR (kind = 'user' AND id = ?))";
+
+/// [`UNCHANGED_SINCE`]'s parameters.
+pub fn unchanged_since(user_id: &str, movie_id: &str, before: &Before) -> Vec<Value> {
+    vec![
+        movie_id.into(),
+        before.version.map_or(Value::Null, Value::Integer),
+        user_id.into(),
+        movie_id.into(),
+        before
+            .mine
+            .as_ref()
+            .map_or(Value::Null, |r| Value::Integer(i64::from(r.score))),
+        movie_id.into(),
+        user_id.into(),
+    ]
+}
+
+/// The movie's count of each score.
+pub fn counts(db: &dyn Db, movie_id: &str) -> Result<Vec<(i64, u32)>, DbError> {
+    let rows = db.execute(
+        "SELECT score, COUNT(*) AS n FROM ratings_scores WHERE movie_id = ? GROUP BY score",
+        &[movie_id.into()],
+    )?;
+    rows.iter()
+        .map(|row| Ok((row.int("score")?, row.int("n")? as u32)))
+        .collect()
+}
 
 const COLUMNS: &str = "user_id, movie_id, score, created_at, updated_at";
 
@@ -43,15 +135,7 @@ pub fn find(db: &dyn Db, user_id: &str, movie_id: &str) -> Result<Option<Rating>
 }
 
 pub fn stats(db: &dyn Db, movie_id: &str) -> Result<Stats, DbError> {
-    let rows = db.execute(
-        "SELECT score, COUNT(*) AS n FROM ratings_scores WHERE movie_id = ? GROUP BY score",
-        &[movie_id.into()],
-    )?;
-    let counts = rows
-        .iter()
-        .map(|row| Ok((row.int("score")?, row.int("n")? as u32)))
-        .collect::<Result<Vec<_>, DbError>>()?;
-    Ok(Stats::from_counts(movie_id, &counts))
+    Ok(Stats::from_counts(movie_id, &counts(db, movie_id)?))
 }
 
 /// The movie's aggregate changed: its next version.

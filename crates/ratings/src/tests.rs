@@ -161,3 +161,57 @@ fn movie_deletion_removes_its_ratings_and_refuses_new_ones() {
         404
     );
 }
+
+/// A database on which another writer rates the same movie just before
+/// the first rating write of this request goes in: its read is stale.
+struct RacedDb<'a> {
+    inner: &'a MemoryDb,
+    raced: std::cell::Cell<bool>,
+}
+
+impl streamia_db::Db for RacedDb<'_> {
+    fn execute(&self, sql: &str, params: &[streamia_db::Value]) -> Result<streamia_db::Rows, streamia_db::DbError> {
+        if sql.starts_with("INSERT INTO ratings_outbox") && !self.raced.replace(true) {
+            let other = Outbox::new(SERVICE);
+            let bob = Ratings {
+                db: self.inner,
+                outbox: &other,
+                now: Now::at(1_800_000_000),
+            };
+            bob.rate("bob", &MovieId::parse("m").unwrap(), Score::parse(&json!(1)).unwrap())
+                .unwrap();
+        }
+        self.inner.execute(sql, params)
+    }
+}
+
+#[test]
+fn a_rating_written_on_a_stale_read_is_not_written_and_is_tried_again_on_what_changed() {
+    let f = Fixture::new();
+    f.rate("ana", "m", 5);
+    let raced = RacedDb {
+        inner: &f.db,
+        raced: Default::default(),
+    };
+    let cid = Ratings {
+        db: &raced,
+        outbox: &f.outbox,
+        now: Now::at(1_800_000_000),
+    };
+    let Outcome::Created(rated) = cid
+        .rate("cid", &MovieId::parse("m").unwrap(), Score::parse(&json!(3)).unwrap())
+        .unwrap()
+    else {
+        panic!("a first score")
+    };
+    // Bob's 1 went in between cid's read and write: cid's aggregate counts it.
+    assert_eq!((rated.stats.count, rated.stats.average), (3, 3.0));
+    let s = f.ratings().stats("m").unwrap();
+    assert_eq!((s.count, s.average), (3, 3.0));
+    let versions: Vec<u64> = f.events().iter().map(|e| e.3).collect();
+    assert_eq!(
+        versions,
+        [1, 2, 3],
+        "ana's, bob's, cid's: each version once, no event of the stale try"
+    );
+}

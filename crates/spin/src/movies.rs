@@ -51,6 +51,38 @@ pub async fn find(movies_url: &str, movie_id: &MovieId, request_id: &str) -> Res
     }
 }
 
+/// The movie, from what this service has seen of it ([`streamia_events::known`]),
+/// else asked of the movies service at `movies_url` and remembered: only a
+/// service's first write about a movie calls another component. A movie
+/// deleted since is refused by the service's tombstones, whatever is known.
+pub async fn require_known(
+    db: &dyn streamia_db::Db,
+    service: &str,
+    movies_url: impl FnOnce() -> Result<String, ApiError>,
+    movie_id: &MovieId,
+    request_id: &str,
+) -> Result<MovieSummary, ApiError> {
+    use streamia_events::known::{self, KnownMovie};
+    if let Some(m) = known::find(db, service, movie_id.as_str())? {
+        return Ok(MovieSummary {
+            id: m.id,
+            title: m.title,
+            poster_url: m.poster_url,
+        });
+    }
+    let movie = require(&movies_url()?, movie_id, request_id).await?;
+    let seen = KnownMovie {
+        id: movie.id.clone(),
+        title: movie.title.clone(),
+        poster_url: movie.poster_url.clone(),
+    };
+    if let Err(e) = known::remember(db, service, &seen) {
+        // Not remembered: the next write asks again.
+        eprintln!("request {request_id}: movie {} not remembered: {e}", movie.id);
+    }
+    Ok(movie)
+}
+
 /// [`find`], with a missing movie as 404.
 pub async fn require(movies_url: &str, movie_id: &MovieId, request_id: &str) -> Result<MovieSummary, ApiError> {
     find(movies_url, movie_id, request_id)

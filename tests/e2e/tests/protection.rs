@@ -455,3 +455,90 @@ fn without_a_metrics_token_nobody_reads_the_metrics() {
     let r = call("GET", &api.url("/metrics"), &[("authorization", "Bearer a-guess")], "");
     assert_error(&r, 403, "forbidden");
 }
+
+#[test]
+fn calls_over_a_services_bulkhead_are_refused_at_once_and_others_go_on() {
+    const TOKEN: &str = "metrics-token-for-the-bulkhead";
+    let ratings = upstream(&["GET"]);
+    let api = with(&[
+        ("ratings_url", &ratings.url),
+        ("upstream_timeout_ms", "1500"),
+        ("bulkhead_per_service", "2"),
+        ("metrics_token", TOKEN),
+    ]);
+    let stats = api.url(&format!("/api/ratings/movie/{MOVIE}/stats"));
+    // Two calls wait on the hanging service, from two clients.
+    let waiting: Vec<_> = ["10.0.0.1", "10.0.0.2"]
+        .into_iter()
+        .map(|ip| {
+            let url = stats.clone();
+            std::thread::spawn(move || call("GET", &url, &[("x-forwarded-for", ip)], ""))
+        })
+        .collect();
+    eventually("two calls in flight", Duration::from_secs(5), || {
+        ratings.calls.load(Ordering::SeqCst) == 2
+    });
+    // The third is refused at once (not after the deadline), without reaching the service.
+    let refused = api.get(&format!("/api/ratings/movie/{MOVIE}/stats"), None);
+    assert_error(&refused, 503, "overloaded");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(ratings.calls.load(Ordering::SeqCst), 2);
+    // Other services are not behind this bulkhead.
+    assert_eq!(api.get("/api/movies", None).status, 200);
+    for w in waiting {
+        assert_error(&w.join().unwrap(), 503, "service_unavailable");
+    }
+    // Once they ended, calls go through again.
+    ratings.hang.lock().unwrap().clear();
+    assert_eq!(api.get(&format!("/api/ratings/movie/{MOVIE}/stats"), None).status, 200);
+    let metrics = call(
+        "GET",
+        &api.url("/metrics"),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        "",
+    )
+    .body;
+    for line in [
+        r#"streamia_bulkhead_rejected_total{bulkhead="ratings"} 1"#,
+        r#"streamia_in_flight_limit{bulkhead="ratings"} 2"#,
+        r#"streamia_in_flight{bulkhead="ratings"} 0"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line} in\n{metrics}");
+    }
+}
+
+#[test]
+fn sign_ins_beyond_the_hash_capacity_are_refused_fast_with_retry_after() {
+    let api = with(&[("sign_in_concurrency", "1")]);
+    api.register("ana@example.com", "ana");
+    let login = json!({"email": "ana@example.com", "password": PASSWORD}).to_string();
+    let url = api.url("/api/users/login");
+    // Eight at once: each thread waits for the others before it sends.
+    let start = Arc::new(std::sync::Barrier::new(8));
+    let replies: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, login, start) = (url.clone(), login.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                call("POST", &url, &[("content-type", "application/json")], &login)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let refused: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    assert!(ok >= 1, "one at a time gets through");
+    assert_eq!(
+        ok + refused.len(),
+        8,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(!refused.is_empty(), "eight at once cannot all hash at once");
+    for r in &refused {
+        assert_error(r, 503, "overloaded");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+}
