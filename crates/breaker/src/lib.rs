@@ -198,18 +198,22 @@ fn client_threshold(cfg: &BreakerConfig) -> i64 {
     failures.div_ceil(100).max(1) as i64
 }
 
-fn client_key(service: &str, client: &str, cfg: &BreakerConfig, now_ms: u64) -> (String, u64) {
-    let window = cfg.window_ms.max(1);
-    let ends = (now_ms / window + 1) * window;
-    (
-        expiring(ends, &format!("cbc:{service}:{client}:{}", now_ms / window)),
-        ends,
-    )
+/// A client's failures are counted in slots of half a window, and the
+/// current slot and the one before it are read together: failures a few
+/// milliseconds apart are counted together wherever a slot boundary falls.
+fn client_slot_ms(cfg: &BreakerConfig) -> u64 {
+    (cfg.window_ms / 2).max(1)
+}
+
+fn client_key(service: &str, client: &str, cfg: &BreakerConfig, slot: u64) -> String {
+    // Read again in the next slot, so kept until that one ends.
+    let expires = (slot + 2) * client_slot_ms(cfg);
+    expiring(expires, &format!("cbc:{service}:{client}:{slot}"))
 }
 
 /// May `client` (an anonymous caller, by IP) call `service` now? Refused
-/// until the window ends once its own calls failed [`client_threshold`]
-/// times in it; nobody else is.
+/// once its own calls failed [`client_threshold`] times in the last half
+/// to whole window, until those failures age out; nobody else is.
 pub fn admit_client(
     c: &dyn Counters,
     service: &str,
@@ -217,13 +221,26 @@ pub fn admit_client(
     cfg: &BreakerConfig,
     now_ms: u64,
 ) -> Result<Admission, CounterError> {
-    let (key, ends) = client_key(service, client, cfg, now_ms);
-    if c.get(&key)? >= client_threshold(cfg) {
-        return Ok(Admission::Open {
-            retry_after_s: (ends - now_ms).div_ceil(1000),
-        });
+    let slot_ms = client_slot_ms(cfg);
+    let slot = now_ms / slot_ms;
+    let current = c.get(&client_key(service, client, cfg, slot))?;
+    let previous = match slot {
+        0 => 0,
+        _ => c.get(&client_key(service, client, cfg, slot - 1))?,
+    };
+    let threshold = client_threshold(cfg);
+    if current + previous < threshold {
+        return Ok(Admission::Closed);
     }
-    Ok(Admission::Closed)
+    // The previous slot's failures age out when this slot ends; this
+    // slot's own when the next one does.
+    let until = match current >= threshold {
+        true => (slot + 2) * slot_ms,
+        false => (slot + 1) * slot_ms,
+    };
+    Ok(Admission::Open {
+        retry_after_s: (until - now_ms).div_ceil(1000),
+    })
 }
 
 /// Counts a failed call of `client`; `true` when it has just reached the
@@ -235,8 +252,13 @@ pub fn client_failed(
     cfg: &BreakerConfig,
     now_ms: u64,
 ) -> Result<bool, CounterError> {
-    let (key, _) = client_key(service, client, cfg, now_ms);
-    Ok(c.add(&key, 1)? == client_threshold(cfg))
+    let slot = now_ms / client_slot_ms(cfg);
+    let current = c.add(&client_key(service, client, cfg, slot), 1)?;
+    let previous = match slot {
+        0 => 0,
+        _ => c.get(&client_key(service, client, cfg, slot - 1))?,
+    };
+    Ok(current + previous == client_threshold(cfg))
 }
 
 /// The breaker of `service` now, for `/health` and `/metrics`.
@@ -404,9 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn an_anonymous_client_that_keeps_failing_is_refused_alone_until_its_window_ends() {
+    fn an_anonymous_client_that_keeps_failing_is_refused_alone_until_its_failures_age_out() {
         let c = MemoryCounters::default();
-        // min_calls 4 at 50 %: 2 failures.
+        // min_calls 4 at 50 %: 2 failures; slots of 15 s.
         assert!(!client_failed(&c, "movies.catalogue", "1.2.3.4", &CFG, 1_000).unwrap());
         assert_eq!(
             admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 1_000).unwrap(),
@@ -428,10 +450,30 @@ mod tests {
             );
         }
         assert_eq!(admit(&c, "movies.catalogue", &CFG, 2_000).unwrap(), Admission::Closed);
+        assert!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 29_999).unwrap() != Admission::Closed,
+            "still within a window of its failures"
+        );
         assert_eq!(
             admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 30_000).unwrap(),
             Admission::Closed,
-            "the next window"
+            "its failures aged out"
+        );
+    }
+
+    #[test]
+    fn a_clients_failures_count_together_across_a_slot_boundary() {
+        let c = MemoryCounters::default();
+        assert!(!client_failed(&c, "movies.catalogue", "1.2.3.4", &CFG, 14_900).unwrap());
+        assert!(client_failed(&c, "movies.catalogue", "1.2.3.4", &CFG, 15_100).unwrap());
+        assert_eq!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 15_200).unwrap(),
+            Admission::Open { retry_after_s: 15 },
+            "refused until the first failure ages out with its slot"
+        );
+        assert_eq!(
+            admit_client(&c, "movies.catalogue", "1.2.3.4", &CFG, 30_000).unwrap(),
+            Admission::Closed
         );
     }
 
