@@ -10,9 +10,23 @@
 #   BENCH_HOST=devhost scripts/bench.sh      # devhost (release)
 #   DURATION=30 CONNECTIONS=100 BENCH_MOVIES=1000 BENCH_USERS=1000 scripts/bench.sh
 #   BENCH_PATHS="rate comment" scripts/bench.sh   # only these paths (and the no-op); no report files
+#   scripts/bench.sh --mix                   # the mixed day instead (Locust; see below)
+# --mix: a mixed day (browsing, writes, MIX_SIGN_INS % sign-ins; scripts/bench/mix.py)
+# offered at fixed rates by Locust (from PyPI) to MIX_PEOPLE people at each of
+# MIX_RATES req/s, MIX_SECONDS each, on the embedded default and on
+# runtime-config.redis.toml (with a redis-server of its own); per endpoint and
+# step p50/p95/p99, errors and refusals, into docs/bench/mix-<host>.json/.svg.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages wrk:wrk python3:python3
+mix=""
+if [ "${1:-}" = "--mix" ]; then
+    mix=1
+    ensure_debian_packages redis-server:redis-server
+    LOCUST_VERSION=2.47.0
+    ensure_pip_tool locust locust "$LOCUST_VERSION"
+    export LOCUST_VERSION
+fi
 cd "$ROOT"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-100}"
@@ -94,19 +108,59 @@ mkdir -p "$work/app" "$work/requests"
 sed "s#source = \"target/#source = \"$CARGO_TARGET_DIR/#" "$ROOT/spin.toml" > "$work/app/spin.toml"
 cp "$ROOT/runtime-config.toml" "$work/app/"
 
-start "$work/noop"
-noop="$STARTED_URL"
+if [ -z "$mix" ]; then
+    start "$work/noop"
+    noop="$STARTED_URL"
+fi
 export SPIN_VARIABLE_JWT_SECRET="bench-only-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export SPIN_VARIABLE_ADMIN_EMAILS="bench-admin@example.com"
 # The gateway's rate limits stay on and count every request, but 100
 # connections from one IP must not be refused: limits no load reaches.
 for limit in ANONYMOUS USER AUTH LOGIN_FAILURES; do export "SPIN_VARIABLE_RATE_LIMIT_$limit=1000000000/1m"; done
-# At 100 concurrent writers a write or a login waits longer than the default
-# 3 s deadline (a queue behind SQLite's lock, or behind Argon2): the gateway
-# would answer those 503 and its breaker shed the rest, which is what it is
-# for, but then the table measures refusals. The wrk timeout (30 s) instead;
-# BENCH_UPSTREAM_TIMEOUT_MS=3000 measures the default.
-export SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS="${BENCH_UPSTREAM_TIMEOUT_MS:-30000}"
+# The app's own deadline (3 s) unless BENCH_UPSTREAM_TIMEOUT_MS says otherwise.
+if [ -n "${BENCH_UPSTREAM_TIMEOUT_MS:-}" ]; then
+    export SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS="$BENCH_UPSTREAM_TIMEOUT_MS"
+fi
+# run_mix CONFIG RUNTIME_CONFIG: the mixed day's steps on a fresh app.
+run_mix() {
+    local config="$1" runtime="$2"
+    rm -rf "$work/app/.spin" "$work/requests"/*
+    start "$work/app" --runtime-config-file "$runtime"
+    local url="$STARTED_URL" pid="${pids[-1]}"
+    echo "==> $config: seeding through the API"
+    python3 "$ROOT/scripts/bench/driver.py" seed "$url" "$work/requests" | sed 's/^/  /'
+    mkdir -p "$work/mix"
+    for people in ${MIX_PEOPLE:-100 500}; do
+        for rate in ${MIX_RATES:-200 500 1000 1500}; do
+            local prefix="$work/mix/$config-$people-$rate"
+            MIX_SEED="$work/requests/seed.json" MIX_PEOPLE="$people" MIX_RATE="$rate" MIX_SIGN_INS="${MIX_SIGN_INS:-1}" \
+                "$CARGO_TARGET_DIR/tools/locust/bin/locust" -f "$ROOT/scripts/bench/mix.py" --headless \
+                -u "$people" -r "$((people / 5 + 1))" -t "${MIX_SECONDS:-30}s" --reset-stats --only-summary \
+                --stop-timeout 5 --host "$url" --csv "$prefix" >"$prefix.log" 2>&1 || true
+            python3 "$ROOT/scripts/bench/driver.py" mix_step "$prefix" "$config" "$people" "$rate" \
+                "${MIX_SECONDS:-30}" "$work/mix/results.jsonl"
+            sleep 3
+        done
+    done
+    cat "$work/app/stdout" "$work/app/stderr" > "$CARGO_TARGET_DIR/bench/mix-app-$config-$BENCH_HOST.log"
+    kill -- "-$pid" 2>/dev/null || true
+    sleep 1
+}
+
+if [ -n "$mix" ]; then
+    mkdir -p "$ROOT/docs/bench" "$CARGO_TARGET_DIR/bench"
+    run_mix default "$work/app/runtime-config.toml"
+    redis_port="$(free_port)"
+    setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    sed "s#redis://127.0.0.1:6379#redis://127.0.0.1:$redis_port#" "$ROOT/runtime-config.redis.toml" > "$work/app/runtime-config.redis.toml"
+    sleep 1
+    run_mix redis "$work/app/runtime-config.redis.toml"
+    python3 "$ROOT/scripts/bench/driver.py" mix_report "$work/mix/results.jsonl" \
+        "$ROOT/docs/bench/mix-$BENCH_HOST.json" "$ROOT/docs/bench/mix-$BENCH_HOST.svg" "$(host_version)"
+    exit 0
+fi
+
 start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"
 app="$STARTED_URL"
 app_pid="${pids[-1]}"
@@ -125,6 +179,9 @@ run() {
     local seconds="${4:-$DURATION}"
     if [ "${5:-}" != nowarm ]; then
         wrk -t2 -c"$CONNECTIONS" -d3s --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 >/dev/null
+        # wrk stops with its requests in flight: let them end (and the
+        # gateway's bulkheads forget any whose end it never saw) first.
+        sleep 5
     fi
     wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
 }

@@ -240,10 +240,10 @@ def report(results_path, json_path, svg_path, host):
     with open(json_path, "w") as f:
         json.dump(figures, f, indent=2)
     print(f"\n{host}, {connections} connections, {duration} s each\n")
-    print(f"| {'what':<34} | {'req/s':>7} | {'p50 ms':>8} | {'p95 ms':>8} | {'p99 ms':>8} | {'errors':>6} | {'of no-op':>8} |")
-    print(f"|{'-' * 36}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|{'-' * 10}|")
+    print(f"| {'what':<34} | {'req/s':>7} | {'ok/s':>7} | {'p50 ms':>8} | {'p95 ms':>8} | {'p99 ms':>8} | {'errors':>6} | {'of no-op':>8} |")
+    print(f"|{'-' * 36}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|{'-' * 10}|")
     for r in rows:
-        print(f"| {r['name']:<34} | {r['rps']:>7.0f} | {r['p50']:>8.1f} | {r['p95']:>8.1f} | {r['p99']:>8.1f} | {r['errors']:>6} | {r['ratio']:>8.2f} |")
+        print(f"| {r['name']:<34} | {r['rps']:>7.0f} | {r.get('ok_rps', r['rps']):>7.0f} | {r['p50']:>8.1f} | {r['p95']:>8.1f} | {r['p99']:>8.1f} | {r['errors']:>6} | {r['ratio']:>8.2f} |")
     if event:
         print(f"\nrating -> movie aggregate: p50 {event['p50']:.1f} ms, p95 {event['p95']:.1f} ms, p99 {event['p99']:.1f} ms"
               f" ({event['samples']} writes, {event['timeouts']} not reflected within 10 s)")
@@ -254,6 +254,18 @@ def report(results_path, json_path, svg_path, host):
         figures["gateway_protection"] = {k: v / on for k, v in protection.items()}
         print("gateway protection (rate limits, breaker, metrics), cached movie read, throughput of all on: "
               + ", ".join(f"{k} {v / on:.2f}x" for k, v in protection.items()))
+        with open(json_path, "w") as f:
+            json.dump(figures, f, indent=2)
+    login = os.path.join(os.path.dirname(results_path), "login.json")
+    if os.path.exists(login):
+        one = json.load(open(login))
+        figures["one_login_ms"] = one
+        sign_ins = next((r for r in rows if r["name"] == "POST /api/users/login"), None)
+        cores = os.cpu_count() or 1
+        bound = 0.8 * cores / (one["p50"] / 1000)
+        if sign_ins:
+            print(f"sign-ins: {sign_ins.get('ok_rps', 0):.1f} a second succeeded (the rest refused, 503 overloaded); one login alone "
+                  f"takes {one['p50']:.1f} ms: 0.8 x {cores} cores / that = {bound:.1f} a second")
         with open(json_path, "w") as f:
             json.dump(figures, f, indent=2)
     a = figures["password_hash"]
@@ -288,10 +300,120 @@ def chart(rows, host, connections):
     return "\n".join(out)
 
 
+def mix_step(prefix, config, people, rate, seconds, out):
+    """One step of the mixed day (Locust's CSVs at PREFIX): a JSON line per
+    endpoint and one for all, appended to OUT."""
+    import csv
+    failures = {}
+    if os.path.exists(prefix + "_failures.csv"):
+        for row in csv.DictReader(open(prefix + "_failures.csv")):
+            error = row["Error"].split("'")[1] if "'" in row["Error"] else row["Error"]
+            kind = "refused" if error.startswith("refused") else error.split(":")[0]
+            per = failures.setdefault(row["Name"], {})
+            per[kind] = per.get(kind, 0) + int(row["Occurrences"])
+    rows = []
+    for row in csv.DictReader(open(prefix + "_stats.csv")):
+        name = "all" if row["Name"] == "Aggregated" else row["Name"]
+        kinds = failures.get(row["Name"], {})
+        if name == "all":
+            kinds = {}
+            for per in failures.values():
+                for k, n in per.items():
+                    kinds[k] = kinds.get(k, 0) + n
+        rows.append({
+            "config": config, "people": int(people), "offered": float(rate), "seconds": int(seconds),
+            "endpoint": name, "requests": int(row["Request Count"]), "rps": float(row["Requests/s"]),
+            "p50": float(row["50%"] or 0), "p95": float(row["95%"] or 0), "p99": float(row["99%"] or 0),
+            "failures": int(row["Failure Count"]), "refused": kinds.get("refused", 0),
+            "errors": int(row["Failure Count"]) - kinds.get("refused", 0), "by_kind": kinds,
+        })
+    with open(out, "a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    total = next(r for r in rows if r["endpoint"] == "all")
+    print(f"    {config}: {people} people offering {float(rate):.0f} req/s: served {total['rps']:.0f} req/s, "
+          f"p50 {total['p50']:.0f} ms, p95 {total['p95']:.0f} ms, p99 {total['p99']:.0f} ms, "
+          f"{total['errors']} errors, {total['refused']} refused", flush=True)
+
+
+def mix_report(results_path, json_path, svg_path, host):
+    rows = [json.loads(line) for line in open(results_path)]
+    steps = sorted({(r["config"], r["people"], r["offered"]) for r in rows})
+    figures = {"host": host, "generator": "locust " + os.environ.get("LOCUST_VERSION", ""),
+               "sign_in_percent": float(os.environ.get("MIX_SIGN_INS", "1")), "steps": []}
+    for config, people, offered in steps:
+        mine = [r for r in rows if (r["config"], r["people"], r["offered"]) == (config, people, offered)]
+        figures["steps"].append({"config": config, "people": people, "offered": offered,
+                                 "endpoints": {r["endpoint"]: {k: r[k] for k in ("requests", "rps", "p50", "p95", "p99", "errors", "refused", "by_kind")}
+                                               for r in mine}})
+    capacity = {}
+    for config in sorted({s["config"] for s in figures["steps"]}):
+        # Held: served (at least 95 % of what was offered), p99 <= 500 ms, nothing failed or refused.
+        held = [s["offered"] for s in figures["steps"] if s["config"] == config
+                and s["endpoints"]["all"]["rps"] >= 0.95 * s["offered"]
+                and s["endpoints"]["all"]["p99"] <= 500 and s["endpoints"]["all"]["errors"] == 0
+                and s["endpoints"]["all"]["refused"] == 0]
+        capacity[config] = max(held) if held else 0
+    figures["capacity_req_s"] = capacity
+    with open(json_path, "w") as f:
+        json.dump(figures, f, indent=2)
+    print(f"\nmixed day on {host} (Locust, {figures['sign_in_percent']:g} % sign-ins): per step and endpoint\n")
+    print(f"| config | people | offered | endpoint | req/s | p50 ms | p95 ms | p99 ms | errors | refused |")
+    print(f"|---|---|---|---|---|---|---|---|---|---|")
+    for s in figures["steps"]:
+        for name, e in sorted(s["endpoints"].items(), key=lambda kv: (kv[0] != "all", kv[0])):
+            print(f"| {s['config']} | {s['people']} | {s['offered']:.0f} | {name} | {e['rps']:.0f} | {e['p50']:.0f} | "
+                  f"{e['p95']:.0f} | {e['p99']:.0f} | {e['errors']} | {e['refused']} |")
+    for config, rate in capacity.items():
+        print(f"capacity ({config}): {rate:.0f} req/s offered and served with p99 <= 500 ms and no error or refusal")
+    with open(svg_path, "w") as f:
+        f.write(mix_chart(figures))
+    print(f"\nwrote {json_path} and {svg_path}")
+
+
+def mix_chart(figures):
+    """Served rate and p99 against the offered rate, per config and people."""
+    width, height, left, top, bottom = 760, 420, 70, 50, 60
+    steps = figures["steps"]
+    max_rate = max(s["offered"] for s in steps) * 1.1
+    max_p99 = max(1000, max(s["endpoints"]["all"]["p99"] for s in steps) * 1.1)
+    plot_w, plot_h = width - left - 160, height - top - bottom
+    x = lambda v: left + v / max_rate * plot_w
+    y_rate = lambda v: top + plot_h - v / max_rate * plot_h
+    colours = ["#2f6fb0", "#c2663a", "#3a8f4b", "#8a4fb0"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="22" font-size="15" font-weight="bold">Mixed day on {esc(figures["host"])}: served req/s (lines) '
+           'and p99 ms (labels) against the offered rate</text>',
+           f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#999"/>',
+           f'<line x1="{x(0):.1f}" y1="{y_rate(0):.1f}" x2="{x(max_rate):.1f}" y2="{y_rate(max_rate):.1f}" stroke="#ddd" stroke-dasharray="4"/>']
+    series = sorted({(s["config"], s["people"]) for s in steps})
+    for i, (config, people) in enumerate(series):
+        colour = colours[i % len(colours)]
+        pts = [s for s in steps if (s["config"], s["people"]) == (config, people)]
+        path = " ".join(f"{x(s['offered']):.1f},{y_rate(s['endpoints']['all']['rps']):.1f}" for s in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for s in pts:
+            a = s["endpoints"]["all"]
+            px, py = x(s["offered"]), y_rate(a["rps"])
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"/>')
+            out.append(f'<text x="{px + 4:.1f}" y="{py - 4:.1f}" fill="{colour}">{a["p99"]:.0f} ms'
+                       f'{" ×" + str(a["errors"]) if a["errors"] else ""}</text>')
+        out.append(f'<text x="{left + plot_w + 10}" y="{top + 16 * i + 10}" fill="{colour}">{esc(config)}, {people} people</text>')
+    for t in range(0, int(max_rate) + 1, 250):
+        out.append(f'<text x="{x(t):.1f}" y="{top + plot_h + 16}" text-anchor="middle" fill="#666">{t}</text>')
+        out.append(f'<text x="{left - 6}" y="{y_rate(t) + 4:.1f}" text-anchor="end" fill="#666">{t}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 18}" text-anchor="middle">offered req/s (dashed: served = offered)</text>')
+    out.append("</svg>\n")
+    return "\n".join(out)
+
+
 def esc(text):
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"seed": seed, "latency": latency, "login_time": login_time, "report": report}[command](*args)
+    {"seed": seed, "latency": latency, "login_time": login_time, "report": report,
+     "mix_step": mix_step, "mix_report": mix_report}[command](*args)
