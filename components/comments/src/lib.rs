@@ -8,6 +8,7 @@ use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_auth::{Claims, Role};
+use streamia_cache::KvCache;
 use streamia_comments::{
     Comments, Content, EditComment, ModerateComment, Moderation, MovieId, NewComment, Status, Viewer, DATABASE,
     MIGRATIONS, SERVICE,
@@ -30,9 +31,11 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             code: "misconfigured",
             message,
         })?;
+    let cache = KvCache::open(streamia_comments::cache::CACHE_STORE);
     let comments = Comments {
         db: call.db,
         outbox: call.outbox,
+        cache: &cache,
         moderation,
         now: call.now,
     };
@@ -45,9 +48,16 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let claims = claims.as_ref();
     match (&call.method, rest) {
         // GET /api/comments/movie/{movieId}?page&limit: top level, newest first
-        (Method::Get, ["movie", movie_id]) => {
-            Ok(ctx.json(200, &comments.list_for_movie(viewer(claims), movie_id, ctx.page()?)?))
-        }
+        (Method::Get, ["movie", movie_id]) => match claims {
+            // Nobody signed in: the page everyone sees, cached.
+            None => {
+                let (page, hit) = comments.public_list_for_movie(movie_id, ctx.page()?)?;
+                let mut resp = ctx.json(200, &page);
+                resp.set_header("x-cache", if hit { "hit" } else { "miss" });
+                Ok(resp)
+            }
+            Some(_) => Ok(ctx.json(200, &comments.list_for_movie(viewer(claims), movie_id, ctx.page()?)?)),
+        },
         // POST /api/comments/movie/{movieId} {content, parentId?}
         (Method::Post, ["movie", movie_id]) => {
             let claims = signed_in(claims)?;

@@ -2,9 +2,9 @@
 //! CORS preflights, checks size, type and token before anything is parsed,
 //! and forwards `/api/<service>/...` to the service's base URL — service
 //! chaining (`http://users.spin.internal`) on one Spin app, any URL in a
-//! split deployment. A catalogue read the movies cache holds is answered
-//! here, from that cache (`X-Cache: hit`): one component instead of two and
-//! a chained call.
+//! split deployment. A public read a service's cache holds (the catalogue,
+//! rating statistics, comment pages) is answered here, from that cache
+//! (`X-Cache: hit`): one component instead of two and a chained call.
 //!
 //! Around every `/api` request: the route table (404, or 405 with `Allow`),
 //! a rate limit (429), a circuit breaker per service and route group and a
@@ -22,6 +22,7 @@ use std::time::Instant;
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{request_id, ApiError, Ctx};
+use streamia_cache::KvCache;
 use streamia_clock::Now;
 use streamia_gateway::breaker::{self, Admission, BreakerConfig, Caller};
 use streamia_gateway::counters::{sweep, CounterError, Counters};
@@ -696,9 +697,9 @@ async fn forward_to(
     if route.access == Access::Authenticated && outcome.claims.is_none() {
         claims(config, &req)?;
     }
-    // A hit needs no variable: only a deployed movies service fills the
-    // store this gateway reads.
-    if let Some(hit) = cached_catalogue_read(ctx, &req, route) {
+    // A hit needs no variable: only a deployed service fills the store
+    // this gateway reads.
+    if let Some(hit) = cached_read(ctx, &req, route) {
         return Ok(hit);
     }
     let base = config
@@ -757,7 +758,7 @@ async fn forward_to(
         BodyKind::Json => config.timeout_ms()?,
         BodyKind::Upload => config.number("upload_timeout_ms")?,
     };
-    let held = bulkheads::enter(config, route, timeout_ms + 1_000, now_ms, &mut outcome.retry_after)?;
+    let held = bulkheads::enter(config, route, timeout_ms + 1_000, now_ms, &mut outcome.retry_after).await?;
     let reply = upstream::send(out, timeout_ms).await;
     drop(held);
     if let Some(guarded) = guarded.as_mut() {
@@ -781,22 +782,40 @@ async fn forward_to(
     }
 }
 
-/// `GET /api/movies/{id}` or `GET /api/movies?…` from the movies cache, when
-/// this gateway shares the movies service's key-value store (one app, or a
-/// split deployment whose stores are the same Redis) and the entry is
-/// there. The body is the movies service's own (`streamia_movies::cache`);
-/// a miss goes to the service, which fills the cache.
-fn cached_catalogue_read(ctx: &Ctx, req: &Request, route: Route) -> Option<Response> {
-    if route.service != Service::Movies || *req.method() != Method::Get {
+/// A public read answered from the cache its service keeps, when this
+/// gateway shares that service's key-value store (one app, or a split
+/// deployment whose stores are the same Redis) and the entry is there:
+/// `GET /api/movies/{id}` and `GET /api/movies?…` (the movies cache),
+/// `GET /api/ratings/movie/{id}/stats` (the ratings cache), and
+/// `GET /api/comments/movie/{id}?…` for someone not signed in (the comments
+/// cache). The body is the service's own; a miss goes to the service,
+/// which fills its cache.
+fn cached_read(ctx: &Ctx, req: &Request, route: Route) -> Option<Response> {
+    if *req.method() != Method::Get {
         return None;
     }
     let path = req.path();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let ["api", "movies", rest @ ..] = segments.as_slice() else {
+    let ["api", _, rest @ ..] = segments.as_slice() else {
         return None;
     };
-    let cache = streamia_movies::KvCache::open_if_granted()?;
-    let body = streamia_movies::cache::cached_read(&cache, rest, |k| ctx.query(k).map(str::to_owned), Now::system())?;
+    let query = |k: &str| ctx.query(k).map(str::to_owned);
+    let now = Now::system();
+    let body = match route.service {
+        Service::Movies => {
+            let cache = KvCache::open_if_granted(streamia_movies::cache::CACHE_STORE)?;
+            streamia_movies::cache::cached_read(&cache, rest, query, now)?
+        }
+        Service::Ratings => {
+            let cache = KvCache::open_if_granted(streamia_ratings::cache::CACHE_STORE)?;
+            streamia_ratings::cache::cached_read(&cache, rest, now.unix())?
+        }
+        Service::Comments if header(req, "authorization").is_none() => {
+            let cache = KvCache::open_if_granted(streamia_comments::cache::CACHE_STORE)?;
+            streamia_comments::cache::cached_read(&cache, rest, query, now.unix())?
+        }
+        _ => return None,
+    };
     let mut resp = streamia_api::json_bytes(200, body, &ctx.request_id);
     resp.set_header("x-cache", "hit");
     Some(resp)

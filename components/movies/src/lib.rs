@@ -92,7 +92,7 @@ fn with_lookup(mut resp: Response, lookup: Lookup) -> Response {
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
-    let cache = KvCache::open();
+    let cache = KvCache::open(streamia_movies::cache::CACHE_STORE);
     let movies = Movies {
         db: call.db,
         outbox: call.outbox,

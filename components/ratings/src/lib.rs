@@ -6,6 +6,7 @@
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
+use streamia_cache::KvCache;
 use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{movies, Call, Consumer, Service};
 
@@ -20,9 +21,11 @@ async fn handle(req: Request, out: ResponseOutparam) {
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
+    let cache = KvCache::open(streamia_ratings::cache::CACHE_STORE);
     let ratings = Ratings {
         db: call.db,
         outbox: call.outbox,
+        cache: &cache,
         now: call.now,
     };
     let (ctx, req) = (call.ctx, call.req);
@@ -31,7 +34,12 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     };
     match (&call.method, rest) {
         // GET /api/ratings/movie/{movieId}/stats: public
-        (Method::Get, ["movie", movie_id, "stats"]) => return Ok(ctx.json(200, &ratings.stats(movie_id)?)),
+        (Method::Get, ["movie", movie_id, "stats"]) => {
+            let (stats, hit) = ratings.public_stats(movie_id)?;
+            let mut resp = ctx.json(200, &stats);
+            resp.set_header("x-cache", if hit { "hit" } else { "miss" });
+            return Ok(resp);
+        }
         (_, ["movie", _, "stats"]) => return Err(ApiError::MethodNotAllowed),
         _ => {}
     }

@@ -21,38 +21,54 @@ pub fn apply(
     now: streamia_clock::Now,
     envelope: &Envelope,
 ) -> Result<Consumed, ApiError> {
+    let cache = streamia_cache::KvCache::open(crate::cache::CACHE_STORE);
     Comments {
         db,
         outbox,
+        cache: &cache,
         moderation: crate::Moderation::Post,
         now,
     }
     .apply_event(envelope)
 }
 
+/// What an applied event changed on the pages anyone may read.
+enum Changed {
+    /// One movie's pages.
+    Movie(String),
+    /// Every page: an author's name shows on all.
+    Everywhere,
+}
+
 impl Comments<'_> {
     pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
-        Ok(consume(
-            self.db,
-            SERVICE,
-            envelope,
-            |event| -> Result<bool, ApiError> {
-                match event {
-                    Event::UserRegistered(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
-                    Event::UserUpdated(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
-                    Event::UserDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
-                        store::anonymise_user(self.db, &e.user_id)?;
-                    }
-                    Event::MovieDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
-                        store::delete_for_movie(self.db, &e.movie_id)?;
-                    }
-                    _ => return Ok(false),
+        let mut changed = None;
+        let consumed = consume(self.db, SERVICE, envelope, |event| -> Result<bool, ApiError> {
+            match event {
+                Event::UserRegistered(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
+                Event::UserUpdated(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
+                Event::UserDeleted(e) => {
+                    tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
+                    store::anonymise_user(self.db, &e.user_id)?;
                 }
-                Ok(true)
-            },
-        )?)
+                Event::MovieDeleted(e) => {
+                    tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
+                    store::delete_for_movie(self.db, &e.movie_id)?;
+                    changed = Some(Changed::Movie(e.movie_id.clone()));
+                    return Ok(true);
+                }
+                _ => return Ok(false),
+            }
+            changed = Some(Changed::Everywhere);
+            Ok(true)
+        })?;
+        // Committed: no reader can fill a page with what was before.
+        match (changed, &consumed) {
+            (Some(Changed::Movie(movie_id)), Consumed::Applied) => crate::cache::changed(self.cache, &movie_id),
+            (Some(Changed::Everywhere), Consumed::Applied) => crate::cache::changed_everywhere(self.cache),
+            _ => {}
+        }
+        Ok(consumed)
     }
 
     /// A deleted account's name is not kept, even if its older events

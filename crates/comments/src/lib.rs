@@ -9,6 +9,7 @@
 //! [`service`] the operations ([`Comments`]); [`events`] the saga
 //! consumer. `components/comments` wires it to Spin.
 
+pub mod cache;
 pub mod domain;
 pub mod events;
 pub mod service;

@@ -8,13 +8,17 @@ use streamia_events::outbox::Outbox;
 use streamia_events::tombstone::{self, Kind};
 use streamia_events::{CommentCreated, CommentDeleted, CommentModerated, CommentUpdated, Event};
 
+use crate::cache;
 use crate::domain::{Comment, Content, Moderation, MovieId, Status, Viewer};
 use crate::store::{self, Filter};
 use crate::{MIGRATIONS, SERVICE};
+use streamia_cache::Cache;
 
 pub struct Comments<'a> {
     pub db: &'a dyn Db,
     pub outbox: &'a Outbox,
+    /// The pages anyone not signed in sees (crate::cache).
+    pub cache: &'a dyn Cache,
     pub moderation: Moderation,
     pub now: Now,
 }
@@ -75,6 +79,20 @@ impl Comments<'_> {
             order: "c.created_at DESC, c.id DESC",
         };
         self.page_of(viewer, filter, page)
+    }
+
+    /// A movie's top-level comments as anyone not signed in sees them: the
+    /// cache, else the database (then cached). `true` when the cache answered.
+    pub fn public_list_for_movie(&self, movie_id: &str, page: Page) -> Result<(serde_json::Value, bool), ApiError> {
+        let now = self.now.unix();
+        if let Some(cached) = cache::cached_page(self.cache, movie_id, page, now) {
+            return Ok((cached, true));
+        }
+        let generation = cache::generation(self.cache, movie_id);
+        let listed = self.list_for_movie(Viewer::Anonymous, movie_id, page)?;
+        let body = serde_json::to_value(&listed).map_err(ApiError::internal)?;
+        cache::remember(self.cache, movie_id, page, generation, body.clone(), now);
+        Ok((body, false))
     }
 
     /// A comment's direct replies, oldest first (the order of the conversation).
@@ -142,6 +160,7 @@ impl Comments<'_> {
                 .write(self.db, &event, &effect, store::POSTABLE, &params)?
                 .is_some()
             {
+                cache::changed(self.cache, movie_id);
                 return self.get(viewer, &id);
             }
             // Something changed since the reads (the movie, the account or
@@ -176,7 +195,7 @@ impl Comments<'_> {
     pub fn edit(&self, user_id: &str, id: &str, content: &Content) -> Result<Comment, ApiError> {
         let viewer = Viewer::User(user_id);
         self.check_viewer(viewer)?;
-        transaction(self.db, || {
+        let edited = transaction(self.db, || {
             let comment = self.get(viewer, id)?;
             if comment.user_id.as_deref() != Some(user_id) {
                 return Err(ApiError::Forbidden("only the author may edit a comment".into()));
@@ -198,14 +217,16 @@ impl Comments<'_> {
                 }),
             )?;
             self.get(viewer, id)
-        })
+        })?;
+        cache::changed(self.cache, &edited.movie_id);
+        Ok(edited)
     }
 
     /// Soft delete by the author or an admin: the text goes, the thread stays.
     /// Deleting a deleted comment changes nothing.
     pub fn delete(&self, viewer: Viewer<'_>, id: &str) -> Result<(), ApiError> {
         self.check_viewer(viewer)?;
-        transaction(self.db, || {
+        let movie_id = transaction(self.db, || {
             let comment = self.get(viewer, id)?;
             let by = match viewer {
                 Viewer::Admin(admin) => admin,
@@ -217,26 +238,30 @@ impl Comments<'_> {
                 }
             };
             if comment.is_deleted {
-                return Ok(());
+                return Ok(None);
             }
             store::soft_delete(self.db, id, &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::CommentDeleted(CommentDeleted {
                     comment_id: id.to_owned(),
-                    movie_id: comment.movie_id,
+                    movie_id: comment.movie_id.clone(),
                     deleted_by: by.to_owned(),
                 }),
             )?;
-            Ok(())
-        })
+            Ok(Some(comment.movie_id))
+        })?;
+        if let Some(movie_id) = movie_id {
+            cache::changed(self.cache, &movie_id);
+        }
+        Ok(())
     }
 
     /// An admin sets the moderation status.
     pub fn moderate(&self, admin_id: &str, id: &str, status: Status) -> Result<Comment, ApiError> {
         let viewer = Viewer::Admin(admin_id);
         self.check_viewer(viewer)?;
-        transaction(self.db, || {
+        let moderated = transaction(self.db, || {
             let comment = self.get(viewer, id)?;
             store::set_status(self.db, id, status, &self.now.rfc3339())?;
             self.outbox.add(
@@ -249,6 +274,8 @@ impl Comments<'_> {
                 }),
             )?;
             self.get(viewer, id)
-        })
+        })?;
+        cache::changed(self.cache, &moderated.movie_id);
+        Ok(moderated)
     }
 }

@@ -1,6 +1,7 @@
 use std::cell::Cell;
 
 use streamia_api::Page;
+use streamia_cache::MemoryCache;
 use streamia_clock::Now;
 use streamia_db::MemoryDb;
 use streamia_events::consumer::Consumed;
@@ -12,6 +13,7 @@ use crate::*;
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
+    cache: MemoryCache,
     moderation: Moderation,
     /// Each operation a millisecond after the one before.
     ticks: Cell<i64>,
@@ -22,6 +24,7 @@ impl Fixture {
         let f = Fixture {
             db: MemoryDb::new(),
             outbox: Outbox::new(SERVICE),
+            cache: MemoryCache::default(),
             moderation,
             ticks: Cell::new(0),
         };
@@ -33,6 +36,7 @@ impl Fixture {
         Comments {
             db: &self.db,
             outbox: &self.outbox,
+            cache: &self.cache,
             moderation: self.moderation,
             now: self.tick(),
         }
@@ -299,4 +303,55 @@ fn comments_show_their_authors_names_as_the_users_service_tells_them() {
         .map(|c| (c.id, c.author_name))
         .collect();
     assert_eq!(names, [(c2.id, Some("cy".to_owned())), (c.id, None)]);
+}
+
+#[test]
+fn public_pages_are_cached_and_every_change_of_what_they_show_makes_them_stale() {
+    let f = Fixture::new(Moderation::Post);
+    let m = MovieId::parse("m1").unwrap();
+    let page = Page::parse(None, None).unwrap();
+    let list = |expect_hit: bool| {
+        let (body, hit) = f.comments().public_list_for_movie("m1", page).unwrap();
+        assert_eq!(hit, expect_hit, "{body}");
+        body
+    };
+    let first = f
+        .comments()
+        .create("ana", &m, &Content::parse("First").unwrap(), None)
+        .unwrap();
+    assert_eq!(list(false)["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list(true)["data"][0]["content"], "First");
+    // A reply changes the count the page shows.
+    f.comments()
+        .create("bob", &m, &Content::parse("Re").unwrap(), Some(&first.id))
+        .unwrap();
+    assert_eq!(list(false)["data"][0]["replyCount"], 1);
+    f.comments()
+        .edit("ana", &first.id, &Content::parse("First!").unwrap())
+        .unwrap();
+    assert_eq!(list(false)["data"][0]["content"], "First!");
+    f.comments().moderate("admin", &first.id, Status::Rejected).unwrap();
+    assert!(
+        list(false)["data"].as_array().unwrap().is_empty(),
+        "rejected: gone for the public"
+    );
+    f.comments().moderate("admin", &first.id, Status::Approved).unwrap();
+    list(false);
+    // An author's name shows on every page: a rename makes all stale.
+    let named = Envelope::new(
+        &Event::UserUpdated(UserUpdated {
+            user_id: "ana".into(),
+            email: "ana@example.com".into(),
+            username: "ana_m".into(),
+        }),
+        "users",
+    );
+    f.comments().apply_event(&named).unwrap();
+    assert_eq!(list(false)["data"][0]["authorName"], "ana_m");
+    f.comments().delete(Viewer::User("ana"), &first.id).unwrap();
+    assert_eq!(list(false)["data"][0]["isDeleted"], true);
+    // What the gateway answers is what the service answers.
+    let body = crate::cache::cached_read(&f.cache, &["movie", "m1"], |_| None, f.comments().now.unix()).unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), list(true));
+    assert_eq!(crate::cache::cached_read(&f.cache, &["movie", "m2"], |_| None, 0), None);
 }

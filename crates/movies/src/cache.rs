@@ -10,103 +10,18 @@
 //! missed is the response's `X-Cache` header, not a stored counter), and a
 //! write costs two key-value writes however many list pages are cached.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use streamia_api::{MovieId, Paginated};
 use streamia_clock::Now;
 
 use crate::domain::{year_of, ListQuery, Movie};
-use crate::service::{Movies, LIST_TTL_SECS, MAX_CACHED_LISTS};
+use crate::service::{Movies, LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
 
-pub trait Cache {
-    fn get(&self, key: &str) -> Option<Vec<u8>>;
-    fn set(&self, key: &str, value: &[u8]);
-    fn delete(&self, key: &str);
-}
-
-/// A map, counting the writes a key-value store would commit.
-#[derive(Default)]
-pub struct MemoryCache {
-    entries: RefCell<HashMap<String, Vec<u8>>>,
-    writes: std::cell::Cell<usize>,
-}
-
-impl MemoryCache {
-    /// Sets and deletes so far.
-    pub fn writes(&self) -> usize {
-        self.writes.get()
-    }
-    pub fn len(&self) -> usize {
-        self.entries.borrow().len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.entries.borrow().is_empty()
-    }
-}
-
-impl Cache for MemoryCache {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.entries.borrow().get(key).cloned()
-    }
-    fn set(&self, key: &str, value: &[u8]) {
-        self.writes.set(self.writes.get() + 1);
-        self.entries.borrow_mut().insert(key.to_owned(), value.to_vec());
-    }
-    fn delete(&self, key: &str) {
-        self.writes.set(self.writes.get() + 1);
-        self.entries.borrow_mut().remove(key);
-    }
-}
+pub use streamia_cache::{Cache, KvCache, MemoryCache};
 
 /// The components' key-value store (spin.toml's `key_value_stores`).
 pub const CACHE_STORE: &str = "movies";
-
-/// A Spin key-value store as the cache. A cache that fails is a cache miss,
-/// never a failed request.
-pub struct KvCache(Option<spin_sdk::key_value::Store>);
-
-impl KvCache {
-    pub fn open() -> Self {
-        match spin_sdk::key_value::Store::open(CACHE_STORE) {
-            Ok(store) => KvCache(Some(store)),
-            Err(e) => {
-                eprintln!("movies cache unavailable: {e:?}");
-                KvCache(None)
-            }
-        }
-    }
-
-    /// The store when this component has it, silently `None` otherwise (the
-    /// gateway of a split deployment may not share it).
-    pub fn open_if_granted() -> Option<Self> {
-        spin_sdk::key_value::Store::open(CACHE_STORE)
-            .ok()
-            .map(|store| KvCache(Some(store)))
-    }
-}
-
-impl Cache for KvCache {
-    fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.as_ref()?.get(key).ok().flatten()
-    }
-    fn set(&self, key: &str, value: &[u8]) {
-        if let Some(store) = &self.0 {
-            if let Err(e) = store.set(key, value) {
-                eprintln!("movies cache: set {key} failed: {e:?}");
-            }
-        }
-    }
-    fn delete(&self, key: &str) {
-        if let Some(store) = &self.0 {
-            if let Err(e) = store.delete(key) {
-                eprintln!("movies cache: delete {key} failed: {e:?}");
-            }
-        }
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 struct Cached<T> {
@@ -138,6 +53,13 @@ impl Lookup {
             Lookup::Miss => "miss",
         }
     }
+}
+
+/// When a change is committed (Unix ms): not when its request began, for
+/// an event's request may begin before a read and commit after it; the
+/// request's own clock where it is later (tests run at fixed times).
+pub(crate) fn committed_at(now: Now) -> i64 {
+    now.unix_ms().max(Now::system().unix_ms())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -218,16 +140,23 @@ impl Movies<'_> {
         }
     }
 
-    /// Drop a movie's entry (if any): one key-value write.
+    /// Drop a movie's entry, once its change is committed: one key-value
+    /// write, marked with when ([`streamia_cache::drop_entry`]).
     pub(crate) fn forget_movie(&self, id: &str) {
-        self.cache.delete(&movie_key(id));
+        streamia_cache::drop_entry(self.cache, &movie_key(id), committed_at(self.now));
+    }
+
+    /// Cache a movie read in this request, unless its entry was dropped
+    /// since the request began ([`streamia_cache::put_unless_dropped_since`]).
+    pub(crate) fn remember_movie(&self, id: &str, movie: &Movie) {
+        streamia_cache::put_unless_dropped_since(self.cache, &movie_key(id), movie, self.now.unix_ms(), MOVIE_TTL_SECS);
     }
 
     /// Drop a movie's entry (if any) and make every cached list page stale:
     /// two key-value writes, whatever the number of pages.
     pub(crate) fn invalidate(&self, id: Option<&str>) {
         if let Some(id) = id {
-            self.cache.delete(&movie_key(id));
+            self.forget_movie(id);
         }
         let generation = uuid::Uuid::now_v7().to_string();
         self.cache.set(LISTS_GENERATION, generation.as_bytes());

@@ -17,7 +17,7 @@ pub fn apply(
     now: streamia_clock::Now,
     envelope: &Envelope,
 ) -> Result<Consumed, ApiError> {
-    let cache = crate::KvCache::open();
+    let cache = crate::KvCache::open(crate::cache::CACHE_STORE);
     Movies {
         db,
         outbox,

@@ -8,7 +8,7 @@ use streamia_db::{transaction, Db, Value};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
-use crate::cache::{cached_movie, cached_page, list_key, movie_key, Cache, CachedPage, Lookup};
+use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
 use crate::store::{
     self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
@@ -39,7 +39,7 @@ impl Movies<'_> {
             return Ok((movie, Lookup::Hit));
         }
         let movie = store::find(self.db, id)?.ok_or_else(movie_not_found)?;
-        self.store(&movie_key(id), &movie, MOVIE_TTL_SECS);
+        self.remember_movie(id, &movie);
         Ok((movie, Lookup::Miss))
     }
 

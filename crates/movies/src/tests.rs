@@ -317,3 +317,19 @@ fn a_cached_read_is_the_services_own_answer_and_nothing_after_a_write() {
     assert_eq!(read(&[m.id.as_str()], 4), None, "the write dropped the movie");
     assert_eq!(read(&[], 4), None, "and made the pages stale");
 }
+
+#[test]
+fn a_read_that_began_before_an_aggregate_arrived_does_not_cache_what_it_read() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    // The aggregate arrives (dropping the movie's entry) while a read that
+    // began at the same moment is under way: that read may have seen the
+    // row before; it answers, but does not fill the cache.
+    f.at(10).apply_rating_event(&rating(&m.id, 1, 5.0, 1, false)).unwrap();
+    assert_eq!(f.at(10).get(&m.id).unwrap().1, Lookup::Miss);
+    assert_eq!(f.at(10).get(&m.id).unwrap().1, Lookup::Miss, "not filled by that read");
+    // A read that began after fills it.
+    assert_eq!(f.at(11).get(&m.id).unwrap().1, Lookup::Miss);
+    let (movie, lookup) = f.at(12).get(&m.id).unwrap();
+    assert_eq!((movie.total_ratings, lookup), (1, Lookup::Hit));
+}

@@ -56,7 +56,14 @@ pub fn apply(
     now: streamia_clock::Now,
     envelope: &Envelope,
 ) -> Result<Consumed, ApiError> {
-    Ratings { db, outbox, now }.apply_event(envelope)
+    let cache = streamia_cache::KvCache::open(crate::cache::CACHE_STORE);
+    Ratings {
+        db,
+        outbox,
+        cache: &cache,
+        now,
+    }
+    .apply_event(envelope)
 }
 
 impl Ratings<'_> {
@@ -77,6 +84,7 @@ impl Ratings<'_> {
                         tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
                         // The movie is gone, and its aggregate with it: no events.
                         store::delete_for_movie(self.db, &e.movie_id)?;
+                        crate::cache::forget(self.cache, &e.movie_id, self.now);
                     }
                     _ => return Ok(false),
                 }

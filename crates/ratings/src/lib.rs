@@ -6,9 +6,11 @@
 //! Layout, the same rooms as every service crate: [`domain`] the values
 //! that parse (a score, the request body) and what is answered; [`store`]
 //! its schema and SQL; [`service`] the operations ([`Ratings`]); [`events`]
-//! what a change announces and the saga consumer. `components/ratings`
-//! wires it to Spin.
+//! what a change announces and the saga consumer; [`cache`] the public
+//! statistics in its key-value store, which the gateway answers from.
+//! `components/ratings` wires it to Spin.
 
+pub mod cache;
 pub mod domain;
 pub mod events;
 pub mod service;

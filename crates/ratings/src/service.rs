@@ -8,11 +8,14 @@ use streamia_events::outbox::Outbox;
 use streamia_events::tombstone::{self, Kind};
 
 use crate::domain::{MovieId, Outcome, Rated, Rating, Score, Stats};
-use crate::{events, store, MIGRATIONS, SERVICE};
+use crate::{cache, events, store, MIGRATIONS, SERVICE};
+use streamia_cache::Cache;
 
 pub struct Ratings<'a> {
     pub db: &'a dyn Db,
     pub outbox: &'a Outbox,
+    /// The statistics' cache (crate::cache).
+    pub cache: &'a dyn Cache,
     pub now: Now,
 }
 
@@ -57,6 +60,17 @@ impl Ratings<'_> {
         Ok(store::stats(self.db, movie_id)?)
     }
 
+    /// The public statistics: the cache, else the database (then cached).
+    /// `true` when the cache answered.
+    pub fn public_stats(&self, movie_id: &str) -> Result<(Stats, bool), ApiError> {
+        if let Some(stats) = cache::cached_stats(self.cache, movie_id, self.now.unix()) {
+            return Ok((stats, true));
+        }
+        let stats = self.stats(movie_id)?;
+        cache::remember(self.cache, &stats, self.now);
+        Ok((stats, false))
+    }
+
     /// Create or change the caller's score for a movie the catalogue has:
     /// read without a lock, then one statement that writes only if nothing
     /// changed meanwhile (else read again); after [`OPTIMISTIC_TRIES`]
@@ -86,6 +100,7 @@ impl Ratings<'_> {
                 .write(self.db, &event, &effect, store::UNCHANGED_SINCE, &params)?
                 .is_some()
             {
+                cache::forget(self.cache, movie_id, self.now);
                 let rating = Rating {
                     movie_id: movie_id.to_owned(),
                     user_id: user_id.to_owned(),
@@ -122,6 +137,13 @@ impl Ratings<'_> {
     /// many others rate the same movie at once.
     fn rate_locked(&self, user_id: &str, movie_id: &str, score: Score) -> Result<Outcome, ApiError> {
         self.check_user(user_id)?;
+        let outcome = self.rate_in_transaction(user_id, movie_id, score)?;
+        // Committed: no reader can fill the entry with what was before.
+        cache::forget(self.cache, movie_id, self.now);
+        Ok(outcome)
+    }
+
+    fn rate_in_transaction(&self, user_id: &str, movie_id: &str, score: Score) -> Result<Outcome, ApiError> {
         transaction(self.db, || {
             if tombstone::is_buried(self.db, SERVICE, Kind::Movie, movie_id)? {
                 return Err(ApiError::NotFound("movie not found".into()));
@@ -175,16 +197,20 @@ impl Ratings<'_> {
                 .write(self.db, &event, &effect, store::UNCHANGED_SINCE, &params)?
                 .is_some()
             {
+                cache::forget(self.cache, movie_id, self.now);
                 return Ok(stats);
             }
         }
         self.check_user(user_id)?;
-        transaction(self.db, || {
+        let stats = transaction(self.db, || {
             if !self.remove(user_id, movie_id)? {
                 return Err(no_rating());
             }
             self.stats(movie_id)
-        })
+        })?;
+        // Committed: no reader can fill the entry with what was before.
+        cache::forget(self.cache, movie_id, self.now);
+        Ok(stats)
     }
 
     /// Delete one rating and announce the movie's new aggregate; `false` if
@@ -196,6 +222,7 @@ impl Ratings<'_> {
         let stats = self.stats(movie_id)?;
         let version = store::next_version(self.db, movie_id)?;
         self.outbox.add(self.db, &events::unrated(user_id, &stats, version))?;
+        cache::forget(self.cache, movie_id, self.now);
         Ok(true)
     }
 

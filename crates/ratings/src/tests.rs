@@ -1,5 +1,6 @@
 use serde_json::json;
 use streamia_api::Page;
+use streamia_cache::MemoryCache;
 use streamia_clock::Now;
 use streamia_db::MemoryDb;
 use streamia_events::consumer::Consumed;
@@ -11,6 +12,7 @@ use crate::*;
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
+    cache: MemoryCache,
 }
 
 impl Fixture {
@@ -18,6 +20,7 @@ impl Fixture {
         let f = Fixture {
             db: MemoryDb::new(),
             outbox: Outbox::new(SERVICE),
+            cache: MemoryCache::default(),
         };
         f.ratings().migrate().unwrap();
         f
@@ -27,6 +30,7 @@ impl Fixture {
         Ratings {
             db: &self.db,
             outbox: &self.outbox,
+            cache: &self.cache,
             now: Now::at(1_800_000_000),
         }
     }
@@ -173,9 +177,11 @@ impl streamia_db::Db for RacedDb<'_> {
     fn execute(&self, sql: &str, params: &[streamia_db::Value]) -> Result<streamia_db::Rows, streamia_db::DbError> {
         if sql.starts_with("INSERT INTO ratings_outbox") && !self.raced.replace(true) {
             let other = Outbox::new(SERVICE);
+            let cache = MemoryCache::default();
             let bob = Ratings {
                 db: self.inner,
                 outbox: &other,
+                cache: &cache,
                 now: Now::at(1_800_000_000),
             };
             bob.rate("bob", &MovieId::parse("m").unwrap(), Score::parse(&json!(1)).unwrap())
@@ -196,6 +202,7 @@ fn a_rating_written_on_a_stale_read_is_not_written_and_is_tried_again_on_what_ch
     let cid = Ratings {
         db: &raced,
         outbox: &f.outbox,
+        cache: &f.cache,
         now: Now::at(1_800_000_000),
     };
     let Outcome::Created(rated) = cid
@@ -213,5 +220,58 @@ fn a_rating_written_on_a_stale_read_is_not_written_and_is_tried_again_on_what_ch
         versions,
         [1, 2, 3],
         "ana's, bob's, cid's: each version once, no event of the stale try"
+    );
+}
+
+#[test]
+fn public_statistics_are_cached_and_every_change_drops_them() {
+    let f = Fixture::new();
+    f.rate("ana", "m", 5);
+    // The fixture's clock stands still: a change and a read at the same
+    // moment are ordered as the read having begun before it.
+    let later = |s: i64| Ratings {
+        db: &f.db,
+        outbox: &f.outbox,
+        cache: &f.cache,
+        now: Now::at(1_800_000_000 + s),
+    };
+    let (stats, hit) = later(1).public_stats("m").unwrap();
+    assert_eq!((stats.count, hit), (1, false));
+    assert!(later(2).public_stats("m").unwrap().1, "filled by the read");
+    f.rate("bob", "m", 1);
+    let (stats, hit) = later(3).public_stats("m").unwrap();
+    assert_eq!(
+        (stats.count, stats.average, hit),
+        (2, 3.0, false),
+        "dropped by the write"
+    );
+    let (stats, hit) = later(4).public_stats("m").unwrap();
+    assert_eq!((stats.count, hit), (2, true));
+    // A saga's removal drops it too.
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "bob".into() }), "users");
+    f.ratings().apply_event(&gone).unwrap();
+    let (stats, hit) = later(5).public_stats("m").unwrap();
+    assert_eq!((stats.count, hit), (1, false));
+    // What the gateway answers is what the service answers.
+    let body = crate::cache::cached_read(&f.cache, &["movie", "m", "stats"], 1_800_000_006).unwrap();
+    let answered: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answered, serde_json::to_value(&stats).unwrap());
+    assert_eq!(
+        crate::cache::cached_read(&f.cache, &["movie", "other", "stats"], 1_800_000_006),
+        None
+    );
+}
+
+#[test]
+fn a_read_that_began_before_a_rating_does_not_cache_what_it_read() {
+    let f = Fixture::new();
+    f.rate("ana", "m", 5);
+    // The rating was committed at the fixture's time; a read that began at
+    // that same moment may have seen the row before it.
+    let (_, hit) = f.ratings().public_stats("m").unwrap();
+    assert!(!hit);
+    assert!(
+        crate::cache::cached_stats(&f.cache, "m", 1_800_000_000).is_none(),
+        "not filled"
     );
 }

@@ -36,6 +36,11 @@ pub async fn send(req: Request, timeout_ms: u64) -> Reply {
     .await
 }
 
+/// Waits `ms` milliseconds (on the host's timer: the instance does no work meanwhile).
+pub async fn pause(ms: u64) {
+    sleep(ms).await
+}
+
 /// Ready `ms` milliseconds from now.
 fn sleep(ms: u64) -> Sleep {
     Sleep {

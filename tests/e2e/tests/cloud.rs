@@ -49,6 +49,12 @@ path = ".spin/gateway-kv.db"
 [key_value_store.notifications]
 type = "spin"
 path = ".spin/notifications-kv.db"
+[key_value_store.ratings]
+type = "spin"
+path = ".spin/ratings-kv.db"
+[key_value_store.comments]
+type = "spin"
+path = ".spin/comments-kv.db"
 "#;
 
 fn start() -> Api {

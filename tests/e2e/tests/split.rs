@@ -59,6 +59,14 @@ url = "{redis}"
 type = "redis"
 url = "{redis}"
 
+[key_value_store.ratings]
+type = "redis"
+url = "{redis}"
+
+[key_value_store.comments]
+type = "redis"
+url = "{redis}"
+
 [key_value_store.gateway]
 type = "redis"
 url = "{redis}/1"
