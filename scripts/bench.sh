@@ -11,11 +11,17 @@
 #   DURATION=30 CONNECTIONS=100 BENCH_MOVIES=1000 BENCH_USERS=1000 scripts/bench.sh
 #   BENCH_PATHS="rate comment" scripts/bench.sh   # only these paths (and the no-op); no report files
 #   scripts/bench.sh --mix                   # the mixed day instead (Locust; see below)
+#   scripts/bench.sh --profile               # where one request's time goes (Spin's traces; see below)
 # --mix: a mixed day (browsing, writes, MIX_SIGN_INS % sign-ins; scripts/bench/mix.py)
 # offered at fixed rates by Locust (from PyPI) to MIX_PEOPLE people at each of
 # MIX_RATES req/s, MIX_SECONDS each, on the embedded default and on
 # runtime-config.redis.toml (with a redis-server of its own); per endpoint and
 # step p50/p95/p99, errors and refusals, into docs/bench/mix-<host>.json/.svg.
+# --profile: the app on Spin with its OpenTelemetry export pointed at a
+# Phoenix of its own (arize-phoenix from PyPI), a small catalogue seeded, then
+# PROFILE_SAMPLES requests of each path one at a time; every trace read back
+# and each request's spans summed by kind: components, chained calls, host
+# calls (scripts/bench/profile.py). Spin only (devhost exports no traces).
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages wrk:wrk python3:python3
@@ -26,6 +32,14 @@ if [ "${1:-}" = "--mix" ]; then
     LOCUST_VERSION=2.47.0
     ensure_pip_tool locust locust "$LOCUST_VERSION"
     export LOCUST_VERSION
+fi
+profile=""
+if [ "${1:-}" = "--profile" ]; then
+    profile=1
+    ensure_pip_tool phoenix arize-phoenix 20.26.1
+    BENCH_HOST=spin
+    BENCH_MOVIES="${BENCH_MOVIES:-200}" BENCH_USERS="${BENCH_USERS:-100}" BENCH_COMMENTS="${BENCH_COMMENTS:-400}"
+    export BENCH_MOVIES BENCH_USERS BENCH_COMMENTS
 fi
 cd "$ROOT"
 DURATION="${DURATION:-10}"
@@ -108,7 +122,7 @@ mkdir -p "$work/app" "$work/requests"
 sed "s#source = \"target/#source = \"$CARGO_TARGET_DIR/#" "$ROOT/spin.toml" > "$work/app/spin.toml"
 cp "$ROOT/runtime-config.toml" "$work/app/"
 
-if [ -z "$mix" ]; then
+if [ -z "$mix" ] && [ -z "$profile" ]; then
     start "$work/noop"
     noop="$STARTED_URL"
 fi
@@ -186,6 +200,38 @@ run() {
     wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
 }
 printf 'GET\t/\t\t\n' > "$work/requests/noop.requests"
+if [ -n "$profile" ]; then
+    # Traced only now: the seeding's spans, hundreds of thousands, would
+    # overflow Spin's export queue and keep Phoenix busy for minutes.
+    phoenix_port="$(free_port)"
+    mkdir -p "$work/phoenix"
+    PHOENIX_WORKING_DIR="$work/phoenix" PHOENIX_HOST=127.0.0.1 PHOENIX_PORT="$phoenix_port" \
+        PHOENIX_GRPC_PORT="$(free_port)" PHOENIX_TELEMETRY_ENABLED=false PHOENIX_DISABLE_AGENT_ASSISTANT=true \
+        setsid "$CARGO_TARGET_DIR/tools/phoenix/bin/phoenix" serve >"$work/phoenix.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 240); do
+        curl -sf "http://127.0.0.1:$phoenix_port/healthz" >/dev/null && break
+        sleep 0.5
+    done
+    curl -sf "http://127.0.0.1:$phoenix_port/healthz" >/dev/null || { cat "$work/phoenix.log" >&2; exit 1; }
+    kill -- "-$app_pid" 2>/dev/null || true
+    : > "$work/app/stdout"
+    # Every component's host calls as spans, exported within a fraction of a second.
+    start_env=(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$phoenix_port/v1/traces"
+        OTEL_BSP_SCHEDULE_DELAY=200 OTEL_RESOURCE_ATTRIBUTES=openinference.project.name=bench)
+    start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"
+    app="$STARTED_URL"
+    start "$work/noop"
+    noop="$STARTED_URL"
+    start_env=()
+    echo "==> one request at a time, ${PROFILE_SAMPLES:-20} of each path: time per span kind (mean over the requests)"
+    NOOP_URL="$noop" python3 "$ROOT/scripts/bench/profile.py" "$app" "http://127.0.0.1:$phoenix_port" bench \
+        "$work/requests" "${PROFILE_SAMPLES:-20}"
+    mkdir -p "$ROOT/docs/bench"
+    cp "$work/requests/profile.json" "$ROOT/docs/bench/profile-spin.json"
+    echo "==> figures: docs/bench/profile-spin.json"
+    exit 0
+fi
 
 echo "==> ${CONNECTIONS} connections, ${DURATION} s each (after 3 s of warm-up)"
 {
