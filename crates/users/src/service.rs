@@ -117,10 +117,18 @@ impl Users<'_> {
             Some(u) => password::verify(password, &u.password_hash),
             None => password::verify_dummy(password),
         };
-        let user = match (user, ok) {
+        let mut user = match (user, ok) {
             (Some(u), true) => u,
             _ => return Err(ApiError::InvalidCredentials),
         };
+        // An account imported with the old system's bcrypt hash (or an
+        // older Argon2id cost) gets today's hash now that the password is
+        // known: one more hash, on that one sign-in.
+        if password::needs_rehash(&user.password_hash) {
+            let upgraded = password::hash(password).map_err(ApiError::internal)?;
+            store::upgrade_password_hash(self.db, &user.id, &user.password_hash, &upgraded)?;
+            user.password_hash = upgraded;
+        }
         // One INSERT, so no explicit transaction: SQLite holds the write
         // lock only while the host runs the statement, never while this
         // instance waits for a CPU (under a burst of logins, each hashing

@@ -51,6 +51,16 @@ pub fn find(db: &dyn Db, id: &str) -> Result<Option<User>, ApiError> {
     rows.first().map(|r| user_from(&r)).transpose()
 }
 
+/// Replaces a password hash with a new one of the same password (a legacy
+/// hash upgraded at sign-in), unless the password changed meanwhile.
+pub fn upgrade_password_hash(db: &dyn Db, id: &str, old: &str, new: &str) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE users_accounts SET password_hash = ? WHERE id = ? AND password_hash = ?",
+        &[new.into(), id.into(), old.into()],
+    )?;
+    Ok(())
+}
+
 pub fn find_by_email(db: &dyn Db, email: &Email) -> Result<Option<User>, ApiError> {
     let rows = db.execute(
         &format!("SELECT {USER_COLUMNS} FROM users_accounts WHERE email = ?"),

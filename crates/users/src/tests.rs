@@ -1,7 +1,7 @@
 use streamia_api::{ApiError, Page};
 use streamia_auth::{JwtKeys, Role};
 use streamia_clock::Now;
-use streamia_db::MemoryDb;
+use streamia_db::{Db, MemoryDb};
 use streamia_events::outbox::Outbox;
 use streamia_events::Event;
 
@@ -109,6 +109,43 @@ fn login_fails_the_same_way_for_unknown_email_and_wrong_password() {
         let err = f.users(0).login(email, pass).unwrap_err();
         assert!(matches!(err, ApiError::InvalidCredentials), "{email}: {err:?}");
     }
+}
+
+#[test]
+fn an_imported_bcrypt_hash_signs_in_once_then_is_argon2id() {
+    let f = Fixture::new();
+    f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    // As the old Node system stored it: bcrypt, cost 10, of a password
+    // shorter than today's minimum (its owner keeps it).
+    let legacy = bcrypt::hash("short", 10).unwrap();
+    f.db.execute(
+        "UPDATE users_accounts SET password_hash = ? WHERE email = 'ana@example.com'",
+        &[legacy.clone().into()],
+    )
+    .unwrap();
+    let wrong = f.users(1).login("ana@example.com", "shorT").unwrap_err();
+    assert!(matches!(wrong, ApiError::InvalidCredentials), "{wrong:?}");
+    let stored = |f: &Fixture| {
+        f.db.query_one(
+            "SELECT password_hash FROM users_accounts WHERE email = 'ana@example.com'",
+            &[],
+        )
+        .unwrap()
+        .unwrap()[0]
+            .clone()
+    };
+    assert_eq!(stored(&f), legacy.clone().into(), "a failed sign-in changes nothing");
+    let session = f.users(2).login("ana@example.com", "short").unwrap();
+    assert!(session.user.password_hash.starts_with("$argon2id$"));
+    assert_eq!(
+        stored(&f),
+        session.user.password_hash.clone().into(),
+        "re-hashed and stored"
+    );
+    assert!(
+        f.users(3).login("ana@example.com", "short").is_ok(),
+        "the same password, now Argon2id"
+    );
 }
 
 #[test]
