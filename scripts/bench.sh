@@ -193,10 +193,10 @@ run() {
     local seconds="${4:-$DURATION}"
     if [ "${5:-}" != nowarm ]; then
         wrk -t2 -c"$CONNECTIONS" -d3s --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 >/dev/null
-        # wrk stops with its requests in flight: let them end (and the
-        # gateway's bulkheads forget any whose end it never saw) first.
-        sleep 5
     fi
+    # wrk stops with its requests in flight: let them end (and the
+    # gateway's bulkheads forget any whose end it never saw) first.
+    sleep 5
     wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 30s -s "$script" "$2" -- "$file" "$1" 2 | tail -n 1
 }
 printf 'GET\t/\t\t\n' > "$work/requests/noop.requests"
