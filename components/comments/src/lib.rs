@@ -6,6 +6,7 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
+use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_auth::{Claims, Role};
 use streamia_cache::KvCache;
@@ -15,10 +16,23 @@ use streamia_comments::{
 };
 use streamia_spin::{movies, require_admin, Call, Consumer, Service};
 
-const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
-    streamia_comments::events::CONSUMES,
-    Consumer::Sync(streamia_comments::events::apply),
-);
+const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
+    .consuming(
+        streamia_comments::events::CONSUMES,
+        Consumer::Sync(streamia_comments::events::apply),
+    )
+    .importing(import);
+
+/// `POST /import` (admins): comments and their authors' names from the old
+/// system; the pages cached for the movies they are on go stale.
+fn import(call: &Call<'_>, batch: &ImportBatch) -> Result<Imported, ApiError> {
+    let (imported, movies) = streamia_comments::import::import(call.db, batch, call.now)?;
+    let cache = KvCache::open(streamia_comments::cache::CACHE_STORE);
+    for movie in &movies {
+        streamia_comments::cache::changed(&cache, movie);
+    }
+    Ok(imported)
+}
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

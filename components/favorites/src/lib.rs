@@ -5,14 +5,22 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
+use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_favorites::{AddFavorite, Added, Favorites, MovieId, MovieRef, Note, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{movies, Call, Consumer, Service};
 
-const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
-    streamia_favorites::events::CONSUMES,
-    Consumer::Sync(streamia_favorites::events::apply),
-);
+const FAVORITES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
+    .consuming(
+        streamia_favorites::events::CONSUMES,
+        Consumer::Sync(streamia_favorites::events::apply),
+    )
+    .importing(import);
+
+/// `POST /import` (admins): favourites from the old system.
+fn import(call: &Call<'_>, batch: &ImportBatch) -> Result<Imported, ApiError> {
+    streamia_favorites::import::import(call.db, batch)
+}
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

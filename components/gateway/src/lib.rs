@@ -397,10 +397,15 @@ async fn serve(
         Some(Ok(EventAdmin::Relay)) => return fan_out(config, ctx, &req, Pass::Relay).await,
         Some(Ok(EventAdmin::DeadLetters { service, path })) => {
             outcome.service = Some(service);
-            return dead_letters(config, ctx, req, service, &path, outcome, now_ms).await;
+            return operations_call(config, ctx, req, service, &path, outcome, now_ms).await;
         }
         Some(Err(message)) => return Err(ApiError::NotFound(message)),
         None => {}
+    }
+    if let Some((service, kind)) = streamia_gateway::import_kind(&path) {
+        outcome.service = Some(service);
+        let private = format!("/import/{kind}");
+        return operations_call(config, ctx, req, service, &private, outcome, now_ms).await;
     }
     let Some(route) = resolve(&req.method().to_string(), &path) else {
         return Err(ApiError::NotFound(format!("no route for {} {path}", req.method())));
@@ -514,9 +519,9 @@ fn admin_only(config: &Config, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// `/api/admin/events/{service}/dead-letters…` (admins): to the service's
-/// private route, which checks the token again.
-async fn dead_letters(
+/// An operators' call for one service (admins): `/api/admin/events/{service}/dead-letters…`
+/// or `/api/admin/import/{kind}`, to the service's private route, which checks the token again.
+async fn operations_call(
     config: &Config,
     ctx: &Ctx,
     req: Request,

@@ -5,6 +5,7 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
+use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_movies::breaker::{self, CloudinaryBreaker};
 use streamia_movies::cache::Lookup;
@@ -15,10 +16,29 @@ use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::deadline::{self, Reply};
 use streamia_spin::{require_admin, Call, Consumer, Service};
 
-const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
-    streamia_movies::events::CONSUMES,
-    Consumer::Sync(streamia_movies::events::apply),
-);
+const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
+    .consuming(
+        streamia_movies::events::CONSUMES,
+        Consumer::Sync(streamia_movies::events::apply),
+    )
+    .importing(import);
+
+/// `POST /import` (admins): movies from the old system.
+fn import(call: &Call<'_>, batch: &ImportBatch) -> Result<Imported, ApiError> {
+    let cache = KvCache::open(streamia_movies::cache::CACHE_STORE);
+    catalogue(call, &cache).import(batch)
+}
+
+/// The service's operations for this request.
+fn catalogue<'a>(call: &'a Call<'_>, cache: &'a KvCache) -> Movies<'a> {
+    Movies {
+        db: call.db,
+        outbox: call.outbox,
+        cache,
+        now: call.now,
+        current_year: year_of(call.now.unix()),
+    }
+}
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
@@ -93,13 +113,7 @@ fn with_lookup(mut resp: Response, lookup: Lookup) -> Response {
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let cache = KvCache::open(streamia_movies::cache::CACHE_STORE);
-    let movies = Movies {
-        db: call.db,
-        outbox: call.outbox,
-        cache: &cache,
-        now: call.now,
-        current_year: year_of(call.now.unix()),
-    };
+    let movies = catalogue(call, &cache);
     let (ctx, req, now) = (call.ctx, call.req, call.now.unix());
     let ["api", "movies", rest @ ..] = call.segments.as_slice() else {
         return Err(call.no_route());

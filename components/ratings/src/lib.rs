@@ -5,15 +5,29 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
+use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_cache::KvCache;
 use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{movies, Call, Consumer, Service};
 
-const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(
-    streamia_ratings::events::CONSUMES,
-    Consumer::Sync(streamia_ratings::events::apply),
-);
+const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
+    .consuming(
+        streamia_ratings::events::CONSUMES,
+        Consumer::Sync(streamia_ratings::events::apply),
+    )
+    .importing(import);
+
+/// `POST /import` (admins): ratings from the old system; the statistics
+/// cached for the movies they rate are dropped.
+fn import(call: &Call<'_>, batch: &ImportBatch) -> Result<Imported, ApiError> {
+    let (imported, movies) = streamia_ratings::import::import(call.db, batch)?;
+    let cache = KvCache::open(streamia_ratings::cache::CACHE_STORE);
+    for movie in &movies {
+        streamia_ratings::cache::forget(&cache, movie, call.now);
+    }
+    Ok(imported)
+}
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

@@ -5,13 +5,19 @@
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
+use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, Ctx, DEFAULT_BODY_LIMIT};
 use streamia_auth::Claims;
 use streamia_spin::{authenticate as verify, require_admin, Call, Service};
 use streamia_users::domain::{ChangePassword, Forgot, Login, Profile, RefreshToken, Register, Reset, SetRole};
 use streamia_users::{Users, DATABASE, MIGRATIONS, SERVICE};
 
-const USERS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS);
+const USERS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS).importing(import);
+
+/// `POST /import` (admins): accounts from the old system.
+fn import(call: &Call<'_>, batch: &ImportBatch) -> Result<Imported, ApiError> {
+    streamia_users::import::import(call.db, batch)
+}
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

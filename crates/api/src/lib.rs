@@ -8,6 +8,7 @@
 
 mod error;
 mod ids;
+pub mod import;
 pub mod page;
 pub mod request_id;
 
@@ -44,6 +45,13 @@ pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<O
             .map(Some)
             .ok_or_else(|| serde::de::Error::custom(format!("{value} is not a whole number"))),
     }
+}
+
+/// `#[serde(deserialize_with = ...)]` for a required [`whole_number`] field.
+pub fn required_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::Deserialize;
+    let value = serde_json::Value::deserialize(d)?;
+    whole_number(&value).ok_or_else(|| serde::de::Error::custom(format!("{value} is not a whole number")))
 }
 
 use serde::de::DeserializeOwned;

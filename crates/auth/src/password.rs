@@ -70,6 +70,17 @@ pub fn needs_rehash(stored: &str) -> bool {
     !stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
 }
 
+/// What an account imported without a usable hash holds: no password
+/// matches it (it is neither bcrypt nor a PHC string), so its owner sets
+/// one through the reset e-mail.
+pub const NO_PASSWORD: &str = "!imported-without-a-usable-password";
+
+/// A hash an imported account may arrive with: a bcrypt this system
+/// accepts, or [`NO_PASSWORD`].
+pub fn importable(stored: &str) -> bool {
+    stored == NO_PASSWORD || bcrypt_cost(stored).is_ok()
+}
+
 /// A valid hash of a random password, so that a login for an unknown
 /// e-mail costs the same as one for a known e-mail.
 pub const DUMMY_HASH: &str =

@@ -184,3 +184,38 @@ pub fn delete_for_movie(db: &dyn Db, movie_id: &str) -> Result<(), DbError> {
     db.execute("DELETE FROM comments_items WHERE movie_id = ?", &[movie_id.into()])?;
     Ok(())
 }
+
+/// Writes the imported authors' names where this service has none yet.
+pub(crate) fn import_authors(db: &dyn Db, rows: &[Vec<Value>]) -> Result<usize, DbError> {
+    streamia_db::insert_many(
+        db,
+        "INSERT INTO comments_authors (user_id, username, named_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )
+}
+
+/// Writes the imported comments not there yet; how many were written.
+pub(crate) fn import_comments(db: &dyn Db, rows: &[Vec<Value>]) -> Result<usize, DbError> {
+    streamia_db::insert_many(
+        db,
+        "INSERT INTO comments_items (id, movie_id, user_id, parent_id, content, is_edited, is_deleted,
+            moderation_status, created_at, updated_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )
+}
+
+/// Which of `ids` are stored comments.
+pub(crate) fn existing_comments(db: &dyn Db, ids: &[String]) -> Result<std::collections::BTreeSet<String>, DbError> {
+    let mut found = std::collections::BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let params: Vec<Value> = chunk.iter().map(|id| id.as_str().into()).collect();
+        let rows = db.execute(&format!("SELECT id FROM comments_items WHERE id IN ({marks})"), &params)?;
+        for row in rows.iter() {
+            found.insert(row.text("id")?);
+        }
+    }
+    Ok(found)
+}

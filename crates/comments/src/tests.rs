@@ -355,3 +355,75 @@ fn public_pages_are_cached_and_every_change_of_what_they_show_makes_them_stale()
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), list(true));
     assert_eq!(crate::cache::cached_read(&f.cache, &["movie", "m2"], |_| None, 0), None);
 }
+
+#[test]
+fn imported_threads_keep_their_parents_authors_and_statuses() {
+    use streamia_api::import::{ImportBatch, Imported};
+    let f = Fixture::new(Moderation::Post);
+    let batch = |kind: &str, rows: serde_json::Value| {
+        let mut b: ImportBatch = serde_json::from_value(serde_json::json!({ "rows": rows })).unwrap();
+        b.kind = kind.into();
+        b
+    };
+    const MOVIE: &str = "01720000-0000-7000-8000-00000000000a";
+    const ANA: &str = "01720000-0000-7000-8000-0000000000a1";
+    let authors = batch(
+        "comment-authors",
+        serde_json::json!([{"userId": ANA, "username": "ana_old"}]),
+    );
+    assert_eq!(
+        crate::import::import(&f.db, &authors, f.tick()).unwrap().0,
+        Imported {
+            written: 1,
+            unchanged: 0
+        }
+    );
+    let row = |id: &str, parent: Option<&str>, status: &str, deleted: bool| {
+        serde_json::json!({"id": id, "movieId": MOVIE, "userId": ANA, "parentId": parent,
+            "content": if deleted { "[deleted]" } else { "Imported words." }, "status": status,
+            "deleted": deleted, "edited": false, "createdAtMs": 1_595_768_400_000_i64, "updatedAtMs": 1_595_768_400_000_i64})
+    };
+    const PARENT: &str = "01720000-0000-7000-8000-0000000000c1";
+    const REPLY: &str = "01720000-0000-7000-8000-0000000000c2";
+    let orphan = batch(
+        "comments",
+        serde_json::json!([row(REPLY, Some(PARENT), "approved", false)]),
+    );
+    assert_eq!(
+        crate::import::import(&f.db, &orphan, f.tick()).unwrap_err().status(),
+        404,
+        "its parent is unknown"
+    );
+    let thread = batch(
+        "comments",
+        serde_json::json!([
+            row(PARENT, None, "approved", true),
+            row(REPLY, Some(PARENT), "approved", false)
+        ]),
+    );
+    let (imported, movies) = crate::import::import(&f.db, &thread, f.tick()).unwrap();
+    assert_eq!(
+        (imported, movies.len()),
+        (
+            Imported {
+                written: 2,
+                unchanged: 0
+            },
+            1
+        )
+    );
+    assert_eq!(
+        crate::import::import(&f.db, &thread, f.tick()).unwrap().0,
+        Imported {
+            written: 0,
+            unchanged: 2
+        }
+    );
+    let top = f.top(Viewer::Anonymous, MOVIE);
+    assert_eq!(top.len(), 1);
+    assert!(top[0].is_deleted, "a deleted parent stays, its reply under it");
+    assert_eq!(top[0].reply_count, 1);
+    assert_eq!(top[0].created_at, "2020-07-26T13:00:00.000Z");
+    let replies = f.comments().replies(Viewer::Anonymous, PARENT, page()).unwrap().data;
+    assert_eq!(replies[0].author_name.as_deref(), Some("ana_old"));
+}

@@ -274,6 +274,31 @@ pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Resu
     }
 }
 
+/// Rows inserted a statement at a time of up to [`INSERT_MANY_ROWS`]:
+/// `insert` is `INSERT INTO t (a, b, …)`, each row a value per column, and
+/// `tail` what follows the `VALUES` (e.g. `ON CONFLICT DO NOTHING`). Returns
+/// how many rows were written (an ignored conflict is not), counted with
+/// `RETURNING`. Run it inside a [`transaction`] for all or nothing.
+pub fn insert_many(db: &dyn Db, insert: &str, tail: &str, rows: &[Vec<Value>]) -> Result<usize, DbError> {
+    let mut written = 0;
+    for chunk in rows.chunks(INSERT_MANY_ROWS) {
+        let Some(width) = chunk.first().map(Vec::len) else {
+            continue;
+        };
+        let row = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!(
+            "{insert} VALUES {} {tail} RETURNING 1",
+            vec![row; chunk.len()].join(", ")
+        );
+        let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        written += db.execute(&sql, &params)?.len();
+    }
+    Ok(written)
+}
+
+/// Rows per statement in [`insert_many`]: well under SQLite's 32,766 parameters.
+pub const INSERT_MANY_ROWS: usize = 200;
+
 /// Bring `schema` (a service's tables) up to date. `migrations[i]` takes
 /// it from version `i` to `i + 1`; each is a list of statements, and all
 /// that are due run in one transaction.

@@ -10,6 +10,7 @@
 
 pub mod domain;
 pub mod events;
+pub mod import;
 pub mod service;
 pub mod store;
 

@@ -1,7 +1,7 @@
 //! The favorites service's schema and SQL: every statement it runs.
 
 use streamia_api::Page;
-use streamia_db::{Db, DbError, Row};
+use streamia_db::{Db, DbError, Row, Value};
 
 use crate::domain::{Favorite, MovieRef, Note};
 
@@ -125,4 +125,14 @@ pub fn refresh_movie(db: &dyn Db, movie_id: &str, title: &str, poster_url: Optio
         &[title.into(), poster_url.into(), movie_id.into()],
     )?;
     Ok(())
+}
+
+/// Writes the imported favourites not there yet; how many were written.
+pub(crate) fn import_favorites(db: &dyn Db, rows: &[Vec<Value>]) -> Result<usize, DbError> {
+    streamia_db::insert_many(
+        db,
+        "INSERT INTO favorites_items (user_id, movie_id, note, title, poster_url, created_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )
 }

@@ -195,6 +195,27 @@ pub fn event_admin(path: &str) -> Option<Result<EventAdmin, String>> {
     })
 }
 
+/// `/api/admin/import/{kind}` → the service that keeps that kind of row,
+/// and the kind (its private route is `/import/{kind}`).
+pub fn import_kind(path: &str) -> Option<(Service, &'static str)> {
+    let kind = path.trim_end_matches('/').strip_prefix("/api/admin/import/")?;
+    IMPORT_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(k, service)| (*service, *k))
+}
+
+/// The kinds of rows the import moves, in the order it moves them (a
+/// favourite, rating or comment names its user and movie; a reply its parent).
+pub const IMPORT_KINDS: [(&str, Service); 6] = [
+    ("users", Service::Users),
+    ("movies", Service::Movies),
+    ("favorites", Service::Favorites),
+    ("ratings", Service::Ratings),
+    ("comment-authors", Service::Comments),
+    ("comments", Service::Comments),
+];
+
 /// Does a service's answer count against its circuit breaker? Only an
 /// error the service did not choose: a 5xx, unless it is a 503 that names a
 /// missing dependency (`dependency_named`: the service's
@@ -229,6 +250,27 @@ pub fn content_type_ok(kind: BodyKind, content_type: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_routes_name_the_service_that_keeps_the_kind() {
+        assert_eq!(
+            import_kind("/api/admin/import/ratings"),
+            Some((Service::Ratings, "ratings"))
+        );
+        assert_eq!(
+            import_kind("/api/admin/import/comment-authors/"),
+            Some((Service::Comments, "comment-authors"))
+        );
+        assert_eq!(import_kind("/api/admin/import/notifications"), None);
+        assert_eq!(import_kind("/api/admin/imports/users"), None);
+        for (kind, _) in IMPORT_KINDS {
+            let path = format!("/api/admin/import/{kind}");
+            assert!(
+                crate::routes::template("POST", &path).is_some(),
+                "{path} is in the route table"
+            );
+        }
+    }
 
     #[test]
     fn event_admin_routes_name_the_service_and_its_private_path() {

@@ -54,6 +54,14 @@ pub const ROUTES: &[Route] = &[
         "/api/admin/events/{service}/dead-letters/{eventId}",
         OPERATIONS,
     ),
+    // the import from the old system: one route per kind of row, each to
+    // the service that keeps them (import_kind)
+    route("POST", "/api/admin/import/users", OPERATIONS),
+    route("POST", "/api/admin/import/movies", OPERATIONS),
+    route("POST", "/api/admin/import/favorites", OPERATIONS),
+    route("POST", "/api/admin/import/ratings", OPERATIONS),
+    route("POST", "/api/admin/import/comment-authors", OPERATIONS),
+    route("POST", "/api/admin/import/comments", OPERATIONS),
     // users: signing in (each a password hash or a token check), the
     // account itself, administration
     route("POST", "/api/users/register", "sign-in"),

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod cloudinary;
 pub mod domain;
 pub mod events;
+pub mod import;
 pub mod media;
 pub mod service;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
-use streamia_db::{Db, DbError, Row};
+use streamia_db::{Db, DbError, Row, Value};
 
 use crate::domain::{Movie, Subtitle};
 
@@ -47,8 +47,8 @@ pub(crate) fn json_list<T: for<'de> Deserialize<'de>>(row: &Row<'_>, column: &st
 }
 
 /// A subtitle as stored: what clients see, plus its Cloudinary public id.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct StoredSubtitle {
     pub language: String,
     pub url: String,
@@ -140,4 +140,16 @@ pub(crate) fn counter_keys(db: &dyn Db) -> Result<Vec<String>, DbError> {
 pub(crate) fn remove_counter(db: &dyn Db, key: &str) -> Result<(), DbError> {
     db.execute("DELETE FROM movies_counters WHERE key = ?", &[key.into()])
         .map(drop)
+}
+
+/// Writes the imported movies not there yet; how many were written.
+pub(crate) fn import_movies(db: &dyn Db, rows: &[Vec<Value>]) -> Result<usize, ApiError> {
+    Ok(streamia_db::insert_many(
+        db,
+        "INSERT INTO movies_catalogue (id, title, description, genres, release_year, duration_minutes, director,
+            cast_members, poster_url, poster_public_id, video_url, video_public_id, subtitles, average_rating,
+            total_ratings, rating_version, created_at, updated_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )?)
 }

@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod domain;
 pub mod events;
+pub mod import;
 pub mod service;
 pub mod store;
 

@@ -197,3 +197,26 @@ pub fn page_of_user(db: &dyn Db, user_id: &str, page: Page) -> Result<(Vec<Ratin
     let data = rows.iter().map(|r| rating_from(&r)).collect::<Result<_, _>>()?;
     Ok((data, total))
 }
+
+/// Writes the imported ratings not there yet, and version 1 of each rated
+/// movie's aggregate where it has none; how many ratings were written.
+pub(crate) fn import_ratings(
+    db: &dyn Db,
+    rows: &[Vec<Value>],
+    movies: &std::collections::BTreeSet<String>,
+) -> Result<usize, DbError> {
+    let written = streamia_db::insert_many(
+        db,
+        "INSERT INTO ratings_scores (user_id, movie_id, score, created_at, updated_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )?;
+    let versions: Vec<Vec<Value>> = movies.iter().map(|m| vec![m.as_str().into(), 1.into()]).collect();
+    streamia_db::insert_many(
+        db,
+        "INSERT INTO ratings_versions (movie_id, version)",
+        "ON CONFLICT DO NOTHING",
+        &versions,
+    )?;
+    Ok(written)
+}

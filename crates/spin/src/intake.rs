@@ -295,7 +295,10 @@ pub fn dead_letter_count(service: &Service, db: &dyn Db) -> Option<u64> {
 
 /// The routes every consuming service answers besides its own.
 pub fn is_intake_route(segments: &[&str]) -> bool {
-    matches!(segments, ["events"] | ["relay"] | ["migrate"] | ["dead-letters", ..])
+    matches!(
+        segments,
+        ["events"] | ["relay"] | ["migrate"] | ["import", _] | ["dead-letters", ..]
+    )
 }
 
 /// `POST /migrate`: the service's schema brought up to date now, whatever
@@ -312,6 +315,30 @@ fn migrate(call: &Call<'_>) -> Result<Response, ApiError> {
     ))
 }
 
+/// The largest batch body `POST /import` reads: what the gateway lets through.
+const IMPORT_BODY_LIMIT: usize = streamia_api::DEFAULT_BODY_LIMIT;
+
+/// `POST /import/{kind}` (admins): one batch of the old system's rows,
+/// written by the service's importer in one transaction; 404 where it has none.
+fn import(call: &Call<'_>, kind: &str) -> Result<Response, ApiError> {
+    require_admin(&call.claims()?)?;
+    let Some(importer) = call.service.importer else {
+        return Err(ApiError::NotFound(format!(
+            "the {} service keeps none of the old system's data",
+            call.service.name
+        )));
+    };
+    let mut batch: streamia_api::import::ImportBatch = streamia_api::json_body(call.req, IMPORT_BODY_LIMIT)?;
+    batch.kind = kind.to_owned();
+    let imported = importer(call, &batch)?;
+    eprintln!(
+        "{}",
+        serde_json::json!({"level": "info", "service": call.service.name, "msg": "import", "kind": batch.kind,
+            "written": imported.written, "unchanged": imported.unchanged})
+    );
+    Ok(call.ctx.json(200, &imported))
+}
+
 /// Route an intake request (see [`is_intake_route`]).
 pub async fn route(call: &Call<'_>) -> Result<Response, ApiError> {
     let consumer = call.service.consumer;
@@ -319,6 +346,8 @@ pub async fn route(call: &Call<'_>) -> Result<Response, ApiError> {
         (Method::Post, ["relay"], _) => relay(call).await,
         (Method::Post, ["migrate"], _) => migrate(call),
         (_, ["migrate"], _) => Err(ApiError::MethodNotAllowed),
+        (Method::Post, ["import", kind], _) => import(call, kind),
+        (_, ["import", _], _) => Err(ApiError::MethodNotAllowed),
         (Method::Post, ["events"], Some(consumer)) => events_route(call, consumer).await,
         (_, ["dead-letters", rest @ ..], Some(consumer)) => dead_letters(call, consumer, rest).await,
         (_, ["events"] | ["relay"], Some(_)) | (_, ["relay"], None) => Err(ApiError::MethodNotAllowed),

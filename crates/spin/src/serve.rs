@@ -30,7 +30,14 @@ pub struct Service {
     /// The event types it consumes (`*`: all), as its Redis consumer's
     /// channels in redis-triggers.toml.
     pub consumes: &'static [&'static str],
+    /// How it writes rows moved from the old system (`POST /import`,
+    /// admins); `None` when it keeps none of the old system's data.
+    pub importer: Option<Importer>,
 }
+
+/// Writes one batch of imported rows (see `streamia_api::import`).
+pub type Importer =
+    fn(&Call<'_>, &streamia_api::import::ImportBatch) -> Result<streamia_api::import::Imported, ApiError>;
 
 impl Service {
     pub const fn new(
@@ -44,6 +51,15 @@ impl Service {
             migrations,
             consumer: None,
             consumes: &[],
+            importer: None,
+        }
+    }
+
+    /// A service that takes the old system's rows through `POST /import`.
+    pub const fn importing(self, importer: Importer) -> Self {
+        Service {
+            importer: Some(importer),
+            ..self
         }
     }
 

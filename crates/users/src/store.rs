@@ -2,9 +2,9 @@
 
 use streamia_api::ApiError;
 use streamia_auth::Role;
-use streamia_db::{Db, DbError, Row};
+use streamia_db::{Db, DbError, Row, Value};
 
-use crate::domain::{Email, User};
+use crate::domain::{Email, User, Username};
 
 pub const MIGRATIONS: &[&[&str]] = &[
     &[
@@ -67,4 +67,35 @@ pub fn find_by_email(db: &dyn Db, email: &Email) -> Result<Option<User>, ApiErro
         &[email.as_ref().into()],
     )?;
     rows.first().map(|r| user_from(&r)).transpose()
+}
+
+/// An imported account's row for [`import_accounts`].
+pub(crate) fn account_row(
+    id: &str,
+    email: &Email,
+    username: &Username,
+    hash: &str,
+    role: Role,
+    at: &str,
+) -> Vec<Value> {
+    vec![
+        id.into(),
+        email.as_ref().into(),
+        username.as_ref().into(),
+        hash.into(),
+        role.as_str().into(),
+        at.into(),
+        at.into(),
+    ]
+}
+
+/// Writes the accounts not there yet (by id, or by e-mail: an account of
+/// the new system with the same e-mail is left alone); how many were written.
+pub(crate) fn import_accounts(db: &dyn Db, rows: &[Vec<Value>]) -> Result<usize, ApiError> {
+    Ok(streamia_db::insert_many(
+        db,
+        "INSERT INTO users_accounts (id, email, username, password_hash, role, created_at, updated_at)",
+        "ON CONFLICT DO NOTHING",
+        rows,
+    )?)
 }

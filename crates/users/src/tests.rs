@@ -314,3 +314,56 @@ fn accounts_are_announced_again_page_by_page_with_their_current_names() {
         ("bob".into(), vec!["ana_m".to_owned(), "bob".to_owned()])
     );
 }
+
+#[test]
+fn imported_accounts_are_written_once_and_sign_in_with_their_old_hash() {
+    use streamia_api::import::{ImportBatch, Imported};
+    let f = Fixture::new();
+    let legacy = bcrypt::hash("short", 4).unwrap();
+    let mut batch: ImportBatch = serde_json::from_value(serde_json::json!({"rows": [
+        {"id": "01720000-0000-7000-8000-000000000001", "email": "old@example.com", "username": "old_timer",
+         "passwordHash": legacy, "admin": false, "createdAtMs": 1_595_768_400_000_i64},
+        {"id": "01720000-0000-7000-8000-000000000002", "email": "gone@example.com", "username": "nopass",
+         "passwordHash": streamia_auth::password::NO_PASSWORD, "admin": true, "createdAtMs": 0},
+    ]}))
+    .unwrap();
+    batch.kind = "users".into();
+    assert_eq!(
+        crate::import::import(&f.db, &batch).unwrap(),
+        Imported {
+            written: 2,
+            unchanged: 0
+        }
+    );
+    assert_eq!(
+        crate::import::import(&f.db, &batch).unwrap(),
+        Imported {
+            written: 0,
+            unchanged: 2
+        },
+        "a re-run"
+    );
+    assert!(f.events().is_empty(), "no event: nobody is greeted again");
+    let session = f.users(0).login("old@example.com", "short").unwrap();
+    assert_eq!(session.user.created_at, "2020-07-26T13:00:00.000Z");
+    let nopass = f.users(0).login("gone@example.com", "").unwrap_err();
+    assert!(matches!(nopass, ApiError::InvalidCredentials));
+    // Bad rows: the whole batch refused, nothing written.
+    let mut bad: ImportBatch = serde_json::from_value(serde_json::json!({"rows": [
+        {"id": "01720000-0000-7000-8000-000000000003", "email": "new@example.com", "username": "newbie",
+         "passwordHash": legacy, "admin": false, "createdAtMs": 0},
+        {"id": "01720000-0000-7000-8000-000000000004", "email": "x@example.com", "username": "xx",
+         "passwordHash": "plain", "admin": false, "createdAtMs": 0},
+    ]}))
+    .unwrap();
+    bad.kind = "users".into();
+    let err = crate::import::import(&f.db, &bad).unwrap_err();
+    let ApiError::Validation(fields) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(fields[0].field, "rows[1].username");
+    assert!(
+        f.users(0).login("new@example.com", "short").is_err(),
+        "nothing of the batch written"
+    );
+}
