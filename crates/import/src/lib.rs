@@ -7,8 +7,15 @@
 //! every error; each collection's module ([`users`], …) applies the rules
 //! the old data meets and counts what it did in a [`report`].
 
+pub mod comments;
 pub mod dump;
 pub mod extjson;
+pub mod favorites;
+pub mod generate;
 pub mod ids;
+pub mod movies;
+pub mod plan;
+pub mod ratings;
 pub mod report;
+mod rows;
 pub mod users;

@@ -22,10 +22,9 @@ use crate::dump::Document;
 use crate::extjson;
 use crate::ids::ObjectId;
 use crate::report::Collection;
+use crate::rows;
 
-/// A hash no password matches (neither bcrypt nor PHC): the account exists,
-/// and its owner sets a password through the reset e-mail.
-pub const NO_PASSWORD: &str = "!imported-without-a-usable-password";
+pub use streamia_auth::password::NO_PASSWORD;
 
 const KNOWN: &[&str] = &[
     "_id",
@@ -96,20 +95,11 @@ pub fn read(documents: &[Document], report: &mut Collection) -> Users {
     let mut by_email: BTreeMap<String, usize> = BTreeMap::new();
     let mut candidates: Vec<(usize, UserRow)> = Vec::new();
     for doc in documents {
-        report.read += 1;
-        let fields = &doc.fields;
-        report.unknown(fields.keys().filter(|k| !KNOWN.contains(&k.as_str())).cloned());
-        let oid = match fields.get("_id").map(extjson::object_id) {
-            Some(Ok(oid)) => oid,
-            Some(Err(e)) => {
-                report.skip(doc.line, None, format!("_id: {e}"));
-                continue;
-            }
-            None => {
-                report.skip(doc.line, None, "no _id");
-                continue;
-            }
+        rows::begin(doc, KNOWN, report);
+        let Some(oid) = rows::object_id(doc, report) else {
+            continue;
         };
+        let fields = &doc.fields;
         let raw_email = text(fields, "email").unwrap_or_default().trim();
         let Ok(email) = Email::parse(raw_email) else {
             report.skip(
@@ -192,17 +182,9 @@ pub fn read(documents: &[Document], report: &mut Collection) -> Users {
 mod tests {
     use serde_json::json;
 
-    use super::*;
+    use crate::rows::documents as docs;
 
-    fn docs(rows: &[Value]) -> Vec<Document> {
-        rows.iter()
-            .enumerate()
-            .map(|(i, v)| Document {
-                line: i + 1,
-                fields: v.as_object().unwrap().clone(),
-            })
-            .collect()
-    }
+    use super::*;
 
     const HASH: &str = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
 

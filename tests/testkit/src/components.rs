@@ -45,6 +45,18 @@ pub fn fixture(name: &str) -> String {
     fixtures().join(format!("fixture_{name}.wasm")).display().to_string()
 }
 
+/// A native binary of the workspace, built (debug, as `cargo test` builds)
+/// and its path: the commands users run beside the app (`streamia-import`).
+pub fn native_binary(package: &str, bin: &str) -> PathBuf {
+    let status = cargo()
+        .args(["build", "--quiet", "-p", package, "--bin", bin, "--manifest-path"])
+        .arg(workspace_root().join("Cargo.toml"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {bin} failed");
+    target_dir().join("debug").join(bin)
+}
+
 /// Build workspace components for wasm32-wasip2 (release), where spin.toml's
 /// `source` paths point. Each package at most once per test binary.
 pub fn build_components(packages: &[&str]) {
