@@ -111,21 +111,37 @@ impl Cache for KvCache {
 struct Entry<T> {
     /// Unix seconds after which the entry is stale.
     exp: i64,
+    /// When the read that filled it began (Unix ms), for an entry that
+    /// [`drop_entry`] drops: it holds only if no drop came since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    began: Option<i64>,
     value: T,
 }
 
 /// Cache `value` under `key` until `now + ttl` (Unix seconds).
 pub fn put<T: Serialize>(cache: &dyn Cache, key: &str, value: &T, now: i64, ttl: i64) {
-    if let Ok(bytes) = serde_json::to_vec(&Entry { exp: now + ttl, value }) {
+    let entry = Entry {
+        exp: now + ttl,
+        began: None,
+        value,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&entry) {
         cache.set(key, &bytes);
     }
 }
 
-/// The value under `key`, if still fresh at `now` (Unix seconds).
+/// The value under `key`, if still fresh at `now` (Unix seconds) and, for
+/// an entry a read filled, not dropped since that read began.
 pub fn fresh<T: for<'de> Deserialize<'de>>(cache: &dyn Cache, key: &str, now: i64) -> Option<T> {
     let bytes = cache.get(key)?;
     let entry: Entry<T> = serde_json::from_slice(&bytes).ok()?;
-    (entry.exp > now).then_some(entry.value)
+    if entry.exp <= now {
+        return None;
+    }
+    match entry.began {
+        Some(began) if dropped_since(cache, key, began) => None,
+        _ => Some(entry.value),
+    }
 }
 
 /// What a dropped entry holds: when it was dropped (Unix ms).
@@ -135,13 +151,30 @@ struct Dropped {
     dropped_at: i64,
 }
 
+/// Where the mark of `key`'s last drop is kept: beside the entry, so that
+/// no fill overwrites it.
+fn mark_key(key: &str) -> String {
+    format!("{key}#dropped")
+}
+
+/// Was `key` dropped at or after `began_ms`?
+fn dropped_since(cache: &dyn Cache, key: &str, began_ms: i64) -> bool {
+    cache
+        .get(&mark_key(key))
+        .and_then(|b| serde_json::from_slice::<Dropped>(&b).ok())
+        .is_some_and(|mark| mark.dropped_at >= began_ms)
+}
+
 /// Drop the entry under `key` after a change was committed at `now_ms`,
-/// leaving a mark of when: a read that began before it may have seen what
-/// was there before the change, and [`put_unless_dropped_since`] keeps it
-/// from filling the entry again. (A key-value store has no
-/// compare-and-set; the mark is what orders a read's fill after a write.)
+/// and mark when: a read that began before it may have seen what was there
+/// before the change. A key-value store has no compare-and-set, so such a
+/// read may still fill the entry after the drop (its check and its write
+/// are two calls, another process's drop can fall between them); the mark
+/// makes that entry a miss ([`fresh`] compares when its read began), and
+/// [`put_unless_dropped_since`] skips the write when it can tell already.
 pub fn drop_entry(cache: &dyn Cache, key: &str, now_ms: i64) {
     if let Ok(bytes) = serde_json::to_vec(&Dropped { dropped_at: now_ms }) {
+        cache.set(&mark_key(key), &bytes);
         cache.set(key, &bytes);
     }
 }
@@ -150,12 +183,19 @@ pub fn drop_entry(cache: &dyn Cache, key: &str, now_ms: i64) {
 /// the entry was dropped since then (the value may be older than that
 /// change; the next read fills it).
 pub fn put_unless_dropped_since<T: Serialize>(cache: &dyn Cache, key: &str, value: &T, read_began_ms: i64, ttl: i64) {
-    let dropped_since = cache
-        .get(key)
-        .and_then(|b| serde_json::from_slice::<Dropped>(&b).ok())
-        .is_some_and(|mark| mark.dropped_at >= read_began_ms);
-    if !dropped_since {
-        put(cache, key, value, read_began_ms.div_euclid(1000), ttl);
+    if !dropped_since(cache, key, read_began_ms) {
+        put_began(cache, key, value, read_began_ms, ttl);
+    }
+}
+
+fn put_began<T: Serialize>(cache: &dyn Cache, key: &str, value: &T, began_ms: i64, ttl: i64) {
+    let entry = Entry {
+        exp: began_ms.div_euclid(1000) + ttl,
+        began: Some(began_ms),
+        value,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&entry) {
+        cache.set(key, &bytes);
     }
 }
 
@@ -173,6 +213,19 @@ mod tests {
         assert_eq!(fresh::<i32>(&c, "k", 11), None, "began before the drop: not filled");
         put_unless_dropped_since(&c, "k", &2, 10_600, 60);
         assert_eq!(fresh::<i32>(&c, "k", 11), Some(2), "began after: filled");
+    }
+
+    #[test]
+    fn a_fill_that_lands_after_a_drop_it_raced_is_a_miss() {
+        let c = MemoryCache::default();
+        // A read began at 10.4 s and saw the old value; its check found no
+        // drop; a drop committed at 10.5 s fell between its check and its write.
+        assert!(!dropped_since(&c, "k", 10_400));
+        drop_entry(&c, "k", 10_500);
+        put_began(&c, "k", &"old", 10_400, 60);
+        assert_eq!(fresh::<String>(&c, "k", 11), None, "the drop still holds");
+        put_unless_dropped_since(&c, "k", &"new", 10_600, 60);
+        assert_eq!(fresh::<String>(&c, "k", 11).as_deref(), Some("new"));
     }
 
     #[test]

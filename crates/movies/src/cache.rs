@@ -8,7 +8,8 @@
 //! On Spin's embedded default each key-value write is a commit to a SQLite
 //! file, serialized: a cache hit writes nothing (whether a read hit or
 //! missed is the response's `X-Cache` header, not a stored counter), and a
-//! write costs two key-value writes however many list pages are cached.
+//! write costs three key-value writes however many list pages are cached
+//! (the movie's entry, its drop mark, the lists' generation).
 
 use serde::{Deserialize, Serialize};
 
@@ -140,8 +141,8 @@ impl Movies<'_> {
         }
     }
 
-    /// Drop a movie's entry, once its change is committed: one key-value
-    /// write, marked with when ([`streamia_cache::drop_entry`]).
+    /// Drop a movie's entry, once its change is committed: two key-value
+    /// writes, the entry and a mark of when ([`streamia_cache::drop_entry`]).
     pub(crate) fn forget_movie(&self, id: &str) {
         streamia_cache::drop_entry(self.cache, &movie_key(id), committed_at(self.now));
     }
@@ -153,7 +154,7 @@ impl Movies<'_> {
     }
 
     /// Drop a movie's entry (if any) and make every cached list page stale:
-    /// two key-value writes, whatever the number of pages.
+    /// three key-value writes, whatever the number of pages.
     pub(crate) fn invalidate(&self, id: Option<&str>) {
         if let Some(id) = id {
             self.forget_movie(id);
