@@ -105,8 +105,8 @@ echo "==> time per step (${SECONDS} s in all)"
 printf '    %s\n' "${timings[@]}"
 echo "==> hosts"
 printf '    %s\n' "${summary[@]}"
-echo "==> figures (fault, fuzz and browser tests)"
+echo "==> figures (fault, fuzz, browser and import tests)"
 for log in "$logs/devhost.log" "$logs/spin.log"; do
-    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: \|^browser: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
+    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: \|^browser: \|^import: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
 done
 echo "$total passed, 0 failed"
