@@ -303,8 +303,12 @@ fn two_replicas_of_a_consumer_share_the_work_and_apply_each_event_once() {
     let duplicates = outcomes(&a, "favorites", "movie.deleted", "Duplicate")
         + outcomes(&b, "favorites", "movie.deleted", "Duplicate");
     report(format!("two replicas: published {N} movie.deleted, applied by replica a {by_a}, by replica b {by_b}, duplicates skipped {duplicates}"));
+    // Each event once, whichever replica takes it: both hear every doorbell
+    // and read the group as one consumer, so the split is the scheduler's
+    // (usually near half and half; all to one replica was seen on a loaded
+    // machine) and the report prints it rather than a test asserting it.
     assert_eq!(by_a + by_b, N, "each event applied once");
-    assert!(by_a > 0 && by_b > 0, "both replicas took a share");
+    assert_eq!(duplicates, 0, "no replica applied an event the other had");
 }
 
 /// A fault only an operator can fix: the favorites database refuses to
