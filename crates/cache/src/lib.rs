@@ -130,18 +130,21 @@ pub fn put<T: Serialize>(cache: &dyn Cache, key: &str, value: &T, now: i64, ttl:
     }
 }
 
-/// The value under `key`, if still fresh at `now` (Unix seconds) and, for
-/// an entry a read filled, not dropped since that read began.
+/// The value under `key`, if still fresh at `now` (Unix seconds).
 pub fn fresh<T: for<'de> Deserialize<'de>>(cache: &dyn Cache, key: &str, now: i64) -> Option<T> {
     let bytes = cache.get(key)?;
     let entry: Entry<T> = serde_json::from_slice(&bytes).ok()?;
-    if entry.exp <= now {
-        return None;
-    }
-    match entry.began {
-        Some(began) if dropped_since(cache, key, began) => None,
-        _ => Some(entry.value),
-    }
+    (entry.exp > now).then_some(entry.value)
+}
+
+/// An entry [`drop_entry`] drops: the value under `key` if still fresh at
+/// `now` (Unix seconds) and filled by a read that began after its last
+/// drop (one that does not say when it began is a miss).
+pub fn fresh_unless_dropped<T: for<'de> Deserialize<'de>>(cache: &dyn Cache, key: &str, now: i64) -> Option<T> {
+    let bytes = cache.get(key)?;
+    let entry: Entry<T> = serde_json::from_slice(&bytes).ok()?;
+    let began = entry.began?;
+    (entry.exp > now && !dropped_since(cache, key, began)).then_some(entry.value)
 }
 
 /// What a dropped entry holds: when it was dropped (Unix ms).
@@ -165,13 +168,16 @@ fn dropped_since(cache: &dyn Cache, key: &str, began_ms: i64) -> bool {
         .is_some_and(|mark| mark.dropped_at >= began_ms)
 }
 
-/// Drop the entry under `key` after a change was committed at `now_ms`,
-/// and mark when: a read that began before it may have seen what was there
-/// before the change. A key-value store has no compare-and-set, so such a
+/// Drop the entry under `key` after a change was committed at `now_ms`:
+/// the entry replaced by a mark of when, and the mark kept beside it too.
+/// Replacing the entry drops it whatever the clocks say (replicas' clocks
+/// differ). A read that began before the change may have seen what was
+/// there before it, and a key-value store has no compare-and-set, so such a
 /// read may still fill the entry after the drop (its check and its write
 /// are two calls, another process's drop can fall between them); the mark
-/// makes that entry a miss ([`fresh`] compares when its read began), and
-/// [`put_unless_dropped_since`] skips the write when it can tell already.
+/// beside it makes that entry a miss ([`fresh_unless_dropped`] compares
+/// when its read began), and [`put_unless_dropped_since`] skips the write
+/// when it can tell already.
 pub fn drop_entry(cache: &dyn Cache, key: &str, now_ms: i64) {
     if let Ok(bytes) = serde_json::to_vec(&Dropped { dropped_at: now_ms }) {
         cache.set(&mark_key(key), &bytes);
@@ -206,13 +212,24 @@ mod tests {
     #[test]
     fn a_read_that_began_before_a_drop_does_not_fill_the_entry_again() {
         let c = MemoryCache::default();
-        put(&c, "k", &1, 10, 60);
+        put_unless_dropped_since(&c, "k", &1, 10_000, 60);
+        assert_eq!(fresh_unless_dropped::<i32>(&c, "k", 10), Some(1));
         drop_entry(&c, "k", 10_500);
-        assert_eq!(fresh::<i32>(&c, "k", 10), None, "dropped: a miss");
+        assert_eq!(fresh_unless_dropped::<i32>(&c, "k", 10), None, "dropped: a miss");
         put_unless_dropped_since(&c, "k", &1, 10_400, 60);
-        assert_eq!(fresh::<i32>(&c, "k", 11), None, "began before the drop: not filled");
+        assert_eq!(
+            fresh_unless_dropped::<i32>(&c, "k", 11),
+            None,
+            "began before the drop: not filled"
+        );
         put_unless_dropped_since(&c, "k", &2, 10_600, 60);
-        assert_eq!(fresh::<i32>(&c, "k", 11), Some(2), "began after: filled");
+        assert_eq!(fresh_unless_dropped::<i32>(&c, "k", 11), Some(2), "began after: filled");
+        put(&c, "k", &3, 11, 60);
+        assert_eq!(
+            fresh_unless_dropped::<i32>(&c, "k", 11),
+            None,
+            "an entry that does not say when its read began"
+        );
     }
 
     #[test]
@@ -223,9 +240,13 @@ mod tests {
         assert!(!dropped_since(&c, "k", 10_400));
         drop_entry(&c, "k", 10_500);
         put_began(&c, "k", &"old", 10_400, 60);
-        assert_eq!(fresh::<String>(&c, "k", 11), None, "the drop still holds");
+        assert_eq!(
+            fresh_unless_dropped::<String>(&c, "k", 11),
+            None,
+            "the drop still holds"
+        );
         put_unless_dropped_since(&c, "k", &"new", 10_600, 60);
-        assert_eq!(fresh::<String>(&c, "k", 11).as_deref(), Some("new"));
+        assert_eq!(fresh_unless_dropped::<String>(&c, "k", 11).as_deref(), Some("new"));
     }
 
     #[test]

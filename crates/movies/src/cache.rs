@@ -24,13 +24,6 @@ pub use streamia_cache::{Cache, KvCache, MemoryCache};
 /// The components' key-value store (spin.toml's `key_value_stores`).
 pub const CACHE_STORE: &str = "movies";
 
-#[derive(Serialize, Deserialize)]
-struct Cached<T> {
-    /// Unix seconds after which the entry is stale.
-    exp: i64,
-    value: T,
-}
-
 /// The cached list pages' keys, so that they can be dropped when too many.
 pub(crate) const LISTS_INDEX: &str = "movies:lists";
 /// The current generation of list pages: a page cached under another one is stale.
@@ -71,13 +64,6 @@ pub(crate) struct CachedPage {
     pub generation: String,
 }
 
-/// An entry still fresh at `now`.
-fn fresh<T: for<'de> Deserialize<'de>>(cache: &dyn Cache, key: &str, now: Now) -> Option<T> {
-    let bytes = cache.get(key)?;
-    let entry: Cached<T> = serde_json::from_slice(&bytes).ok()?;
-    (entry.exp > now.unix()).then_some(entry.value)
-}
-
 /// The generation list pages are cached under now ("" before any write).
 fn list_generation(cache: &dyn Cache) -> String {
     cache
@@ -86,16 +72,16 @@ fn list_generation(cache: &dyn Cache) -> String {
         .unwrap_or_default()
 }
 
-/// A movie's entry, if still fresh at `now`.
+/// A movie's entry, if still fresh at `now` and filled since its last drop.
 pub(crate) fn cached_movie(cache: &dyn Cache, id: &str, now: Now) -> Option<Movie> {
-    fresh(cache, &movie_key(id), now)
+    streamia_cache::fresh_unless_dropped(cache, &movie_key(id), now.unix())
 }
 
 /// A list page still fresh at `now` and of the current generation, if
 /// cached; and that generation, which a page read now is cached under.
 pub(crate) fn cached_page(cache: &dyn Cache, q: &ListQuery, now: Now) -> (Option<Paginated<Movie>>, String) {
     let generation = list_generation(cache);
-    let page = fresh::<CachedPage>(cache, &list_key(q), now)
+    let page = streamia_cache::fresh::<CachedPage>(cache, &list_key(q), now.unix())
         .filter(|p| p.generation == generation)
         .map(|p| Paginated::new(p.data, q.page, p.total));
     (page, generation)
@@ -132,13 +118,7 @@ pub(crate) fn list_key(q: &ListQuery) -> String {
 
 impl Movies<'_> {
     pub(crate) fn store<T: Serialize>(&self, key: &str, value: &T, ttl: i64) {
-        let entry = Cached {
-            exp: self.now.unix() + ttl,
-            value,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&entry) {
-            self.cache.set(key, &bytes);
-        }
+        streamia_cache::put(self.cache, key, value, self.now.unix(), ttl);
     }
 
     /// Drop a movie's entry, once its change is committed: two key-value

@@ -6,7 +6,7 @@
 //! saw ([`streamia_cache::drop_entry`]). Entries expire after
 //! [`STATS_TTL_SECS`] all the same.
 
-use streamia_cache::{drop_entry, fresh, put_unless_dropped_since, Cache};
+use streamia_cache::{drop_entry, fresh_unless_dropped, put_unless_dropped_since, Cache};
 use streamia_clock::Now;
 
 use crate::domain::{MovieId, Stats};
@@ -21,7 +21,7 @@ fn stats_key(movie_id: &str) -> String {
 
 /// A movie's statistics, if cached and fresh at `now` (Unix seconds).
 pub fn cached_stats(cache: &dyn Cache, movie_id: &str, now: i64) -> Option<Stats> {
-    fresh::<Stats>(cache, &stats_key(movie_id), now)
+    fresh_unless_dropped::<Stats>(cache, &stats_key(movie_id), now)
 }
 
 /// Cache `stats`, read by a request that began at `now`, unless a change
