@@ -4,11 +4,13 @@
 //! |---|---|
 //! | a user or movie that is gone or was skipped | skip (a merged account's favourites move to the account kept) |
 //! | the same movie twice for one person (also through merged accounts) | merge: the earliest is kept, with the first note found |
-//! | a note that is not text | dropped, the favourite kept |
+//! | a note that is not text, or longer than the favourites service takes (500 characters) | dropped, the favourite kept |
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+
+use streamia_favorites::domain::Note;
 
 use crate::dump::Document;
 use crate::ids::ObjectId;
@@ -50,9 +52,16 @@ pub fn read(
         };
         let fields = &doc.fields;
         let id = rows::row_id(fields);
+        // The favourites service's own rule (trimmed, blank is none, at most 500 characters).
         let note = match fields.get("note") {
             None | Some(Value::Null) => None,
-            Some(Value::String(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+            Some(Value::String(text)) => match Note::parse(Some(text)) {
+                Ok(note) => note.as_deref().map(str::to_owned),
+                Err(_) => {
+                    report.changed("a note longer than a note may be: dropped");
+                    None
+                }
+            },
             Some(_) => {
                 report.changed("a note that was not text: dropped");
                 None
