@@ -40,11 +40,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
 }
 
 async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
-    let moderation =
-        Moderation::parse(&call.variable("comment_moderation")?).map_err(|message| ApiError::Unavailable {
-            code: "misconfigured",
-            message,
-        })?;
+    let moderation = call.settings().parsed("comment_moderation", Moderation::parse)?;
     let cache = KvCache::open(streamia_comments::cache::CACHE_STORE);
     let comments = Comments {
         db: call.db,
@@ -82,7 +78,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             movies::require_known(
                 call.db,
                 SERVICE,
-                || call.variable("movies_url"),
+                || call.settings().text("movies_url").map_err(ApiError::from),
                 &movie_id,
                 &ctx.request_id,
             )

@@ -54,7 +54,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let movie = movies::require_known(
                 call.db,
                 SERVICE,
-                || call.variable("movies_url"),
+                || call.settings().text("movies_url").map_err(ApiError::from),
                 &movie_id,
                 &ctx.request_id,
             )

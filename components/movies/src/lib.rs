@@ -47,11 +47,12 @@ async fn handle(req: Request, out: ResponseOutparam) {
 
 /// The Cloudinary account (`cloudinary_*` variables); `None` when unset.
 fn cloudinary(call: &Call<'_>) -> Result<Option<Cloudinary>, ApiError> {
+    let settings = call.settings();
     Ok(Cloudinary::configure(
-        &call.variable("cloudinary_cloud_name")?,
-        &call.variable("cloudinary_api_key")?,
-        &call.variable("cloudinary_api_secret")?,
-        &call.variable("cloudinary_base_url")?,
+        &settings.text("cloudinary_cloud_name")?,
+        &settings.text("cloudinary_api_key")?,
+        &settings.text("cloudinary_api_secret")?,
+        &settings.text("cloudinary_base_url")?,
     ))
 }
 
@@ -69,11 +70,7 @@ fn media_store(call: &Call<'_>) -> Result<Cloudinary, ApiError> {
 
 /// The service's breaker around Cloudinary, and how long a call to it may take.
 fn cloudinary_breaker<'a>(call: &Call<'a>) -> Result<(CloudinaryBreaker<'a>, u64), ApiError> {
-    let text = call.variable("cloudinary_timeout_ms")?;
-    let timeout_ms = text.trim().parse().map_err(|_| ApiError::Unavailable {
-        code: "misconfigured",
-        message: format!("the movies service is misconfigured (cloudinary_timeout_ms: {text:?} is not a number)"),
-    })?;
+    let timeout_ms = call.settings().number("cloudinary_timeout_ms")?;
     let breaker = CloudinaryBreaker {
         db: call.db,
         config: breaker::config(timeout_ms),
@@ -172,7 +169,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             if !movies.exists(id)? {
                 return Err(ApiError::NotFound("movie not found".into()));
             }
-            let notification_url = call.variable("cloudinary_notification_url")?;
+            let notification_url = call.settings().text("cloudinary_notification_url")?;
             Ok(ctx.json(200, &cloud.video_upload(id, now, Some(&notification_url))))
         }
         // POST /api/movies/{id}/poster (admin): multipart `file`, a JPEG, PNG

@@ -69,7 +69,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             movies::require_known(
                 call.db,
                 SERVICE,
-                || call.variable("movies_url"),
+                || call.settings().text("movies_url").map_err(ApiError::from),
                 &movie_id,
                 &ctx.request_id,
             )

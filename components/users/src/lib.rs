@@ -28,7 +28,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let ["api", "users", rest @ ..] = call.segments.as_slice() else {
         return Err(call.no_route());
     };
-    let admin_emails = call.variable("admin_emails")?;
+    let admin_emails = call.settings().text("admin_emails")?;
     let users = Users {
         db: call.db,
         outbox: call.outbox,

@@ -49,7 +49,9 @@ const CLOUDINARY_API: &str = "https://api.cloudinary.com";
 /// fake in tests); Cloudinary's own when it is unset or not a plain URL,
 /// so an odd value can never widen the policy.
 fn upload_origin() -> String {
-    let configured = spin_sdk::variables::get("cloudinary_base_url").unwrap_or_default();
+    let configured = streamia_settings::Settings::spin("the web client")
+        .optional("cloudinary_base_url")
+        .unwrap_or_default();
     origin(&configured).unwrap_or_else(|| CLOUDINARY_API.to_owned())
 }
 

@@ -131,6 +131,16 @@ struct Inner<'a> {
 /// Database failures are internal: logged with the request id, never shown.
 /// A database still locked after its busy timeout is a 503 the client may
 /// retry (`Retry-After`), not a failure of the request.
+/// A setting missing or unreadable: this service cannot serve until it is set.
+impl From<streamia_settings::Misconfigured> for ApiError {
+    fn from(e: streamia_settings::Misconfigured) -> Self {
+        ApiError::Unavailable {
+            code: "misconfigured",
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<streamia_db::DbError> for ApiError {
     fn from(e: streamia_db::DbError) -> Self {
         match e {

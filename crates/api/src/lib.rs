@@ -17,6 +17,7 @@ use std::collections::HashMap;
 pub use error::{ApiError, FieldError, Validator, DEPENDENCY_HEADER};
 pub use ids::MovieId;
 pub use page::{Page, Paginated};
+pub use streamia_settings::{self as settings, Settings};
 
 /// A JSON number that is a whole number, as JSON Schema's `integer` means
 /// it: `4` and `4.0` are, `4.5`, `"4"` and `true` are not.

@@ -206,7 +206,9 @@ impl SchemaMigrations {
 
     /// The component's variable; unset (a component without it), `auto`.
     fn configured() -> Self {
-        let value = spin_sdk::variables::get("schema_migrations").unwrap_or_default();
+        let value = streamia_settings::Settings::spin("this component")
+            .optional("schema_migrations")
+            .unwrap_or_default();
         Self::parse(&value).unwrap_or_else(|e| {
             eprintln!("sqlite: {e}; migrating on first use");
             SchemaMigrations::OnFirstUse

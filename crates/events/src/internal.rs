@@ -5,6 +5,8 @@
 //! it reaches is then public too, so the caller sends the deployment's
 //! internal token and the service refuses whoever does not.
 
+use streamia_settings::Settings;
+
 /// The header that carries the internal token.
 pub const HEADER: &str = "x-streamia-internal-token";
 
@@ -16,8 +18,8 @@ pub fn is_same_app(url: &str) -> bool {
 /// The `internal_token` secret variable; `None` when unset or empty.
 /// Read only for a call that needs it: elsewhere it is a host call saved.
 pub fn token() -> Option<String> {
-    spin_sdk::variables::get("internal_token")
-        .ok()
+    Settings::spin("this component")
+        .optional("internal_token")
         .filter(|token| !token.is_empty())
 }
 

@@ -12,7 +12,58 @@
 //! forgotten once its second leaves that span, so a lost release can never
 //! leave a bulkhead shut.
 
+use streamia_api::ApiError;
+
 use crate::counters::{expiring, CounterError, Counters};
+use crate::{Route, Service};
+
+/// The bulkhead of every upstream call.
+pub const ALL: &str = "all";
+/// The sign-ins' bulkhead (each a password hash, about 0.1 s of a core).
+pub const SIGN_IN: &str = "users.sign-in";
+/// The sign-ins waiting for a place in [`SIGN_IN`].
+pub const SIGN_IN_QUEUE_NAME: &str = "users.sign-in.queue";
+/// How long a sign-in may wait for a hash to finish.
+pub const SIGN_IN_WAIT_MS: u64 = 2_000;
+/// Sign-ins that may wait, per sign-in that may hash at once.
+pub const SIGN_IN_QUEUE: u32 = 4;
+
+/// The bulkheads a call on `route` goes through, each with the setting
+/// that bounds it: every call `bulkhead_total`, each its service's
+/// `bulkhead_per_service`, a sign-in `sign_in_concurrency` as well.
+pub fn for_route(route: Route) -> Vec<(String, &'static str)> {
+    let mut names = vec![
+        (ALL.to_owned(), "bulkhead_total"),
+        (route.service.name().to_owned(), "bulkhead_per_service"),
+    ];
+    if route.breaker() == SIGN_IN {
+        names.push((SIGN_IN.to_owned(), "sign_in_concurrency"));
+    }
+    names
+}
+
+/// Every bulkhead the enabled services' routes have, for `/metrics`.
+pub fn all(enabled: &[Service]) -> Vec<(String, &'static str)> {
+    let mut names = vec![(ALL.to_owned(), "bulkhead_total")];
+    for service in enabled {
+        names.push((service.name().to_owned(), "bulkhead_per_service"));
+    }
+    names.push((SIGN_IN.to_owned(), "sign_in_concurrency"));
+    names
+}
+
+/// 503 `overloaded` for a call `name` refused (sent with `Retry-After: 1`).
+pub fn refused(name: &str) -> ApiError {
+    let what = match name {
+        ALL => "the gateway is at its limit of calls in flight".to_owned(),
+        SIGN_IN => "sign-ins are at capacity (each is a password hash)".to_owned(),
+        service => format!("the {service} service is at its limit of calls in flight"),
+    };
+    ApiError::Unavailable {
+        code: "overloaded",
+        message: format!("{what}; retry in a second"),
+    }
+}
 
 /// One bulkhead's bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +129,24 @@ pub fn in_flight(c: &dyn Counters, name: &str, bound: &Bound, now_ms: u64) -> Re
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sign_in_goes_through_three_bulkheads_and_other_calls_through_two() {
+        let login = crate::resolve("POST", "/api/users/login").unwrap();
+        let names: Vec<String> = super::for_route(login).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["all", "users", "users.sign-in"]);
+        let read = crate::resolve("GET", "/api/movies").unwrap();
+        assert_eq!(super::for_route(read).len(), 2);
+        assert_eq!(
+            super::refused("ratings").to_string(),
+            "the ratings service is at its limit of calls in flight; retry in a second"
+        );
+        let all = super::all(&[crate::Service::Movies]);
+        assert_eq!(
+            all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["all", "movies", "users.sign-in"]
+        );
+    }
+
     use super::*;
     use crate::counters::MemoryCounters;
 

@@ -6,12 +6,17 @@
 //! requests.
 
 pub mod bulkhead;
+pub mod config;
 mod cors;
+pub mod guard;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod operations;
 pub mod routes;
+pub mod upstream;
 
+pub use config::Config;
 pub use cors::{Cors, Preflight};
 /// The circuit breakers and the counters they, the limits and the metrics
 /// keep, in their own crate: services use them around their dependencies.

@@ -3,6 +3,7 @@
 //! and the sent log's entries.
 
 use serde::Serialize;
+use streamia_api::settings::{Misconfigured, Settings};
 
 use crate::message::{Message, Sender};
 
@@ -119,19 +120,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// From the variables `var` reads; the error names what is wrong.
-    pub fn parse<E>(var: impl Fn(&str) -> Result<String, E>, misconfigured: impl Fn(String) -> E) -> Result<Self, E> {
+    /// From the service's settings; the error names what is wrong.
+    pub fn load(settings: &Settings<'_>) -> Result<Self, Misconfigured> {
+        let base_url = settings.text("sendgrid_base_url")?;
+        let api_key = settings.text("sendgrid_api_key")?;
+        let max_attempts = settings.text("email_max_attempts")?;
         Ok(Config {
-            provider: Provider::configure(
-                &var("email_provider")?,
-                &var("sendgrid_base_url")?,
-                &var("sendgrid_api_key")?,
-            )
-            .map_err(&misconfigured)?,
-            policy: RetryPolicy::parse(&var("email_max_attempts")?, &var("email_retry_base_ms")?)
-                .map_err(&misconfigured)?,
-            from: Sender::parse(&var("email_from")?).map_err(|e| misconfigured(format!("email_from: {e}")))?,
-            frontend_url: var("frontend_url")?,
+            provider: settings.parsed("email_provider", |kind| Provider::configure(kind, &base_url, &api_key))?,
+            policy: settings.parsed("email_retry_base_ms", |base_ms| {
+                RetryPolicy::parse(&max_attempts, base_ms)
+            })?,
+            from: settings.parsed("email_from", Sender::parse)?,
+            frontend_url: settings.text("frontend_url")?,
         })
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use spin_sdk::http::{Method, Request, Response};
-use streamia_api::ApiError;
+use streamia_api::{ApiError, Settings};
 use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
@@ -24,13 +24,7 @@ use crate::{Notifications, SERVICE};
 const SENT_LOG_STORE: &str = "notifications";
 
 fn load_config() -> Result<Config, ApiError> {
-    Config::parse(
-        |name| streamia_spin::variable(SERVICE, name),
-        |message| ApiError::Unavailable {
-            code: "misconfigured",
-            message,
-        },
-    )
+    Ok(Config::load(&Settings::of_service(SERVICE))?)
 }
 
 /// Take `envelope` once and send the e-mail it causes (plus any a dead

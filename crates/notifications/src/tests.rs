@@ -1,7 +1,8 @@
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use streamia_api::Settings;
 use streamia_clock::Now;
 use streamia_db::MemoryDb;
 use streamia_events::consumer::Consumed;
@@ -274,7 +275,7 @@ impl KeyValue for MemoryKv {
 }
 
 fn config(provider: &str) -> Config {
-    let vars: BTreeMap<&str, &str> = [
+    let vars: HashMap<&str, &str> = [
         ("email_provider", provider),
         ("sendgrid_base_url", "https://api.sendgrid.com"),
         ("sendgrid_api_key", "SG.key"),
@@ -285,11 +286,7 @@ fn config(provider: &str) -> Config {
     ]
     .into_iter()
     .collect();
-    Config::parse(
-        |name| vars.get(name).map(|v| v.to_string()).ok_or(name.to_owned()),
-        |e| e,
-    )
-    .unwrap()
+    Config::load(&Settings::new("the notifications service", &vars)).unwrap()
 }
 
 #[test]

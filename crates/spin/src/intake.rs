@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use spin_sdk::http::{Method, Response};
-use streamia_api::{ApiError, Paginated};
+use streamia_api::{ApiError, Paginated, Settings};
 use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
@@ -60,7 +60,8 @@ fn describe(error: ApiError) -> String {
 /// (or a stream is drained); unset, the defaults; unreadable, the defaults
 /// and a line in the log.
 pub fn retry(service: &str) -> Retry {
-    let get = |name: &str| spin_sdk::variables::get(name).ok();
+    let settings = Settings::of_service(service);
+    let get = |name: &str| settings.optional(name);
     let default = Retry::default();
     let max = get("event_max_attempts").unwrap_or_else(|| default.max_attempts.to_string());
     let base = get("event_retry_base_ms").unwrap_or_else(|| default.base_ms.to_string());
@@ -162,7 +163,7 @@ pub async fn on_redis_message(service: &Service, _doorbell: &[u8]) -> anyhow::Re
         .consumer
         .ok_or_else(|| anyhow::anyhow!("{} consumes no events", service.name))?;
     let (db, outbox) = service.open();
-    let transport = event_transport(service.name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let transport = event_transport(&Settings::of_service(service.name)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Transport::Redis { address, .. } = &transport else {
         anyhow::bail!("{}: a Redis message, but event_transport is not redis", service.name);
     };
@@ -174,7 +175,7 @@ pub async fn on_redis_message(service: &Service, _doorbell: &[u8]) -> anyhow::Re
 /// `POST /relay`: due outbox events, then (Redis) the consumer group.
 pub async fn relay(call: &Call<'_>) -> Result<Response, ApiError> {
     let service = call.service;
-    let transport = event_transport(service.name)?;
+    let transport = event_transport(&Settings::of_service(service.name))?;
     let outbox = transport::flush_due(call.db, call.outbox, &transport, RELAY_BATCH, || retry(service.name)).await?;
     let consumed = match (&transport, service.consumer) {
         (Transport::Redis { address, .. }, Some(consumer)) => Some(

@@ -4,7 +4,7 @@
 //! needs around it (context, clock, database, outbox, health routes, outbox
 //! delivery); [`intake`] takes events over http and Redis, runs the relay
 //! and serves dead letters. Below, the pieces they share: configuration from
-//! Spin variables ([`Common::load`]), the caller's token checked again
+//! the service's settings ([`Common::load`]), the caller's token checked again
 //! (defence in depth: [`authenticate`], [`require_admin`]). [`movies`] asks
 //! the movies service about a movie; [`deadline`] sends an outbound call
 //! that gives up in time.
@@ -19,18 +19,10 @@ pub use intake::{on_redis_message, Consumer};
 pub use serve::{serve, Call, Service};
 
 use spin_sdk::http::Request;
-use streamia_api::ApiError;
+use streamia_api::{ApiError, Settings};
 use streamia_auth::{Claims, JwtKeys, Role};
 use streamia_clock::Now;
 use streamia_events::transport::Transport;
-
-/// A Spin variable of `service`; a missing one is 503 `misconfigured`.
-pub fn variable(service: &str, name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).map_err(|e| ApiError::Unavailable {
-        code: "misconfigured",
-        message: format!("the {service} service is misconfigured ({name}: {e:?})"),
-    })
-}
 
 /// The configuration every service has: token keys and the event transport.
 pub struct Common {
@@ -39,39 +31,30 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn load(service: &str) -> Result<Self, ApiError> {
-        let misconfigured = |what: String| ApiError::Unavailable {
-            code: "misconfigured",
-            message: what,
-        };
-        let keys =
-            JwtKeys::new(&variable(service, "jwt_secret")?).map_err(|e| misconfigured(format!("jwt_secret: {e}")))?;
+    pub fn load(settings: &Settings<'_>) -> Result<Self, ApiError> {
         Ok(Common {
-            keys,
-            transport: event_transport(service)?,
+            keys: settings.parsed("jwt_secret", JwtKeys::new)?,
+            transport: event_transport(settings)?,
         })
     }
 }
 
 /// How this service's events leave (`event_transport`, `event_subscribers`,
 /// `redis_url`, and for Redis `event_stream_maxlen` when set).
-pub fn event_transport(service: &str) -> Result<Transport, ApiError> {
-    let misconfigured = |message| ApiError::Unavailable {
-        code: "misconfigured",
-        message,
-    };
-    let transport = Transport::parse(
-        &variable(service, "event_transport")?,
-        &variable(service, "event_subscribers")?,
-        &variable(service, "redis_url")?,
-    )
-    .map_err(misconfigured)?;
+pub fn event_transport(settings: &Settings<'_>) -> Result<Transport, ApiError> {
+    let subscribers = settings.text("event_subscribers")?;
+    let redis_url = settings.text("redis_url")?;
+    let transport = settings.parsed("event_transport", |kind| {
+        Transport::parse(kind, &subscribers, &redis_url)
+    })?;
     if !transport.is_redis() {
         return Ok(transport);
     }
-    match spin_sdk::variables::get("event_stream_maxlen") {
-        Ok(max_len) => transport.with_stream_max_len(&max_len).map_err(misconfigured),
-        Err(_) => Ok(transport),
+    match settings.optional("event_stream_maxlen") {
+        Some(max_len) => Ok(transport
+            .with_stream_max_len(&max_len)
+            .map_err(|why| settings.misconfigured("event_stream_maxlen", why))?),
+        None => Ok(transport),
     }
 }
 

@@ -9,14 +9,14 @@
 use std::cell::OnceCell;
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
-use streamia_api::{send_response, ApiError, Ctx};
+use streamia_api::{send_response, ApiError, Ctx, Settings};
 use streamia_auth::Claims;
 use streamia_clock::Now;
 use streamia_db::{Db, LazySpinDb};
 use streamia_events::outbox::Outbox;
 
 use crate::intake::{self, Consumer};
-use crate::{authenticate, event_transport, variable, Common};
+use crate::{authenticate, event_transport, Common};
 
 /// A service as its components serve it.
 pub struct Service {
@@ -103,13 +103,13 @@ impl Call<'_> {
         if let Some(common) = self.common.get() {
             return Ok(common);
         }
-        let common = Common::load(self.service.name)?;
+        let common = Common::load(&self.settings())?;
         Ok(self.common.get_or_init(|| common))
     }
 
-    /// A Spin variable of this service.
-    pub fn variable(&self, name: &str) -> Result<String, ApiError> {
-        variable(self.service.name, name)
+    /// This service's settings (its Spin variables), each read when asked for.
+    pub fn settings(&self) -> Settings<'static> {
+        Settings::of_service(self.service.name)
     }
 
     /// The caller's claims from the bearer token, checked again here
@@ -243,7 +243,7 @@ fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
 async fn deliver(call: &Call<'_>) {
     let transport = match call.common.get() {
         Some(common) => Ok(common.transport.clone()),
-        None => event_transport(call.service.name),
+        None => event_transport(&call.settings()),
     };
     match transport {
         Ok(transport) => {
