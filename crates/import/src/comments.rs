@@ -70,7 +70,7 @@ pub fn read(
         let Some(oid) = rows::object_id(doc, report) else {
             continue;
         };
-        let Some((user, movie)) = rows::owner_and_movie(doc, users, movies, report) else {
+        let Some((user, movie)) = rows::owner_and_movie(doc, &users.owner_of, movies, report) else {
             continue;
         };
         let fields = &doc.fields;

@@ -47,7 +47,7 @@ pub fn read(
     let mut kept: BTreeMap<(String, String), FavoriteRow> = BTreeMap::new();
     for doc in documents {
         rows::begin(doc, KNOWN, report);
-        let Some((user, movie)) = rows::owner_and_movie(doc, users, movies, report) else {
+        let Some((user, movie)) = rows::owner_and_movie(doc, &users.owner_of, movies, report) else {
             continue;
         };
         let fields = &doc.fields;

@@ -50,7 +50,7 @@ pub fn read(
     let mut latest: BTreeMap<(String, String), (i64, usize, RatingRow)> = BTreeMap::new();
     for doc in documents {
         rows::begin(doc, KNOWN, report);
-        let Some((user, movie)) = rows::owner_and_movie(doc, users, movies, report) else {
+        let Some((user, movie)) = rows::owner_and_movie(doc, &users.owner_of, movies, report) else {
             continue;
         };
         let fields = &doc.fields;

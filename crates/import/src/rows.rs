@@ -10,7 +10,6 @@ use crate::dump::Document;
 use crate::extjson;
 use crate::ids::ObjectId;
 use crate::report::Collection;
-use crate::users::Users;
 
 /// Counts `doc` as read and notes the fields outside `known`.
 pub(crate) fn begin(doc: &Document, known: &[&str], report: &mut Collection) {
@@ -51,19 +50,20 @@ fn reference(fields: &Map<String, Value>, names: &[&str]) -> Result<ObjectId, St
     extjson::object_id(value).map_err(|e| format!("{name}: {e}"))
 }
 
-/// The new ids of the row's user (the account kept, for a merged one) and
-/// movie; `None` (and the row skipped) when either is missing, gone or skipped.
+/// The new ids of the row's user (the account kept, for a merged one:
+/// `owner_of`, the users' [`crate::users::Users::owner_of`]) and movie;
+/// `None` (and the row skipped) when either is missing, gone or skipped.
 pub(crate) fn owner_and_movie(
     doc: &Document,
-    users: &Users,
+    owner_of: &HashMap<ObjectId, ObjectId>,
     movies: &HashMap<ObjectId, String>,
     report: &mut Collection,
 ) -> Option<(String, String)> {
     let fields = &doc.fields;
     let resolved = reference(fields, &["user", "userId"])
         .and_then(|old| {
-            users
-                .resolve(&old)
+            owner_of
+                .get(&old)
                 .map(ObjectId::to_uuid)
                 .ok_or_else(|| format!("user {old} was not imported (gone or skipped)"))
         })

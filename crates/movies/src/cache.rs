@@ -17,7 +17,6 @@ use streamia_api::{MovieId, Paginated};
 use streamia_clock::Now;
 
 use crate::domain::{year_of, ListQuery, Movie};
-use crate::service::{Movies, LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
 
 pub use streamia_cache::{Cache, KvCache, MemoryCache};
 
@@ -116,7 +115,20 @@ pub(crate) fn list_key(q: &ListQuery) -> String {
     format!("movies:list:{}", q.cache_key())
 }
 
-impl Movies<'_> {
+/// Single movies stay cached this long; lists change more often.
+pub const MOVIE_TTL_SECS: i64 = 300;
+pub const LIST_TTL_SECS: i64 = 30;
+/// At most this many list pages are cached at once.
+pub const MAX_CACHED_LISTS: usize = 200;
+
+/// The catalogue's entries in the service's cache, as one request at
+/// `now` reads and changes them.
+pub(crate) struct CatalogueCache<'a> {
+    pub cache: &'a dyn Cache,
+    pub now: Now,
+}
+
+impl CatalogueCache<'_> {
     pub(crate) fn store<T: Serialize>(&self, key: &str, value: &T, ttl: i64) {
         streamia_cache::put(self.cache, key, value, self.now.unix(), ttl);
     }

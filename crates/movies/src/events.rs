@@ -49,7 +49,7 @@ impl Movies<'_> {
                 "totalRatings": total, "version": version}))
         })?;
         if let (Some(id), Consumed::Applied) = (touched, &outcome) {
-            self.forget_movie(&id);
+            self.cached().forget_movie(&id);
         }
         Ok(outcome)
     }

@@ -48,7 +48,7 @@ impl Movies<'_> {
     pub fn import(&self, batch: &ImportBatch) -> Result<Imported, ApiError> {
         let imported = import(self.db, batch, self.now)?;
         if imported.written > 0 {
-            self.invalidate(None);
+            self.cached().invalidate(None);
         }
         Ok(imported)
     }

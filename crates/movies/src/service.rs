@@ -8,17 +8,12 @@ use streamia_db::{transaction, Db, Value};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
-use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, Lookup};
+use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, CatalogueCache, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
 use crate::store::{
     self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
 };
 use crate::MIGRATIONS;
-/// Single movies stay cached this long; lists change more often.
-pub const MOVIE_TTL_SECS: i64 = 300;
-pub const LIST_TTL_SECS: i64 = 30;
-/// At most this many list pages are cached at once.
-pub const MAX_CACHED_LISTS: usize = 200;
 
 pub struct Movies<'a> {
     pub db: &'a dyn Db,
@@ -29,6 +24,14 @@ pub struct Movies<'a> {
 }
 
 impl Movies<'_> {
+    /// The catalogue's cache entries, as this request sees them.
+    pub(crate) fn cached(&self) -> CatalogueCache<'_> {
+        CatalogueCache {
+            cache: self.cache,
+            now: self.now,
+        }
+    }
+
     pub fn migrate(&self) -> Result<(), ApiError> {
         Ok(streamia_db::migrate(self.db, crate::SERVICE, MIGRATIONS)?)
     }
@@ -39,7 +42,7 @@ impl Movies<'_> {
             return Ok((movie, Lookup::Hit));
         }
         let movie = store::find(self.db, id)?.ok_or_else(movie_not_found)?;
-        self.remember_movie(id, &movie);
+        self.cached().remember_movie(id, &movie);
         Ok((movie, Lookup::Miss))
     }
 
@@ -81,7 +84,7 @@ impl Movies<'_> {
         params.push(q.page.offset().into());
         let rows = self.db.execute(&sql, &params)?;
         let data = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
-        self.remember_list(
+        self.cached().remember_list(
             &list_key(q),
             &CachedPage {
                 data: data.clone(),
@@ -123,7 +126,7 @@ impl Movies<'_> {
             )?;
             Ok::<_, ApiError>(())
         })?;
-        self.invalidate(None);
+        self.cached().invalidate(None);
         store::find(self.db, &id)?.ok_or_else(|| ApiError::internal("created movie vanished"))
     }
 
@@ -159,7 +162,7 @@ impl Movies<'_> {
             )?;
             Ok::<_, ApiError>(())
         })?;
-        self.invalidate(Some(id));
+        self.cached().invalidate(Some(id));
         self.load(id)
     }
 
@@ -199,7 +202,7 @@ impl Movies<'_> {
             )?;
             Ok(assets)
         })?;
-        self.invalidate(Some(id));
+        self.cached().invalidate(Some(id));
         Ok(assets)
     }
 
@@ -227,7 +230,7 @@ impl Movies<'_> {
             )?;
             Ok(())
         })?;
-        self.invalidate(Some(id));
+        self.cached().invalidate(Some(id));
         self.load(id)
     }
 
@@ -254,7 +257,7 @@ impl Movies<'_> {
             )?;
             Ok(())
         })?;
-        self.invalidate(Some(id));
+        self.cached().invalidate(Some(id));
         self.load(id)
     }
 
@@ -275,7 +278,7 @@ impl Movies<'_> {
             )?;
             Ok::<_, ApiError>(())
         })?;
-        self.invalidate(Some(id));
+        self.cached().invalidate(Some(id));
         self.load(id)
     }
 }

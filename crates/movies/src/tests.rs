@@ -6,7 +6,7 @@ use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
 
 use crate::cache::{Lookup, MemoryCache};
 use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
-use crate::service::{LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
+use crate::cache::{LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
 use crate::*;
 
 struct Fixture {

@@ -12,9 +12,6 @@
 //!   migration job).
 //! - `/dead-letters…` (admins): list, replay one or all, discard one.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use spin_sdk::http::{Method, Response};
 use streamia_api::{ApiError, Paginated, Settings};
 use streamia_clock::Now;
@@ -26,27 +23,8 @@ use streamia_events::stream::{self, DrainReport, Group};
 use streamia_events::transport::{self, Transport};
 use streamia_events::Envelope;
 
-use crate::serve::{Call, Service};
+use crate::service::{Call, Consumer, Service};
 use crate::{event_transport, require_admin};
-
-pub type Applying<'a> = Pin<Box<dyn Future<Output = Result<Consumed, ApiError>> + 'a>>;
-
-/// How a service applies one event (once: the consumer's event-id record).
-#[derive(Clone, Copy)]
-pub enum Consumer {
-    Sync(fn(&dyn Db, &Outbox, Now, &Envelope) -> Result<Consumed, ApiError>),
-    /// For a consumer whose effect waits on the network (sending an e-mail).
-    Async(for<'a> fn(&'a dyn Db, &'a Outbox, Now, &'a Envelope) -> Applying<'a>),
-}
-
-impl Consumer {
-    async fn apply(&self, db: &dyn Db, outbox: &Outbox, now: Now, envelope: &Envelope) -> Result<Consumed, ApiError> {
-        match self {
-            Consumer::Sync(apply) => apply(db, outbox, now, envelope),
-            Consumer::Async(apply) => apply(db, outbox, now, envelope).await,
-        }
-    }
-}
 
 /// A failure as the text kept with the event.
 fn describe(error: ApiError) -> String {

@@ -14,9 +14,11 @@ pub mod deadline;
 pub mod intake;
 pub mod movies;
 mod serve;
+mod service;
 
-pub use intake::{on_redis_message, Consumer};
-pub use serve::{serve, Call, Service};
+pub use intake::on_redis_message;
+pub use serve::serve;
+pub use service::{Call, Consumer, Service};
 
 use spin_sdk::http::Request;
 use streamia_api::{ApiError, Settings};

@@ -9,129 +9,14 @@
 use std::cell::OnceCell;
 
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
-use streamia_api::{send_response, ApiError, Ctx, Settings};
-use streamia_auth::Claims;
+use streamia_api::{send_response, ApiError, Ctx};
 use streamia_clock::Now;
-use streamia_db::{Db, LazySpinDb};
+use streamia_db::Db;
 use streamia_events::outbox::Outbox;
 
-use crate::intake::{self, Consumer};
-use crate::{authenticate, event_transport, Common};
-
-/// A service as its components serve it.
-pub struct Service {
-    /// The service's name: its events' `source`, its outbox and its variables' owner.
-    pub name: &'static str,
-    /// Its SQLite database (`sqlite_databases` in spin.toml).
-    pub database: &'static str,
-    pub migrations: &'static [&'static [&'static str]],
-    /// How it applies the events it consumes; `None` when it consumes none.
-    pub consumer: Option<Consumer>,
-    /// The event types it consumes (`*`: all), as its Redis consumer's
-    /// channels in redis-triggers.toml.
-    pub consumes: &'static [&'static str],
-    /// How it writes rows moved from the old system (`POST /import`,
-    /// admins); `None` when it keeps none of the old system's data.
-    pub importer: Option<Importer>,
-}
-
-/// Writes one batch of imported rows (see `streamia_api::import`).
-pub type Importer =
-    fn(&Call<'_>, &streamia_api::import::ImportBatch) -> Result<streamia_api::import::Imported, ApiError>;
-
-impl Service {
-    pub const fn new(
-        name: &'static str,
-        database: &'static str,
-        migrations: &'static [&'static [&'static str]],
-    ) -> Self {
-        Service {
-            name,
-            database,
-            migrations,
-            consumer: None,
-            consumes: &[],
-            importer: None,
-        }
-    }
-
-    /// A service that takes the old system's rows through `POST /import`.
-    pub const fn importing(self, importer: Importer) -> Self {
-        Service {
-            importer: Some(importer),
-            ..self
-        }
-    }
-
-    /// A service that consumes the event types `consumes` with `consumer`
-    /// (its migrations hold the consumer's and the dead letters' tables).
-    pub const fn consuming(self, consumes: &'static [&'static str], consumer: Consumer) -> Self {
-        Service {
-            consumer: Some(consumer),
-            consumes,
-            ..self
-        }
-    }
-
-    pub(crate) fn open(&self) -> (LazySpinDb, Outbox) {
-        (LazySpinDb::new(self.database, self.migrations), Outbox::new(self.name))
-    }
-}
-
-/// One request as a route sees it.
-pub struct Call<'a> {
-    pub ctx: &'a Ctx,
-    pub req: &'a Request,
-    pub method: Method,
-    /// The path the service routes on (without a mount prefix).
-    pub path: &'a str,
-    /// The path's segments: `/api/movies/42` is `["api", "movies", "42"]`.
-    pub segments: Vec<&'a str>,
-    pub db: &'a LazySpinDb,
-    pub outbox: &'a Outbox,
-    /// The clock, read once for the whole request.
-    pub now: Now,
-    pub(crate) service: &'a Service,
-    common: OnceCell<Common>,
-    /// The caller, once a route has checked its token: for the log line.
-    user: OnceCell<String>,
-}
-
-impl Call<'_> {
-    /// Token keys and event transport, read from Spin variables on first use.
-    pub fn common(&self) -> Result<&Common, ApiError> {
-        if let Some(common) = self.common.get() {
-            return Ok(common);
-        }
-        let common = Common::load(&self.settings())?;
-        Ok(self.common.get_or_init(|| common))
-    }
-
-    /// This service's settings (its Spin variables), each read when asked for.
-    pub fn settings(&self) -> Settings<'static> {
-        Settings::of_service(self.service.name)
-    }
-
-    /// The caller's claims from the bearer token, checked again here
-    /// (defence in depth); any failure is 401.
-    pub fn claims(&self) -> Result<Claims, ApiError> {
-        let claims = authenticate(self.req, &self.common()?.keys, self.now)?;
-        let _ = self.user.set(claims.sub.clone());
-        Ok(claims)
-    }
-
-    /// The claims when a token is sent (and valid), `None` when none is.
-    pub fn optional_claims(&self) -> Result<Option<Claims>, ApiError> {
-        match self.req.header("authorization") {
-            Some(_) => self.claims().map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub fn no_route(&self) -> ApiError {
-        ApiError::NotFound(format!("no route for {}", self.path))
-    }
-}
+use crate::event_transport;
+use crate::intake;
+use crate::service::{Call, Service};
 
 /// Serve `req` with `routes` (everything but `/health…` and the event
 /// intake: `/events`, `/relay`, `/dead-letters…`, see [`intake`]) and send
