@@ -24,7 +24,7 @@ impl Now {
     }
 
     /// `unix` seconds after the epoch.
-    pub fn at(unix: i64) -> Self {
+    pub const fn at(unix: i64) -> Self {
         Now(unix.saturating_mul(1000))
     }
 

@@ -43,25 +43,31 @@ enum Changed {
 impl Comments<'_> {
     pub fn apply_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         let mut changed = None;
-        let consumed = consume(self.db, SERVICE, envelope, |event| -> Result<bool, ApiError> {
-            match event {
-                Event::UserRegistered(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
-                Event::UserUpdated(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
-                Event::UserDeleted(e) => {
-                    tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
-                    store::anonymise_user(self.db, &e.user_id)?;
+        let consumed = consume(
+            self.db,
+            SERVICE,
+            envelope,
+            self.now,
+            |event| -> Result<bool, ApiError> {
+                match event {
+                    Event::UserRegistered(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
+                    Event::UserUpdated(e) => self.name_author(&e.user_id, &e.username, &envelope.occurred_at)?,
+                    Event::UserDeleted(e) => {
+                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id, self.now)?;
+                        store::anonymise_user(self.db, &e.user_id)?;
+                    }
+                    Event::MovieDeleted(e) => {
+                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id, self.now)?;
+                        store::delete_for_movie(self.db, &e.movie_id)?;
+                        changed = Some(Changed::Movie(e.movie_id.clone()));
+                        return Ok(true);
+                    }
+                    _ => return Ok(false),
                 }
-                Event::MovieDeleted(e) => {
-                    tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
-                    store::delete_for_movie(self.db, &e.movie_id)?;
-                    changed = Some(Changed::Movie(e.movie_id.clone()));
-                    return Ok(true);
-                }
-                _ => return Ok(false),
-            }
-            changed = Some(Changed::Everywhere);
-            Ok(true)
-        })?;
+                changed = Some(Changed::Everywhere);
+                Ok(true)
+            },
+        )?;
         // Committed: no reader can fill a page with what was before.
         match (changed, &consumed) {
             (Some(Changed::Movie(movie_id)), Consumed::Applied) => crate::cache::changed(self.cache, &movie_id),

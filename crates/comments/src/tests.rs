@@ -10,6 +10,9 @@ use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted, UserRegistered
 
 use crate::*;
 
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
+
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
@@ -23,7 +26,7 @@ impl Fixture {
     fn new(moderation: Moderation) -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
             cache: MemoryCache::default(),
             moderation,
             ticks: Cell::new(0),
@@ -220,7 +223,7 @@ fn sagas_anonymise_a_deleted_user_and_remove_a_deleted_movie_once() {
     let c = f.post("ana", "m1", "mine", None);
     f.post("bob", "m1", "reply", Some(&c.id));
     f.post("ana", "m2", "other movie", None);
-    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users", NOW);
     assert_eq!(f.comments().apply_event(&gone).unwrap(), Consumed::Applied);
     assert_eq!(f.comments().apply_event(&gone).unwrap(), Consumed::Duplicate);
     let kept = f.comments().get(Viewer::Anonymous, &c.id).unwrap();
@@ -233,7 +236,11 @@ fn sagas_anonymise_a_deleted_user_and_remove_a_deleted_movie_once() {
             .status(),
         401
     );
-    let movie_gone = Envelope::new(&Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }), "movies");
+    let movie_gone = Envelope::new(
+        &Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }),
+        "movies",
+        NOW,
+    );
     f.comments().apply_event(&movie_gone).unwrap();
     assert!(f.top(Viewer::Admin("root"), "m1").is_empty());
     assert_eq!(f.top(Viewer::Admin("root"), "m2").len(), 1);
@@ -265,7 +272,7 @@ fn named(user: &str, name: &str, at: &str, registered: bool) -> Envelope {
             username: name.into(),
         })
     };
-    let mut envelope = Envelope::new(&event, "users");
+    let mut envelope = Envelope::new(&event, "users", NOW);
     envelope.occurred_at = at.into();
     envelope
 }
@@ -290,7 +297,7 @@ fn comments_show_their_authors_names_as_the_users_service_tells_them() {
     let replies = f.comments().replies(Viewer::Anonymous, &c.id, page()).unwrap().data;
     assert_eq!(replies[0].author_name, None, "bob's name is another account's");
 
-    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users", NOW);
     apply(&gone);
     assert_eq!(f.top(Viewer::Anonymous, "m1")[0].author_name, None);
     // Her rename, delayed past the deletion, brings no name back.
@@ -345,6 +352,7 @@ fn public_pages_are_cached_and_every_change_of_what_they_show_makes_them_stale()
             username: "ana_m".into(),
         }),
         "users",
+        NOW,
     );
     f.comments().apply_event(&named).unwrap();
     assert_eq!(list(false)["data"][0]["authorName"], "ana_m");

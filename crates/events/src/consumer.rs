@@ -52,6 +52,7 @@ pub fn consume<E>(
     db: &dyn Db,
     service: &str,
     envelope: &Envelope,
+    now: streamia_clock::Now,
     apply: impl FnOnce(&Event) -> Result<bool, E>,
 ) -> Result<Consumed, ConsumeError<E>> {
     let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
@@ -61,7 +62,7 @@ pub fn consume<E>(
             &[
                 (&envelope.event_id).into(),
                 (&envelope.event_type).into(),
-                streamia_clock::Now::system().rfc3339().into(),
+                now.rfc3339().into(),
             ],
         );
         match inserted {
@@ -89,6 +90,7 @@ pub fn consume_in_one(
     db: &dyn Db,
     service: &str,
     envelope: &Envelope,
+    now: streamia_clock::Now,
     apply: impl FnOnce(&Event) -> Option<serde_json::Value>,
 ) -> Result<Consumed, ConsumeError<DbError>> {
     let event = envelope.event().map_err(|e| ConsumeError::BadData(e.to_string()))?;
@@ -100,7 +102,7 @@ pub fn consume_in_one(
         &[
             (&envelope.event_id).into(),
             (&envelope.event_type).into(),
-            streamia_clock::Now::system().rfc3339().into(),
+            now.rfc3339().into(),
             effect.as_ref().map(|e| e.to_string()).into(),
         ],
     );
@@ -119,6 +121,7 @@ pub fn consumed_count(db: &dyn Db, service: &str) -> Result<u64, DbError> {
 
 #[cfg(test)]
 mod tests {
+    const NOW: streamia_clock::Now = streamia_clock::Now::at(1_800_000_000);
     use super::*;
     use crate::{UserDeleted, UserRegistered};
     use streamia_db::MemoryDb;
@@ -144,9 +147,12 @@ mod tests {
             Event::UserDeleted(d) => Some(serde_json::json!({"userId": d.user_id})),
             _ => None,
         };
-        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
-        assert_eq!(consume_in_one(&db, "s", &env, effect).unwrap(), Consumed::Applied);
-        assert_eq!(consume_in_one(&db, "s", &env, effect).unwrap(), Consumed::Duplicate);
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users", NOW);
+        assert_eq!(consume_in_one(&db, "s", &env, NOW, effect).unwrap(), Consumed::Applied);
+        assert_eq!(
+            consume_in_one(&db, "s", &env, NOW, effect).unwrap(),
+            Consumed::Duplicate
+        );
         let gone = db.execute("SELECT user_id FROM s_gone", &[]).unwrap();
         assert_eq!(gone.len(), 1);
         let other = Envelope::new(
@@ -157,8 +163,12 @@ mod tests {
                 role: "user".into(),
             }),
             "users",
+            NOW,
         );
-        assert_eq!(consume_in_one(&db, "s", &other, effect).unwrap(), Consumed::Ignored);
+        assert_eq!(
+            consume_in_one(&db, "s", &other, NOW, effect).unwrap(),
+            Consumed::Ignored
+        );
         assert_eq!(consumed_count(&db, "s").unwrap(), 2);
     }
 
@@ -171,7 +181,7 @@ mod tests {
             &[&crate::consumer_schema!("s"), &["CREATE TABLE s_seen (user_id TEXT)"]],
         )
         .unwrap();
-        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users", NOW);
         let apply = |e: &Event| -> Result<bool, DbError> {
             if let Event::UserDeleted(d) = e {
                 db.execute("INSERT INTO s_seen (user_id) VALUES (?)", &[(&d.user_id).into()])?;
@@ -179,8 +189,8 @@ mod tests {
             }
             Ok(false)
         };
-        assert_eq!(consume(&db, "s", &env, apply).unwrap(), Consumed::Applied);
-        assert_eq!(consume(&db, "s", &env, apply).unwrap(), Consumed::Duplicate);
+        assert_eq!(consume(&db, "s", &env, NOW, apply).unwrap(), Consumed::Applied);
+        assert_eq!(consume(&db, "s", &env, NOW, apply).unwrap(), Consumed::Duplicate);
         assert_eq!(db.execute("SELECT * FROM s_seen", &[]).unwrap().len(), 1);
 
         let other = Envelope::new(
@@ -191,23 +201,24 @@ mod tests {
                 role: "user".into(),
             }),
             "users",
+            NOW,
         );
-        assert_eq!(consume(&db, "s", &other, apply).unwrap(), Consumed::Ignored);
+        assert_eq!(consume(&db, "s", &other, NOW, apply).unwrap(), Consumed::Ignored);
     }
 
     #[test]
     fn a_failed_effect_does_not_mark_the_event_processed() {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, "s", &[&crate::consumer_schema!("s")]).unwrap();
-        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users");
+        let env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u1".into() }), "users", NOW);
         let failing = |_: &Event| -> Result<bool, &str> { Err("boom") };
         assert!(matches!(
-            consume(&db, "s", &env, failing),
+            consume(&db, "s", &env, NOW, failing),
             Err(ConsumeError::Apply("boom"))
         ));
         let ok = |_: &Event| -> Result<bool, &str> { Ok(true) };
         assert_eq!(
-            consume(&db, "s", &env, ok).unwrap(),
+            consume(&db, "s", &env, NOW, ok).unwrap(),
             Consumed::Applied,
             "retried after the failure"
         );

@@ -230,6 +230,7 @@ fn dead_letter(row: &Row<'_>) -> Result<DeadLetter, DbError> {
 
 #[cfg(test)]
 mod tests {
+    const NOW: streamia_clock::Now = streamia_clock::Now::at(1_800_000_000);
     use super::*;
     use crate::{Event, UserDeleted};
     use streamia_db::MemoryDb;
@@ -241,7 +242,7 @@ mod tests {
     }
 
     fn envelope(user: &str) -> Envelope {
-        Envelope::new(&Event::UserDeleted(UserDeleted { user_id: user.into() }), "users")
+        Envelope::new(&Event::UserDeleted(UserDeleted { user_id: user.into() }), "users", NOW)
     }
 
     const RETRY: Retry = Retry {

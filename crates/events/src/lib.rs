@@ -49,11 +49,12 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    pub fn new(event: &Event, source: &str) -> Self {
+    /// `event` from `source`, occurring `now`.
+    pub fn new(event: &Event, source: &str, now: streamia_clock::Now) -> Self {
         Envelope {
             event_id: uuid::Uuid::now_v7().to_string(),
             event_type: event.event_type().to_owned(),
-            occurred_at: streamia_clock::Now::system().rfc3339(),
+            occurred_at: now.rfc3339(),
             source: source.to_owned(),
             version: ENVELOPE_VERSION,
             data: event.data(),
@@ -78,6 +79,7 @@ impl Envelope {
 
 #[cfg(test)]
 mod tests {
+    const NOW: streamia_clock::Now = streamia_clock::Now::at(1_800_000_000);
     use super::*;
 
     #[test]
@@ -88,7 +90,7 @@ mod tests {
             username: "ana".into(),
             role: "user".into(),
         });
-        let env = Envelope::new(&event, "users");
+        let env = Envelope::new(&event, "users", NOW);
         let json: serde_json::Value = serde_json::from_str(&env.to_json()).unwrap();
         assert_eq!(json["eventType"], "user.registered");
         assert_eq!(json["source"], "users");
@@ -102,7 +104,7 @@ mod tests {
 
     #[test]
     fn unknown_event_types_are_not_errors_but_bad_data_is() {
-        let mut env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u".into() }), "users");
+        let mut env = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "u".into() }), "users", NOW);
         env.event_type = "something.new".into();
         assert_eq!(env.event().unwrap(), None);
         env.event_type = "user.deleted".into();

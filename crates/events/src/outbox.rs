@@ -3,6 +3,7 @@
 //! [`crate::transport::flush`]. Undelivered events stay and are retried with
 //! backoff, so nothing is lost while a consumer or Redis is down.
 
+use streamia_clock::Now;
 use streamia_db::{Db, DbError, Value};
 
 use crate::{Envelope, Event};
@@ -57,6 +58,8 @@ pub struct Outbox {
     /// The events this request added, to deliver after it; `true` for one
     /// known to be committed (written by [`Outbox::write`], its own statement).
     added: std::cell::RefCell<Vec<(Envelope, bool)>>,
+    /// When the events this request adds occur.
+    now: Now,
 }
 
 /// How often a failing delivery is tried (variables `event_max_attempts`,
@@ -113,8 +116,10 @@ pub struct Pending {
 }
 
 impl Outbox {
-    pub fn new(service: &'static str) -> Self {
+    /// The outbox of `service` for one request (or event) handled `now`.
+    pub fn new(service: &'static str, now: Now) -> Self {
         Outbox {
+            now,
             source: service,
             table: format!("{service}_outbox"),
             deliveries: format!("{service}_outbox_deliveries"),
@@ -128,8 +133,8 @@ impl Outbox {
 
     /// Record `event`; call inside the transaction that makes the change.
     pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
-        let envelope = Envelope::new(event, self.source);
-        let claimed_until = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
+        let envelope = Envelope::new(event, self.source, self.now);
+        let claimed_until = self.now.unix_ms() + CLAIM_MS;
         db.execute(
             &format!(
                 "INSERT INTO {} (event_id, event_type, envelope, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
@@ -167,8 +172,8 @@ impl Outbox {
         condition: &str,
         params: &[Value],
     ) -> Result<Option<Envelope>, DbError> {
-        let envelope = Envelope::new(event, self.source);
-        let claimed_until = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
+        let envelope = Envelope::new(event, self.source, self.now);
+        let claimed_until = self.now.unix_ms() + CLAIM_MS;
         let mut all: Vec<Value> = vec![
             (&envelope.event_id).into(),
             (&envelope.event_type).into(),
@@ -269,28 +274,24 @@ impl Outbox {
         rows.iter().map(|r| r.text("target")).collect()
     }
 
-    pub fn record_delivery(&self, db: &dyn Db, event_id: &str, target: &str) -> Result<(), DbError> {
+    pub fn record_delivery(&self, db: &dyn Db, event_id: &str, target: &str, now: Now) -> Result<(), DbError> {
         db.execute(
             &format!(
                 "INSERT OR IGNORE INTO {} (event_id, target, delivered_at) VALUES (?, ?, ?)",
                 self.deliveries
             ),
-            &[
-                event_id.into(),
-                target.into(),
-                streamia_clock::Now::system().rfc3339().into(),
-            ],
+            &[event_id.into(), target.into(), now.rfc3339().into()],
         )?;
         Ok(())
     }
 
-    pub fn mark_delivered(&self, db: &dyn Db, event_id: &str) -> Result<(), DbError> {
+    pub fn mark_delivered(&self, db: &dyn Db, event_id: &str, now: Now) -> Result<(), DbError> {
         db.execute(
             &format!(
                 "UPDATE {} SET delivered_at = ?, last_error = NULL WHERE event_id = ?",
                 self.table
             ),
-            &[streamia_clock::Now::system().rfc3339().into(), event_id.into()],
+            &[now.rfc3339().into(), event_id.into()],
         )?;
         Ok(())
     }
@@ -354,6 +355,7 @@ fn pending(rows: &streamia_db::Rows) -> Result<Vec<Pending>, DbError> {
 
 #[cfg(test)]
 mod tests {
+    const NOW: streamia_clock::Now = streamia_clock::Now::at(1_800_000_000);
     use super::*;
     use crate::UserDeleted;
     use streamia_db::MemoryDb;
@@ -361,7 +363,7 @@ mod tests {
     fn setup() -> (MemoryDb, Outbox) {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, "t", &[&crate::outbox_schema!("t")]).unwrap();
-        (db, Outbox::new("t"))
+        (db, Outbox::new("t", NOW))
     }
 
     fn event(id: &str) -> Event {
@@ -373,7 +375,7 @@ mod tests {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
         let b = outbox.add(&db, &event("b")).unwrap();
-        let now = streamia_clock::Now::system().unix_ms();
+        let now = NOW.unix_ms();
         assert_eq!(outbox.due(&db, now, 10).unwrap().len(), 0, "claimed by their request");
         assert_eq!(outbox.own(&db).unwrap().len(), 2);
         assert_eq!(outbox.due(&db, now + CLAIM_MS, 10).unwrap().len(), 2);
@@ -404,7 +406,7 @@ mod tests {
             1
         );
 
-        outbox.mark_delivered(&db, &b.event_id).unwrap();
+        outbox.mark_delivered(&db, &b.event_id, NOW).unwrap();
         assert_eq!(outbox.backlog(&db).unwrap(), 1);
     }
 
@@ -412,7 +414,7 @@ mod tests {
     fn a_due_event_goes_to_one_delivery_pass_at_a_time() {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
-        let t = streamia_clock::Now::system().unix_ms() + CLAIM_MS;
+        let t = NOW.unix_ms() + CLAIM_MS;
         assert!(
             outbox.claim_due(&db, t - CLAIM_MS, 10).unwrap().is_empty(),
             "its own request's"
@@ -457,8 +459,8 @@ mod tests {
     fn deliveries_are_tracked_per_target() {
         let (db, outbox) = setup();
         let a = outbox.add(&db, &event("a")).unwrap();
-        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
-        outbox.record_delivery(&db, &a.event_id, "http://x").unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x", NOW).unwrap();
+        outbox.record_delivery(&db, &a.event_id, "http://x", NOW).unwrap();
         assert_eq!(
             outbox.delivered_targets(&db, &a.event_id).unwrap(),
             vec!["http://x".to_owned()]

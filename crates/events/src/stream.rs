@@ -236,7 +236,8 @@ pub async fn drain(
     service: &str,
     consumes: &[&str],
     retry: &Retry,
-    apply: impl AsyncFn(&Envelope) -> Result<Consumed, String>,
+    clock: impl Fn() -> Now,
+    apply: impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
 ) -> Result<DrainReport, DrainError> {
     let inbox = Inbox::new(db, service);
     let mut report = DrainReport::default();
@@ -264,12 +265,14 @@ pub async fn drain(
                 continue;
             }
             taken += 1;
-            if retrying && !inbox.due(&envelope.event_id, Now::system())? {
+            // Each event is handled at one instant: its retry schedule and its effects.
+            let now = clock();
+            if retrying && !inbox.due(&envelope.event_id, now)? {
                 report.waiting += 1;
                 continue;
             }
-            let outcome = apply(&envelope).await;
-            let received = inbox.record(&envelope, outcome, retry, Now::system())?;
+            let outcome = apply(&envelope, now).await;
+            let received = inbox.record(&envelope, outcome, retry, now)?;
             log(service, &envelope, &received);
             match received {
                 Received::Done(Consumed::Applied) => report.applied += 1,

@@ -33,14 +33,10 @@ impl Kind {
 }
 
 /// Record that `id` is gone (idempotent).
-pub fn bury(db: &dyn Db, service: &str, kind: Kind, id: &str) -> Result<(), DbError> {
+pub fn bury(db: &dyn Db, service: &str, kind: Kind, id: &str, now: streamia_clock::Now) -> Result<(), DbError> {
     db.execute(
         &format!("INSERT OR IGNORE INTO {service}_tombstones (kind, id, buried_at) VALUES (?, ?, ?)"),
-        &[
-            kind.as_str().into(),
-            id.into(),
-            streamia_clock::Now::system().rfc3339().into(),
-        ],
+        &[kind.as_str().into(), id.into(), now.rfc3339().into()],
     )?;
     Ok(())
 }
@@ -55,6 +51,7 @@ pub fn is_buried(db: &dyn Db, service: &str, kind: Kind, id: &str) -> Result<boo
 
 #[cfg(test)]
 mod tests {
+    const NOW: streamia_clock::Now = streamia_clock::Now::at(1_800_000_000);
     use super::*;
     use streamia_db::MemoryDb;
 
@@ -63,8 +60,8 @@ mod tests {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, "s", &[&crate::tombstone_schema!("s")]).unwrap();
         assert!(!is_buried(&db, "s", Kind::User, "u1").unwrap());
-        bury(&db, "s", Kind::User, "u1").unwrap();
-        bury(&db, "s", Kind::User, "u1").unwrap();
+        bury(&db, "s", Kind::User, "u1", NOW).unwrap();
+        bury(&db, "s", Kind::User, "u1", NOW).unwrap();
         assert!(is_buried(&db, "s", Kind::User, "u1").unwrap());
         assert!(!is_buried(&db, "s", Kind::Movie, "u1").unwrap());
     }

@@ -11,6 +11,7 @@ use streamia_db::{Db, DbError};
 
 use crate::outbox::{Outbox, Pending, Retry};
 use crate::Envelope;
+use streamia_clock::Now;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transport {
@@ -90,7 +91,17 @@ impl Transport {
     pub fn is_redis(&self) -> bool {
         matches!(self, Transport::Redis { .. })
     }
+}
 
+/// Where events go and how one is sent: the [`Transport`] on a host, a
+/// fake in the tests of delivery.
+pub trait Courier {
+    /// The targets an event of `event_type` goes to (delivery is recorded per target).
+    fn targets(&self, event_type: &str) -> Vec<&str>;
+    fn send(&self, target: &str, envelope: &Envelope) -> impl std::future::Future<Output = Result<(), String>>;
+}
+
+impl Courier for Transport {
     fn targets(&self, event_type: &str) -> Vec<&str> {
         match self {
             Transport::Http(subs) => subs
@@ -139,12 +150,12 @@ pub struct FlushReport {
 pub async fn flush(
     db: &dyn Db,
     outbox: &Outbox,
-    transport: &Transport,
+    transport: &impl Courier,
+    now: Now,
     retry: impl Fn() -> Retry,
 ) -> Result<FlushReport, DbError> {
-    let now = streamia_clock::Now::system().unix_ms();
     let mut batch = outbox.own(db)?;
-    for older in outbox.claim_due(db, now, BACKLOG_PER_FLUSH)? {
+    for older in outbox.claim_due(db, now.unix_ms(), BACKLOG_PER_FLUSH)? {
         if !batch.iter().any(|p| p.envelope.event_id == older.envelope.event_id) {
             batch.push(older);
         }
@@ -157,21 +168,21 @@ pub async fn flush(
 pub async fn flush_due(
     db: &dyn Db,
     outbox: &Outbox,
-    transport: &Transport,
+    transport: &impl Courier,
     limit: u32,
+    now: Now,
     retry: impl Fn() -> Retry,
 ) -> Result<FlushReport, DbError> {
-    let now = streamia_clock::Now::system().unix_ms();
-    let batch = outbox.claim_due(db, now, limit)?;
+    let batch = outbox.claim_due(db, now.unix_ms(), limit)?;
     deliver(db, outbox, transport, batch, now, retry).await
 }
 
 async fn deliver(
     db: &dyn Db,
     outbox: &Outbox,
-    transport: &Transport,
+    transport: &impl Courier,
     batch: Vec<Pending>,
-    now: i64,
+    now: Now,
     retry: impl Fn() -> Retry,
 ) -> Result<FlushReport, DbError> {
     let mut report = FlushReport::default();
@@ -195,13 +206,13 @@ async fn deliver(
         match failure {
             // One write when every target took it.
             None => {
-                outbox.mark_delivered(db, &env.event_id)?;
+                outbox.mark_delivered(db, &env.event_id, now)?;
                 report.delivered += 1;
             }
             // The targets that took it are not sent it again.
             Some(e) => {
                 for target in sent {
-                    outbox.record_delivery(db, &env.event_id, target)?;
+                    outbox.record_delivery(db, &env.event_id, target, now)?;
                 }
                 eprintln!(
                     "outbox {}: delivering {} {} failed (attempt {}): {e}",
@@ -210,7 +221,7 @@ async fn deliver(
                     env.event_id,
                     pending.attempts + 1
                 );
-                outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now, &retry())?;
+                outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now.unix_ms(), &retry())?;
                 report.failed += 1;
             }
         }

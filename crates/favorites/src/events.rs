@@ -29,10 +29,11 @@ impl Favorites<'_> {
             self.db,
             SERVICE,
             envelope,
+            self.now,
             |event| -> Result<bool, ApiError> {
                 match event {
                     Event::UserDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
+                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id, self.now)?;
                         let removed = store::delete_for_user(self.db, &e.user_id)?;
                         self.outbox.add(
                             self.db,
@@ -43,7 +44,7 @@ impl Favorites<'_> {
                         )?;
                     }
                     Event::MovieDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
+                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id, self.now)?;
                         let removed = store::delete_for_movie(self.db, &e.movie_id)?;
                         self.outbox.add(
                             self.db,

@@ -9,6 +9,9 @@ use streamia_events::{MovieDeleted, MovieUpdated, UserDeleted};
 
 use crate::*;
 
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
+
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
@@ -18,7 +21,7 @@ impl Fixture {
     fn new() -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
         };
         f.favorites().migrate().unwrap();
         f
@@ -99,7 +102,7 @@ fn sagas_clear_favourites_once_and_refuse_late_writes() {
     f.add("ana", "m1");
     f.add("ana", "m2");
     f.add("bob", "m2");
-    let user_gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    let user_gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users", NOW);
     assert_eq!(f.favorites().apply_event(&user_gone).unwrap(), Consumed::Applied);
     assert_eq!(f.favorites().apply_event(&user_gone).unwrap(), Consumed::Duplicate);
     assert_eq!(
@@ -107,7 +110,11 @@ fn sagas_clear_favourites_once_and_refuse_late_writes() {
         401,
         "a deleted account's token is refused"
     );
-    let movie_gone = Envelope::new(&Event::MovieDeleted(MovieDeleted { movie_id: "m2".into() }), "movies");
+    let movie_gone = Envelope::new(
+        &Event::MovieDeleted(MovieDeleted { movie_id: "m2".into() }),
+        "movies",
+        NOW,
+    );
     f.favorites().apply_event(&movie_gone).unwrap();
     assert_eq!(f.favorites().list("bob", page()).unwrap().pagination.total, 0);
     let m2 = MovieRef {
@@ -139,6 +146,7 @@ fn movie_updates_refresh_title_and_poster() {
             poster_url: Some("https://img/p.jpg".into()),
         }),
         "movies",
+        NOW,
     );
     f.favorites().apply_event(&updated).unwrap();
     let list = f.favorites().list("ana", page()).unwrap();

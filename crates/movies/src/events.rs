@@ -36,7 +36,7 @@ impl Movies<'_> {
     /// page stale on each rating.
     pub fn apply_rating_event(&self, envelope: &Envelope) -> Result<Consumed, ApiError> {
         let mut touched = None;
-        let outcome = consume_in_one(self.db, SERVICE, envelope, |event| {
+        let outcome = consume_in_one(self.db, SERVICE, envelope, self.now, |event| {
             let (movie_id, average, total, version) = match event {
                 Event::RatingCreated(e) => (&e.movie_id, e.average_rating, e.total_ratings, e.aggregate_version),
                 Event::RatingUpdated(e) => (&e.movie_id, e.average_rating, e.total_ratings, e.aggregate_version),

@@ -5,9 +5,12 @@ use streamia_events::outbox::Outbox;
 use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
 
 use crate::cache::{Lookup, MemoryCache};
-use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
 use crate::cache::{LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
+use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
 use crate::*;
+
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
 
 struct Fixture {
     db: MemoryDb,
@@ -19,7 +22,7 @@ impl Fixture {
     fn new() -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
             cache: MemoryCache::default(),
         };
         f.at(0).migrate().unwrap();
@@ -271,7 +274,7 @@ fn rating(movie: &str, version: u64, average: f64, total: u32, updated: bool) ->
             aggregate_version: version,
         })
     };
-    Envelope::new(&event, "ratings")
+    Envelope::new(&event, "ratings", NOW)
 }
 
 #[test]

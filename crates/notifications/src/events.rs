@@ -17,64 +17,70 @@ impl Notifications<'_> {
     /// recorded as failed (notification.failed). A duplicate yields nothing.
     pub fn accept(&self, envelope: &Envelope) -> Result<(Consumed, Option<Job>), ApiError> {
         let mut job = None;
-        let outcome = consume(self.db, SERVICE, envelope, |event: &Event| -> Result<bool, ApiError> {
-            let Some(planned) = message::plan(event, self.frontend_url) else {
-                return Ok(false);
-            };
-            let id = uuid::Uuid::now_v7().to_string();
-            let at = self.now.rfc3339();
-            let mut row = NewEmail {
-                id: &id,
-                event_id: &envelope.event_id,
-                template: "",
-                recipient: "",
-                subject: "",
-                status: "failed",
-                html: None,
-                text: None,
-                error: None,
-                created_unix: self.now.unix(),
-                at: &at,
-            };
-            let requested = requested_template(event);
-            match &planned {
-                Ok(m) => {
-                    row.template = m.template.name();
-                    row.recipient = m.to.as_str();
-                    row.subject = &m.subject;
-                    row.status = "pending";
-                    row.html = Some(&m.html);
-                    row.text = Some(&m.text);
+        let outcome = consume(
+            self.db,
+            SERVICE,
+            envelope,
+            self.now,
+            |event: &Event| -> Result<bool, ApiError> {
+                let Some(planned) = message::plan(event, self.frontend_url) else {
+                    return Ok(false);
+                };
+                let id = uuid::Uuid::now_v7().to_string();
+                let at = self.now.rfc3339();
+                let mut row = NewEmail {
+                    id: &id,
+                    event_id: &envelope.event_id,
+                    template: "",
+                    recipient: "",
+                    subject: "",
+                    status: "failed",
+                    html: None,
+                    text: None,
+                    error: None,
+                    created_unix: self.now.unix(),
+                    at: &at,
+                };
+                let requested = requested_template(event);
+                match &planned {
+                    Ok(m) => {
+                        row.template = m.template.name();
+                        row.recipient = m.to.as_str();
+                        row.subject = &m.subject;
+                        row.status = "pending";
+                        row.html = Some(&m.html);
+                        row.text = Some(&m.text);
+                    }
+                    Err(reason) => {
+                        row.template = &requested;
+                        row.error = Some(reason);
+                    }
                 }
-                Err(reason) => {
-                    row.template = &requested;
-                    row.error = Some(reason);
+                store::insert(self.db, &row)?;
+                match planned {
+                    Ok(message) => {
+                        job = Some(Job {
+                            id,
+                            event_id: envelope.event_id.clone(),
+                            message,
+                        })
+                    }
+                    Err(reason) => {
+                        self.outbox.add(
+                            self.db,
+                            &Event::NotificationFailed(NotificationFailed {
+                                notification_id: id,
+                                source_event_id: envelope.event_id.clone(),
+                                template: requested,
+                                attempts: 0,
+                                reason,
+                            }),
+                        )?;
+                    }
                 }
-            }
-            store::insert(self.db, &row)?;
-            match planned {
-                Ok(message) => {
-                    job = Some(Job {
-                        id,
-                        event_id: envelope.event_id.clone(),
-                        message,
-                    })
-                }
-                Err(reason) => {
-                    self.outbox.add(
-                        self.db,
-                        &Event::NotificationFailed(NotificationFailed {
-                            notification_id: id,
-                            source_event_id: envelope.event_id.clone(),
-                            template: requested,
-                            attempts: 0,
-                            reason,
-                        }),
-                    )?;
-                }
-            }
-            Ok(true)
-        })?;
+                Ok(true)
+            },
+        )?;
         Ok((outcome, job))
     }
 }

@@ -14,6 +14,9 @@ use crate::sendgrid::Attempt;
 use crate::sent_log::{KeyValue, SentLog, SENT_LOG_MAX};
 use crate::*;
 
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
+
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
@@ -23,7 +26,7 @@ impl Fixture {
     fn new() -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
         };
         f.at(0).migrate().unwrap();
         f
@@ -57,6 +60,7 @@ fn registered() -> Envelope {
             role: "user".into(),
         }),
         "users",
+        NOW,
     )
 }
 
@@ -121,6 +125,7 @@ fn sendgrid_entries_keep_no_bodies_and_failures_are_announced() {
                 role: "user".into(),
             }),
             "users",
+            NOW,
         ))
         .unwrap();
     let sent = Delivery::Sent {
@@ -149,6 +154,7 @@ fn an_event_that_cannot_become_an_e_mail_fails_at_once() {
             data,
         }),
         "movies",
+        NOW,
     );
     let (outcome, job) = f.at(0).accept(&bad).unwrap();
     assert_eq!((outcome, job), (Consumed::Applied, None));

@@ -72,16 +72,17 @@ impl Ratings<'_> {
             self.db,
             SERVICE,
             envelope,
+            self.now,
             |event| -> Result<bool, ApiError> {
                 match event {
                     Event::UserDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id)?;
+                        tombstone::bury(self.db, SERVICE, Kind::User, &e.user_id, self.now)?;
                         for movie_id in store::movies_of_user(self.db, &e.user_id)? {
                             self.remove(&e.user_id, &movie_id)?;
                         }
                     }
                     Event::MovieDeleted(e) => {
-                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id)?;
+                        tombstone::bury(self.db, SERVICE, Kind::Movie, &e.movie_id, self.now)?;
                         // The movie is gone, and its aggregate with it: no events.
                         store::delete_for_movie(self.db, &e.movie_id)?;
                         crate::cache::forget(self.cache, &e.movie_id, self.now);

@@ -9,6 +9,9 @@ use streamia_events::{Envelope, Event, MovieDeleted, UserDeleted};
 
 use crate::*;
 
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
+
 struct Fixture {
     db: MemoryDb,
     outbox: Outbox,
@@ -19,7 +22,7 @@ impl Fixture {
     fn new() -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
             cache: MemoryCache::default(),
         };
         f.ratings().migrate().unwrap();
@@ -131,7 +134,7 @@ fn user_deletion_removes_their_ratings_and_republishes_aggregates_once() {
     f.rate("ana", "m1", 1);
     f.rate("ana", "m2", 4);
     f.rate("bob", "m1", 5);
-    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users");
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "ana".into() }), "users", NOW);
     assert_eq!(f.ratings().apply_event(&gone).unwrap(), Consumed::Applied);
     assert_eq!(f.ratings().apply_event(&gone).unwrap(), Consumed::Duplicate);
     assert_eq!(f.ratings().stats("m1").unwrap().count, 1);
@@ -152,7 +155,11 @@ fn movie_deletion_removes_its_ratings_and_refuses_new_ones() {
     let f = Fixture::new();
     f.rate("ana", "m1", 3);
     f.rate("ana", "m2", 3);
-    let gone = Envelope::new(&Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }), "movies");
+    let gone = Envelope::new(
+        &Event::MovieDeleted(MovieDeleted { movie_id: "m1".into() }),
+        "movies",
+        NOW,
+    );
     f.ratings().apply_event(&gone).unwrap();
     assert_eq!(f.ratings().stats("m1").unwrap().count, 0);
     let history = f.ratings().history("ana", Page::parse(None, None).unwrap()).unwrap();
@@ -176,7 +183,7 @@ struct RacedDb<'a> {
 impl streamia_db::Db for RacedDb<'_> {
     fn execute(&self, sql: &str, params: &[streamia_db::Value]) -> Result<streamia_db::Rows, streamia_db::DbError> {
         if sql.starts_with("INSERT INTO ratings_outbox") && !self.raced.replace(true) {
-            let other = Outbox::new(SERVICE);
+            let other = Outbox::new(SERVICE, NOW);
             let cache = MemoryCache::default();
             let bob = Ratings {
                 db: self.inner,
@@ -248,7 +255,7 @@ fn public_statistics_are_cached_and_every_change_drops_them() {
     let (stats, hit) = later(4).public_stats("m").unwrap();
     assert_eq!((stats.count, hit), (2, true));
     // A saga's removal drops it too.
-    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "bob".into() }), "users");
+    let gone = Envelope::new(&Event::UserDeleted(UserDeleted { user_id: "bob".into() }), "users", NOW);
     f.ratings().apply_event(&gone).unwrap();
     let (stats, hit) = later(5).public_stats("m").unwrap();
     assert_eq!((stats.count, hit), (1, false));

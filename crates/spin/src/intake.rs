@@ -114,20 +114,23 @@ async fn drain(
         service.name,
         service.consumes,
         &retry(service.name),
-        async |envelope| {
-            consumer
-                .apply(db, outbox, Now::system(), envelope)
-                .await
-                .map_err(describe)
-        },
+        Now::system,
+        async |envelope, now| consumer.apply(db, outbox, now, envelope).await.map_err(describe),
     )
     .await
     .map_err(|e| e.to_string())
 }
 
 /// Deliver what is due in the outbox; failures stay there for later.
-pub async fn deliver_outbox(service: &str, db: &dyn Db, outbox: &Outbox, transport: &Transport, request_id: &str) {
-    if let Err(e) = transport::flush(db, outbox, transport, || retry(service)).await {
+pub async fn deliver_outbox(
+    service: &str,
+    db: &dyn Db,
+    outbox: &Outbox,
+    transport: &Transport,
+    now: Now,
+    request_id: &str,
+) {
+    if let Err(e) = transport::flush(db, outbox, transport, now, || retry(service)).await {
         eprintln!("request {request_id}: outbox flush failed: {e}");
     }
 }
@@ -140,13 +143,14 @@ pub async fn on_redis_message(service: &Service, _doorbell: &[u8]) -> anyhow::Re
     let consumer = service
         .consumer
         .ok_or_else(|| anyhow::anyhow!("{} consumes no events", service.name))?;
-    let (db, outbox) = service.open();
+    let now = Now::system();
+    let (db, outbox) = service.open(now);
     let transport = event_transport(&Settings::of_service(service.name)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let Transport::Redis { address, .. } = &transport else {
         anyhow::bail!("{}: a Redis message, but event_transport is not redis", service.name);
     };
     let drained = drain(service, &db, &outbox, consumer, address).await;
-    deliver_outbox(service.name, &db, &outbox, &transport, "redis").await;
+    deliver_outbox(service.name, &db, &outbox, &transport, now, "redis").await;
     drained.map(|_| ()).map_err(anyhow::Error::msg)
 }
 
@@ -154,7 +158,10 @@ pub async fn on_redis_message(service: &Service, _doorbell: &[u8]) -> anyhow::Re
 pub async fn relay(call: &Call<'_>) -> Result<Response, ApiError> {
     let service = call.service;
     let transport = event_transport(&Settings::of_service(service.name))?;
-    let outbox = transport::flush_due(call.db, call.outbox, &transport, RELAY_BATCH, || retry(service.name)).await?;
+    let outbox = transport::flush_due(call.db, call.outbox, &transport, RELAY_BATCH, call.now, || {
+        retry(service.name)
+    })
+    .await?;
     let consumed = match (&transport, service.consumer) {
         (Transport::Redis { address, .. }, Some(consumer)) => Some(
             drain(service, call.db, call.outbox, consumer, address)

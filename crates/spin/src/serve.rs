@@ -38,7 +38,8 @@ pub async fn serve(
             return send_response(out, ctx.respond(Err(e)));
         }
     }
-    let (db, outbox) = service.open();
+    let now = Now::system();
+    let (db, outbox) = service.open(now);
     let call = Call {
         ctx: &ctx,
         req: &req,
@@ -47,7 +48,7 @@ pub async fn serve(
         segments: path.split('/').filter(|s| !s.is_empty()).collect(),
         db: &db,
         outbox: &outbox,
-        now: Now::system(),
+        now,
         service,
         common: OnceCell::new(),
         user: OnceCell::new(),
@@ -137,6 +138,7 @@ async fn deliver(call: &Call<'_>) {
                 call.db,
                 call.outbox,
                 &transport,
+                call.now,
                 &call.ctx.request_id,
             )
             .await

@@ -98,8 +98,12 @@ impl Service {
         }
     }
 
-    pub(crate) fn open(&self) -> (LazySpinDb, Outbox) {
-        (LazySpinDb::new(self.database, self.migrations), Outbox::new(self.name))
+    /// Its database and an outbox for one request or event handled `now`.
+    pub(crate) fn open(&self, now: Now) -> (LazySpinDb, Outbox) {
+        (
+            LazySpinDb::new(self.database, self.migrations),
+            Outbox::new(self.name, now),
+        )
     }
 }
 

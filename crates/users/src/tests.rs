@@ -7,6 +7,9 @@ use streamia_events::Event;
 
 use crate::*;
 
+/// When the fixtures' events occur and their outboxes write.
+const NOW: Now = Now::at(1_800_000_000);
+
 const SECRET: &str = "unit-test-secret-that-is-long-enough!!";
 
 struct Fixture {
@@ -19,7 +22,7 @@ impl Fixture {
     fn new() -> Self {
         let f = Fixture {
             db: MemoryDb::new(),
-            outbox: Outbox::new(SERVICE),
+            outbox: Outbox::new(SERVICE, NOW),
             keys: JwtKeys::new(SECRET).unwrap(),
         };
         f.users(0).migrate().unwrap();

@@ -51,7 +51,7 @@ pub fn record_redis(db: &dyn Db, envelope: &Envelope, fail_first: u32) -> Result
 
 fn record_in(db: &dyn Db, envelope: &Envelope, transport: &str) -> Result<Consumed, String> {
     let raw = envelope.to_json();
-    consume(db, "sink", envelope, |_event| {
+    consume(db, "sink", envelope, streamia_clock::Now::system(), |_event| {
         db.execute(
             "INSERT INTO sink_received (event_id, event_type, transport, envelope) VALUES (?, ?, ?, ?)",
             &[
