@@ -10,7 +10,7 @@ use streamia_clock::Now;
 use streamia_db::{Db, DbError, Row};
 
 use crate::consumer::Consumed;
-use crate::outbox::Retry;
+use crate::retry::Retry;
 use crate::Envelope;
 
 /// The failure and dead-letter tables of `service`, for its migrations.
@@ -212,6 +212,29 @@ impl<'a> Inbox<'a> {
 
     pub fn count(&self) -> Result<u64, DbError> {
         self.db.count(&format!("SELECT COUNT(*) AS n FROM {}", self.dead), &[])
+    }
+
+    /// Apply the dead letter `event_id` again with `apply`: gone once
+    /// applied; kept, with the new error and one more try, when it fails
+    /// again. `None`: there is no such dead letter.
+    pub async fn replay(
+        &self,
+        event_id: &str,
+        now: Now,
+        apply: impl AsyncFnOnce(&Envelope) -> Result<Consumed, String>,
+    ) -> Result<Option<(Envelope, Result<Consumed, String>)>, DbError> {
+        let Some(letter) = self.get(event_id)? else {
+            return Ok(None);
+        };
+        let envelope = letter.envelope()?;
+        let outcome = apply(&envelope).await;
+        match &outcome {
+            Ok(_) => {
+                self.remove(event_id)?;
+            }
+            Err(error) => self.replay_failed(event_id, error, now)?,
+        }
+        Ok(Some((envelope, outcome)))
     }
 }
 

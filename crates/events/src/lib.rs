@@ -16,9 +16,13 @@ pub mod dead_letter;
 pub mod internal;
 pub mod known;
 pub mod outbox;
+pub mod retry;
 pub mod stream;
 pub mod tombstone;
 pub mod transport;
+
+#[cfg(test)]
+mod delivery_tests;
 
 mod payloads {
     include!(concat!(env!("OUT_DIR"), "/payloads.rs"));

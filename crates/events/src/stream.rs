@@ -15,7 +15,7 @@ use streamia_db::{Db, DbError};
 
 use crate::consumer::Consumed;
 use crate::dead_letter::{Inbox, Received};
-use crate::outbox::Retry;
+use crate::retry::Retry;
 use crate::Envelope;
 
 /// The stream every service appends to.
@@ -99,6 +99,17 @@ pub fn append(address: &str, envelope: &Envelope, max_len: u64) -> Result<(), St
     Ok(())
 }
 
+/// What a drain does with a service's consumer group: [`Group`] on
+/// Redis, an in-memory stream in the tests of delivery.
+pub trait ConsumerGroup {
+    /// Entries no reader of the group has taken yet.
+    fn new_entries(&self) -> Result<Vec<Entry>, String>;
+    fn stale_entries(&self, min_idle_ms: i64) -> Result<Vec<Entry>, String>;
+    fn ack(&self, ids: &[&str]) -> Result<(), String>;
+    /// Wake this group's readers again (more waits than one drain takes).
+    fn ring(&self, event_type: &str);
+}
+
 /// A service's consumer group on the stream.
 pub struct Group {
     conn: Connection,
@@ -132,8 +143,9 @@ impl Group {
             Err(e) => Err(redis_error("XGROUP CREATE", e)),
         }
     }
+}
 
-    /// Entries no reader of the group has taken yet.
+impl ConsumerGroup for Group {
     fn new_entries(&self) -> Result<Vec<Entry>, String> {
         let read = || {
             self.conn.execute(
@@ -161,7 +173,6 @@ impl Group {
         Ok(entries(&reply))
     }
 
-    /// Entries taken but not acknowledged for `min_idle_ms`, now ours.
     fn stale_entries(&self, min_idle_ms: i64) -> Result<Vec<Entry>, String> {
         let reply = self.conn.execute(
             "XAUTOCLAIM",
@@ -195,7 +206,6 @@ impl Group {
             .map_err(|e| redis_error("XACK", e))
     }
 
-    /// Wake this group's readers again (more waits than one drain takes).
     fn ring(&self, event_type: &str) {
         if let Err(e) = self.conn.publish(&crate::channel(event_type), b"more") {
             eprintln!("{}: redis PUBLISH (doorbell) failed: {e:?}", self.name);
@@ -231,7 +241,7 @@ pub enum DrainError {
 /// event once (the consumer's event-id record); what it fails is counted by
 /// the service's [`Inbox`] and stays pending until its retry or its dead letter.
 pub async fn drain(
-    group: &Group,
+    group: &impl ConsumerGroup,
     db: &dyn Db,
     service: &str,
     consumes: &[&str],

@@ -9,7 +9,8 @@
 
 use streamia_db::{Db, DbError};
 
-use crate::outbox::{Outbox, Pending, Retry};
+use crate::outbox::{Outbox, Pending};
+use crate::retry::Retry;
 use crate::Envelope;
 use streamia_clock::Now;
 

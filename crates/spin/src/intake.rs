@@ -18,7 +18,8 @@ use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
 use streamia_events::dead_letter::{Inbox, Received};
-use streamia_events::outbox::{Outbox, Retry};
+use streamia_events::outbox::Outbox;
+use streamia_events::retry::Retry;
 use streamia_events::stream::{self, DrainReport, Group};
 use streamia_events::transport::{self, Transport};
 use streamia_events::Envelope;
@@ -254,21 +255,21 @@ async fn replay(
     inbox: &Inbox<'_>,
     event_id: &str,
 ) -> Result<Result<Consumed, String>, ApiError> {
-    let letter = inbox.get(event_id)?.ok_or_else(|| no_dead_letter(event_id))?;
-    let envelope = letter.envelope()?;
-    let outcome = consumer
-        .apply(call.db, call.outbox, call.now, &envelope)
-        .await
-        .map_err(describe);
-    match &outcome {
-        Ok(consumed) => {
-            inbox.remove(event_id)?;
-            println!(
-                "{}: dead letter {} {event_id} replayed: {consumed:?}",
-                call.service.name, envelope.event_type
-            );
-        }
-        Err(error) => inbox.replay_failed(event_id, error, call.now)?,
+    let apply = async |envelope: &Envelope| {
+        consumer
+            .apply(call.db, call.outbox, call.now, envelope)
+            .await
+            .map_err(describe)
+    };
+    let (envelope, outcome) = inbox
+        .replay(event_id, call.now, apply)
+        .await?
+        .ok_or_else(|| no_dead_letter(event_id))?;
+    if let Ok(consumed) = &outcome {
+        println!(
+            "{}: dead letter {} {event_id} replayed: {consumed:?}",
+            call.service.name, envelope.event_type
+        );
     }
     Ok(outcome)
 }
