@@ -32,7 +32,7 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
     let users = Users {
         db: call.db,
         outbox: call.outbox,
-        keys: &call.common()?.keys,
+        keys: &call.config()?.keys,
         admin_emails: &admin_emails,
         now: call.now,
     };

@@ -1,22 +1,30 @@
 //! Adapts our services to Spin: what every service component does the same way.
 //!
-//! Layout: [`serve`] runs a component's route table with what each request
-//! needs around it (context, clock, database, outbox, health routes, outbox
-//! delivery); [`intake`] takes events over http and Redis, runs the relay
-//! and serves dead letters. Below, the pieces they share: configuration from
-//! the service's settings ([`Common::load`]), the caller's token checked again
-//! (defence in depth: [`authenticate`], [`require_admin`]). [`movies`] asks
-//! the movies service about a movie; [`deadline`] sends an outbound call
-//! that gives up in time.
+//! Layers, each using only those below it:
+//! 1. [`serve`]: a component's route table with what each request needs
+//!    around it (context, clock, database, outbox, health routes, outbox
+//!    delivery after the response);
+//! 2. [`builtin_routes`]: the routes every service answers besides its own
+//!    (events in over http and Redis, the relay, migrations, the import,
+//!    dead letters), on `streamia_events`' consumer pipeline (drain →
+//!    inbox → consumer → outbox);
+//! 3. `service`: what a [`Service`] is (its database, the events it
+//!    consumes and its [`Consumer`]) and one request to it ([`Call`]);
+//! 4. here: the configuration every service has ([`ServiceConfig`], from
+//!    its settings), the caller's token checked again (defence in depth:
+//!    [`authenticate`], [`require_admin`]).
+//!
+//! Beside them, [`movies`] asks the movies service about a movie and
+//! [`deadline`] sends an outbound call that gives up in time.
 //! Wasm-only glue; the logic it calls is tested in the crates it wires.
 
+pub mod builtin_routes;
 pub mod deadline;
-pub mod intake;
 pub mod movies;
 mod serve;
 mod service;
 
-pub use intake::on_redis_message;
+pub use builtin_routes::on_redis_message;
 pub use serve::serve;
 pub use service::{Call, Consumer, Service};
 
@@ -27,14 +35,14 @@ use streamia_clock::Now;
 use streamia_events::transport::Transport;
 
 /// The configuration every service has: token keys and the event transport.
-pub struct Common {
+pub struct ServiceConfig {
     pub keys: JwtKeys,
     pub transport: Transport,
 }
 
-impl Common {
+impl ServiceConfig {
     pub fn load(settings: &Settings<'_>) -> Result<Self, ApiError> {
-        Ok(Common {
+        Ok(ServiceConfig {
             keys: settings.parsed("jwt_secret", JwtKeys::new)?,
             transport: event_transport(settings)?,
         })

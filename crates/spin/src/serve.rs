@@ -14,12 +14,12 @@ use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::outbox::Outbox;
 
+use crate::builtin_routes;
 use crate::event_transport;
-use crate::intake;
 use crate::service::{Call, Service};
 
-/// Serve `req` with `routes` (everything but `/health…` and the event
-/// intake: `/events`, `/relay`, `/dead-letters…`, see [`intake`]) and send
+/// Serve `req` with `routes` (everything but `/health…` and the built-in
+/// routes: `/events`, `/relay`, `/dead-letters…`, see [`builtin_routes`]) and send
 /// the response; then, unless the request was a GET, deliver the outbox. The
 /// host keeps the component running after the response is complete (Spin
 /// and devhost both do), and what it fails to deliver stays in the outbox,
@@ -50,14 +50,14 @@ pub async fn serve(
         outbox: &outbox,
         now,
         service,
-        common: OnceCell::new(),
+        config: OnceCell::new(),
         user: OnceCell::new(),
     };
     if let ["health", rest @ ..] = call.segments.as_slice() {
         return send_response(out, ctx.respond(health(&ctx, service, rest, &db, &outbox)));
     }
-    let result = match intake::is_intake_route(&call.segments) {
-        true => intake::route(&call).await,
+    let result = match builtin_routes::is_builtin_route(&call.segments) {
+        true => builtin_routes::route(&call).await,
         false => routes(&call).await,
     };
     let resp = ctx.respond(result);
@@ -127,13 +127,13 @@ fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
 
 /// Deliver what is due in the outbox; what fails stays there for later.
 async fn deliver(call: &Call<'_>) {
-    let transport = match call.common.get() {
-        Some(common) => Ok(common.transport.clone()),
+    let transport = match call.config.get() {
+        Some(config) => Ok(config.transport.clone()),
         None => event_transport(&call.settings()),
     };
     match transport {
         Ok(transport) => {
-            intake::deliver_outbox(
+            builtin_routes::deliver_outbox(
                 call.service.name,
                 call.db,
                 call.outbox,
@@ -160,12 +160,12 @@ fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Out
                 "status": if ready { "ok" } else { "unavailable" },
                 "checks": {"sqlite": ready},
                 "outbox": backlog,
-                "deadLetters": intake::dead_letter_count(service, db),
+                "deadLetters": builtin_routes::dead_letter_count(service, db),
                 "events": {
                     "published": outbox.delivered(db).ok(),
                     "waiting": backlog,
                     "consumed": service.consumer.and_then(|_| streamia_events::consumer::consumed_count(db, service.name).ok()),
-                    "deadLetters": intake::dead_letter_count(service, db),
+                    "deadLetters": builtin_routes::dead_letter_count(service, db),
                 },
             });
             Ok(ctx.json(if ready { 200 } else { 503 }, &body))

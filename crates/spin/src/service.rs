@@ -1,7 +1,7 @@
 //! What a service is to Spin ([`Service`]: its name, database, migrations,
 //! the events it consumes and how, the old system's rows it imports) and
 //! one request to it as a route sees it ([`Call`]). The lowest layer of
-//! this crate: [`crate::intake`] and [`crate::serve`] build on it.
+//! this crate: [`crate::builtin_routes`] and [`crate::serve`] build on it.
 
 use std::cell::OnceCell;
 use std::future::Future;
@@ -16,7 +16,7 @@ use streamia_events::consumer::Consumed;
 use streamia_events::outbox::Outbox;
 use streamia_events::Envelope;
 
-use crate::{authenticate, Common};
+use crate::{authenticate, ServiceConfig};
 
 pub type Applying<'a> = Pin<Box<dyn Future<Output = Result<Consumed, ApiError>> + 'a>>;
 
@@ -121,19 +121,19 @@ pub struct Call<'a> {
     /// The clock, read once for the whole request.
     pub now: Now,
     pub(crate) service: &'a Service,
-    pub(crate) common: OnceCell<Common>,
+    pub(crate) config: OnceCell<ServiceConfig>,
     /// The caller, once a route has checked its token: for the log line.
     pub(crate) user: OnceCell<String>,
 }
 
 impl Call<'_> {
     /// Token keys and event transport, read from Spin variables on first use.
-    pub fn common(&self) -> Result<&Common, ApiError> {
-        if let Some(common) = self.common.get() {
-            return Ok(common);
+    pub fn config(&self) -> Result<&ServiceConfig, ApiError> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
         }
-        let common = Common::load(&self.settings())?;
-        Ok(self.common.get_or_init(|| common))
+        let config = ServiceConfig::load(&self.settings())?;
+        Ok(self.config.get_or_init(|| config))
     }
 
     /// This service's settings (its Spin variables), each read when asked for.
@@ -144,7 +144,7 @@ impl Call<'_> {
     /// The caller's claims from the bearer token, checked again here
     /// (defence in depth); any failure is 401.
     pub fn claims(&self) -> Result<Claims, ApiError> {
-        let claims = authenticate(self.req, &self.common()?.keys, self.now)?;
+        let claims = authenticate(self.req, &self.config()?.keys, self.now)?;
         let _ = self.user.set(claims.sub.clone());
         Ok(claims)
     }

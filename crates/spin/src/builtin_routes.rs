@@ -1,5 +1,6 @@
-//! Events coming into a service, on both transports, and what an operator
-//! does with the ones that keep failing:
+//! The routes every service answers besides its own: events coming in, on
+//! both transports, what an operator does with the ones that keep failing,
+//! and the release's and the migration's jobs:
 //! - `POST /events` (http): one envelope, applied once; an invalid one is
 //!   400; a failure answers 503 so the producer's outbox retries it with
 //!   backoff, and the try that reaches `event_max_attempts` parks it as a
@@ -281,7 +282,7 @@ pub fn dead_letter_count(service: &Service, db: &dyn Db) -> Option<u64> {
 }
 
 /// The routes every consuming service answers besides its own.
-pub fn is_intake_route(segments: &[&str]) -> bool {
+pub fn is_builtin_route(segments: &[&str]) -> bool {
     matches!(
         segments,
         ["events"] | ["relay"] | ["migrate"] | ["import", _] | ["dead-letters", ..]
@@ -326,7 +327,7 @@ fn import(call: &Call<'_>, kind: &str) -> Result<Response, ApiError> {
     Ok(call.ctx.json(200, &imported))
 }
 
-/// Route an intake request (see [`is_intake_route`]).
+/// Route a request to a built-in route (see [`is_builtin_route`]).
 pub async fn route(call: &Call<'_>) -> Result<Response, ApiError> {
     let consumer = call.service.consumer;
     match (&call.method, call.segments.as_slice(), consumer) {
