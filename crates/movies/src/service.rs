@@ -4,15 +4,13 @@
 
 use streamia_api::{ApiError, Paginated};
 use streamia_clock::Now;
-use streamia_db::{transaction, Db, Value};
+use streamia_db::{transaction, Db};
 use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
 use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, CatalogueCache, Lookup};
 use crate::domain::{ListQuery, Movie, MovieInput};
-use crate::store::{
-    self, json_list, like_pattern, movie_from, movie_not_found, to_json, touched, StoredSubtitle, COLUMNS,
-};
+use crate::store::{self, movie_not_found, StoredSubtitle};
 use crate::MIGRATIONS;
 
 pub struct Movies<'a> {
@@ -55,35 +53,7 @@ impl Movies<'_> {
         if let Some(page) = hit {
             return Ok((page, Lookup::Hit));
         }
-        let mut filter = String::new();
-        let mut params: Vec<Value> = Vec::new();
-        if let Some(genre) = &q.genre {
-            filter.push_str(
-                " AND EXISTS (SELECT 1 FROM json_each(movies_catalogue.genres) g WHERE lower(g.value) = lower(?))",
-            );
-            params.push(genre.into());
-        }
-        if let Some(year) = q.year {
-            filter.push_str(" AND release_year = ?");
-            params.push(i64::from(year).into());
-        }
-        if let Some(search) = &q.search {
-            filter.push_str(" AND title LIKE ? ESCAPE '\\'");
-            params.push(like_pattern(search).into());
-        }
-        let total = self.db.count(
-            &format!("SELECT COUNT(*) AS n FROM movies_catalogue WHERE 1 = 1{filter}"),
-            &params,
-        )?;
-        let dir = if q.descending { "DESC" } else { "ASC" };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM movies_catalogue WHERE 1 = 1{filter} ORDER BY {} {dir}, id {dir} LIMIT ? OFFSET ?",
-            q.sort.column()
-        );
-        params.push(i64::from(q.page.limit()).into());
-        params.push(q.page.offset().into());
-        let rows = self.db.execute(&sql, &params)?;
-        let data = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
+        let (data, total) = store::search(self.db, q)?;
         self.cached().remember_list(
             &list_key(q),
             &CachedPage {
@@ -99,22 +69,7 @@ impl Movies<'_> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.now.rfc3339();
         transaction(self.db, || {
-            self.db.execute(
-                "INSERT INTO movies_catalogue (id, title, description, genres, release_year, duration_minutes, director,
-                    cast_members, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    (&id).into(),
-                    (&input.title).into(),
-                    (&input.description).into(),
-                    to_json(&input.genres).into(),
-                    i64::from(input.release_year).into(),
-                    input.duration_minutes.map(i64::from).into(),
-                    input.director.clone().into(),
-                    to_json(&input.cast).into(),
-                    (&now).into(),
-                    (&now).into(),
-                ],
-            )?;
+            store::insert(self.db, &id, input, &now)?;
             self.outbox.add(
                 self.db,
                 &Event::MovieCreated(MovieCreated {
@@ -133,23 +88,7 @@ impl Movies<'_> {
     /// PUT (and PATCH, after merging): replace the editable fields.
     pub fn update(&self, id: &str, input: &MovieInput) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            let updated = self.db.execute(
-                "UPDATE movies_catalogue SET title = ?, description = ?, genres = ?, release_year = ?, duration_minutes = ?,
-                    director = ?, cast_members = ?, updated_at = ? WHERE id = ? RETURNING id, poster_url",
-                &[
-                    (&input.title).into(),
-                    (&input.description).into(),
-                    to_json(&input.genres).into(),
-                    i64::from(input.release_year).into(),
-                    input.duration_minutes.map(i64::from).into(),
-                    input.director.clone().into(),
-                    to_json(&input.cast).into(),
-                    self.now.rfc3339().into(),
-                    id.into(),
-                ],
-            )?;
-            touched(&updated)?;
-            let poster_url = updated.first().map(|r| r.opt_text("poster_url")).transpose()?.flatten();
+            let poster_url = store::update(self.db, id, input, &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::MovieUpdated(MovieUpdated {
@@ -175,32 +114,14 @@ impl Movies<'_> {
     /// id)`, for the caller to destroy.
     pub fn delete(&self, id: &str) -> Result<Vec<(&'static str, String)>, ApiError> {
         let assets = transaction(self.db, || {
-            let gone = self.db.execute(
-                "DELETE FROM movies_catalogue WHERE id = ? RETURNING poster_public_id, video_public_id, subtitles",
-                &[id.into()],
-            )?;
-            let Some(row) = gone.first() else {
-                return Err(movie_not_found());
-            };
-            let mut assets: Vec<(&'static str, String)> = [
-                ("image", row.opt_text("poster_public_id")?),
-                ("video", row.opt_text("video_public_id")?),
-            ]
-            .into_iter()
-            .filter_map(|(kind, id)| id.map(|id| (kind, id)))
-            .collect();
-            assets.extend(
-                json_list::<StoredSubtitle>(&row, "subtitles")?
-                    .into_iter()
-                    .map(|s| ("raw", s.public_id)),
-            );
+            let assets = store::delete(self.db, id)?;
             self.outbox.add(
                 self.db,
                 &Event::MovieDeleted(MovieDeleted {
                     movie_id: id.to_owned(),
                 }),
             )?;
-            Ok(assets)
+            Ok::<_, ApiError>(assets)
         })?;
         self.cached().invalidate(Some(id));
         Ok(assets)
@@ -210,25 +131,18 @@ impl Movies<'_> {
     /// Favourites show the poster, so a new one is a movie.updated.
     pub fn set_poster(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            let updated = self.db.execute(
-                "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ?
-                    RETURNING title, genres, release_year",
-                &[url.into(), public_id.into(), self.now.rfc3339().into(), id.into()],
-            )?;
-            let Some(row) = updated.first() else {
-                return Err(movie_not_found());
-            };
+            let headline = store::set_poster(self.db, id, url, public_id, &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::MovieUpdated(MovieUpdated {
                     movie_id: id.to_owned(),
-                    title: row.text("title")?,
-                    genres: json_list(&row, "genres")?,
-                    release_year: row.int("release_year")? as u32,
+                    title: headline.title,
+                    genres: headline.genres,
+                    release_year: headline.release_year,
                     poster_url: Some(url.to_owned()),
                 }),
             )?;
-            Ok(())
+            Ok::<_, ApiError>(())
         })?;
         self.cached().invalidate(Some(id));
         self.load(id)
@@ -237,13 +151,7 @@ impl Movies<'_> {
     /// Add a subtitle track, replacing one in the same language.
     pub fn put_subtitle(&self, id: &str, language: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            let rows = self
-                .db
-                .execute("SELECT subtitles FROM movies_catalogue WHERE id = ?", &[id.into()])?;
-            let Some(row) = rows.first() else {
-                return Err(movie_not_found());
-            };
-            let mut subtitles: Vec<StoredSubtitle> = json_list(&row, "subtitles")?;
+            let mut subtitles = store::subtitles(self.db, id)?;
             subtitles.retain(|s| !s.language.eq_ignore_ascii_case(language));
             subtitles.push(StoredSubtitle {
                 language: language.to_owned(),
@@ -251,11 +159,8 @@ impl Movies<'_> {
                 public_id: public_id.to_owned(),
             });
             subtitles.sort_by(|a, b| a.language.cmp(&b.language));
-            self.db.execute(
-                "UPDATE movies_catalogue SET subtitles = ?, updated_at = ? WHERE id = ?",
-                &[to_json(&subtitles).into(), self.now.rfc3339().into(), id.into()],
-            )?;
-            Ok(())
+            store::set_subtitles(self.db, id, &subtitles, &self.now.rfc3339())?;
+            Ok::<_, ApiError>(())
         })?;
         self.cached().invalidate(Some(id));
         self.load(id)
@@ -264,11 +169,7 @@ impl Movies<'_> {
     /// Cloudinary confirmed the video: store it and tell the others.
     pub fn set_video(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            let updated = self.db.execute(
-                "UPDATE movies_catalogue SET video_url = ?, video_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
-                &[url.into(), public_id.into(), self.now.rfc3339().into(), id.into()],
-            )?;
-            touched(&updated)?;
+            store::set_video(self.db, id, url, public_id, &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::MovieVideoUploaded(MovieVideoUploaded {

@@ -1,11 +1,11 @@
-//! The movies service's schema, the shape of a stored movie and the SQL
-//! that reads one.
+//! The movies service's schema, the shape of a stored movie and all the
+//! SQL of the catalogue (and of the Cloudinary breaker's counters).
 
 use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
 use streamia_db::{Db, DbError, Row, Value};
 
-use crate::domain::{Movie, Subtitle};
+use crate::domain::{ListQuery, Movie, MovieInput, Subtitle};
 
 pub const MIGRATIONS: &[&[&str]] = &[
     &[
@@ -111,6 +111,151 @@ pub fn find(db: &dyn Db, id: &str) -> Result<Option<Movie>, ApiError> {
         &[id.into()],
     )?;
     rows.first().map(|r| movie_from(&r)).transpose()
+}
+
+/// A page of the catalogue for `q` (filters, sort, page), and how many
+/// movies match in all.
+pub(crate) fn search(db: &dyn Db, q: &ListQuery) -> Result<(Vec<Movie>, u64), ApiError> {
+    let mut filter = String::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(genre) = &q.genre {
+        filter.push_str(
+            " AND EXISTS (SELECT 1 FROM json_each(movies_catalogue.genres) g WHERE lower(g.value) = lower(?))",
+        );
+        params.push(genre.into());
+    }
+    if let Some(year) = q.year {
+        filter.push_str(" AND release_year = ?");
+        params.push(i64::from(year).into());
+    }
+    if let Some(search) = &q.search {
+        filter.push_str(" AND title LIKE ? ESCAPE '\\'");
+        params.push(like_pattern(search).into());
+    }
+    let total = db.count(
+        &format!("SELECT COUNT(*) AS n FROM movies_catalogue WHERE 1 = 1{filter}"),
+        &params,
+    )?;
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM movies_catalogue WHERE 1 = 1{filter} ORDER BY {} {dir}, id {dir} LIMIT ? OFFSET ?",
+        q.sort.column()
+    );
+    params.push(i64::from(q.page.limit()).into());
+    params.push(q.page.offset().into());
+    let rows = db.execute(&sql, &params)?;
+    let movies = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
+    Ok((movies, total))
+}
+
+pub(crate) fn insert(db: &dyn Db, id: &str, input: &MovieInput, at: &str) -> Result<(), ApiError> {
+    db.execute(
+        "INSERT INTO movies_catalogue (id, title, description, genres, release_year, duration_minutes, director,
+            cast_members, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            id.into(),
+            (&input.title).into(),
+            (&input.description).into(),
+            to_json(&input.genres).into(),
+            i64::from(input.release_year).into(),
+            input.duration_minutes.map(i64::from).into(),
+            input.director.clone().into(),
+            to_json(&input.cast).into(),
+            at.into(),
+            at.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Replaces the editable fields; the movie's poster URL (404 when there is no such movie).
+pub(crate) fn update(db: &dyn Db, id: &str, input: &MovieInput, at: &str) -> Result<Option<String>, ApiError> {
+    let updated = db.execute(
+        "UPDATE movies_catalogue SET title = ?, description = ?, genres = ?, release_year = ?, duration_minutes = ?,
+            director = ?, cast_members = ?, updated_at = ? WHERE id = ? RETURNING id, poster_url",
+        &[
+            (&input.title).into(),
+            (&input.description).into(),
+            to_json(&input.genres).into(),
+            i64::from(input.release_year).into(),
+            input.duration_minutes.map(i64::from).into(),
+            input.director.clone().into(),
+            to_json(&input.cast).into(),
+            at.into(),
+            id.into(),
+        ],
+    )?;
+    touched(&updated)?;
+    Ok(updated.first().map(|r| r.opt_text("poster_url")).transpose()?.flatten())
+}
+
+/// Deletes a movie; its Cloudinary assets `(resource type, public id)`
+/// (404 when there is no such movie).
+pub(crate) fn delete(db: &dyn Db, id: &str) -> Result<Vec<(&'static str, String)>, ApiError> {
+    let gone = db.execute(
+        "DELETE FROM movies_catalogue WHERE id = ? RETURNING poster_public_id, video_public_id, subtitles",
+        &[id.into()],
+    )?;
+    let row = gone.first().ok_or_else(movie_not_found)?;
+    let mut assets: Vec<(&'static str, String)> = [
+        ("image", row.opt_text("poster_public_id")?),
+        ("video", row.opt_text("video_public_id")?),
+    ]
+    .into_iter()
+    .filter_map(|(kind, id)| id.map(|id| (kind, id)))
+    .collect();
+    assets.extend(
+        json_list::<StoredSubtitle>(&row, "subtitles")?
+            .into_iter()
+            .map(|s| ("raw", s.public_id)),
+    );
+    Ok(assets)
+}
+
+/// What a movie.updated says of a movie besides its poster.
+pub(crate) struct Headline {
+    pub title: String,
+    pub genres: Vec<String>,
+    pub release_year: u32,
+}
+
+/// Sets the poster; the movie's headline (404 when there is no such movie).
+pub(crate) fn set_poster(db: &dyn Db, id: &str, url: &str, public_id: &str, at: &str) -> Result<Headline, ApiError> {
+    let updated = db.execute(
+        "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ?
+            RETURNING title, genres, release_year",
+        &[url.into(), public_id.into(), at.into(), id.into()],
+    )?;
+    let row = updated.first().ok_or_else(movie_not_found)?;
+    Ok(Headline {
+        title: row.text("title")?,
+        genres: json_list(&row, "genres")?,
+        release_year: row.int("release_year")? as u32,
+    })
+}
+
+/// A movie's subtitle tracks (404 when there is no such movie).
+pub(crate) fn subtitles(db: &dyn Db, id: &str) -> Result<Vec<StoredSubtitle>, ApiError> {
+    let rows = db.execute("SELECT subtitles FROM movies_catalogue WHERE id = ?", &[id.into()])?;
+    let row = rows.first().ok_or_else(movie_not_found)?;
+    json_list(&row, "subtitles")
+}
+
+pub(crate) fn set_subtitles(db: &dyn Db, id: &str, subtitles: &[StoredSubtitle], at: &str) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE movies_catalogue SET subtitles = ?, updated_at = ? WHERE id = ?",
+        &[to_json(&subtitles).into(), at.into(), id.into()],
+    )?;
+    Ok(())
+}
+
+/// Sets the video (404 when there is no such movie).
+pub(crate) fn set_video(db: &dyn Db, id: &str, url: &str, public_id: &str, at: &str) -> Result<(), ApiError> {
+    let updated = db.execute(
+        "UPDATE movies_catalogue SET video_url = ?, video_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
+        &[url.into(), public_id.into(), at.into(), id.into()],
+    )?;
+    touched(&updated)
 }
 
 /// Adds `delta` to a counter of the Cloudinary breaker (a missing one is 0)

@@ -8,7 +8,7 @@ use streamia_db::{transaction, Db};
 use streamia_events::outbox::Outbox;
 
 use crate::domain::{is_bootstrap_admin, Email, Password, Session, Tokens, User, Username};
-use crate::store::{self, email_taken, user_from, USER_COLUMNS};
+use crate::store;
 use crate::{events, MIGRATIONS};
 
 /// Refresh tokens last 30 days; each use rotates them.
@@ -51,12 +51,14 @@ impl Users<'_> {
         let family = family
             .map(str::to_owned)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        self.db
-            .execute(
-                "INSERT INTO users_refresh_tokens (token_hash, user_id, family_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                &[token::digest(&refresh_token).into(), (&user.id).into(), family.into(), (self.now.unix() + REFRESH_TTL_SECS).into(), self.now.rfc3339().into()],
-            )
-            ?;
+        store::insert_refresh_token(
+            self.db,
+            &token::digest(&refresh_token),
+            &user.id,
+            &family,
+            self.now.unix() + REFRESH_TTL_SECS,
+            &self.now.rfc3339(),
+        )?;
         Ok(Tokens {
             access_token,
             refresh_token,
@@ -87,19 +89,7 @@ impl Users<'_> {
             password_hash: hash,
         };
         transaction(self.db, || {
-            let inserted = self.db.execute(
-                "INSERT INTO users_accounts (id, email, username, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    (&user.id).into(),
-                    (&user.email).into(),
-                    (&user.username).into(),
-                    (&user.password_hash).into(),
-                    user.role.as_str().into(),
-                    (&user.created_at).into(),
-                    (&user.updated_at).into(),
-                ],
-            );
-            email_taken(inserted)?;
+            store::insert_account(self.db, &user)?;
             self.outbox.add(self.db, &events::registered(&user))?;
             let tokens = self.session_tokens(&user, None)?;
             Ok(Session::new(user.clone(), tokens))
@@ -143,63 +133,30 @@ impl Users<'_> {
         let invalid = || ApiError::Unauthorized("invalid or expired refresh token".into());
         let digest = token::digest(refresh_token);
         transaction(self.db, || {
-            let rows = self
-                .db
-                .execute(
-                    "SELECT user_id, family_id, expires_at, rotated_at, revoked_at FROM users_refresh_tokens WHERE token_hash = ?",
-                    &[digest.clone().into()],
-                )
-                ?;
-            let Some(row) = rows.first() else {
-                return Err(invalid());
-            };
-            let family = row.text("family_id")?;
-            if row.opt_text("revoked_at")?.is_some() {
+            let stored = store::refresh_token(self.db, &digest)?.ok_or_else(invalid)?;
+            if stored.revoked {
                 return Err(invalid());
             }
-            if row.opt_text("rotated_at")?.is_some() {
-                self.revoke_family(&family)?;
+            if stored.rotated {
+                store::revoke_family(self.db, &stored.family_id, &self.now.rfc3339())?;
                 return Ok(Err(invalid()));
             }
-            if row.int("expires_at")? <= self.now.unix() {
+            if stored.expires_at <= self.now.unix() {
                 return Err(invalid());
             }
-            let user = store::find(self.db, &row.text("user_id")?)?.ok_or_else(invalid)?;
-            self.db.execute(
-                "UPDATE users_refresh_tokens SET rotated_at = ? WHERE token_hash = ?",
-                &[self.now.rfc3339().into(), digest.clone().into()],
-            )?;
-            let tokens = self.session_tokens(&user, Some(&family))?;
+            let user = store::find(self.db, &stored.user_id)?.ok_or_else(invalid)?;
+            store::mark_rotated(self.db, &digest, &self.now.rfc3339())?;
+            let tokens = self.session_tokens(&user, Some(&stored.family_id))?;
             Ok(Ok(Session::new(user, tokens)))
         })?
         // The reuse case commits the revocation before answering 401.
     }
 
-    fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
-        self.db.execute(
-            "UPDATE users_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-            &[self.now.rfc3339().into(), family.into()],
-        )?;
-        Ok(())
-    }
-
-    fn revoke_all_sessions(&self, user_id: &str) -> Result<(), ApiError> {
-        self.db.execute(
-            "UPDATE users_refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            &[self.now.rfc3339().into(), user_id.into()],
-        )?;
-        Ok(())
-    }
-
     /// Ends the session the token belongs to. Unknown tokens are fine: the
     /// outcome (that token no longer works) is the same.
     pub fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
-        let rows = self.db.execute(
-            "SELECT family_id FROM users_refresh_tokens WHERE token_hash = ?",
-            &[token::digest(refresh_token).into()],
-        )?;
-        if let Some(row) = rows.first() {
-            self.revoke_family(&row.text("family_id")?)?;
+        if let Some(stored) = store::refresh_token(self.db, &token::digest(refresh_token))? {
+            store::revoke_family(self.db, &stored.family_id, &self.now.rfc3339())?;
         }
         Ok(())
     }
@@ -223,16 +180,7 @@ impl Users<'_> {
                 user.email = e.as_ref().to_owned();
             }
             user.updated_at = self.now.rfc3339();
-            let updated = self.db.execute(
-                "UPDATE users_accounts SET username = ?, email = ?, updated_at = ? WHERE id = ?",
-                &[
-                    (&user.username).into(),
-                    (&user.email).into(),
-                    (&user.updated_at).into(),
-                    (&user.id).into(),
-                ],
-            );
-            email_taken(updated)?;
+            store::update_profile(self.db, &user)?;
             self.outbox.add(self.db, &events::updated(&user))?;
             Ok(user)
         })
@@ -248,11 +196,8 @@ impl Users<'_> {
         }
         let hash = password::hash(new.as_ref()).map_err(ApiError::internal)?;
         transaction(self.db, || {
-            self.db.execute(
-                "UPDATE users_accounts SET password_hash = ?, updated_at = ? WHERE id = ?",
-                &[hash.clone().into(), self.now.rfc3339().into(), user_id.into()],
-            )?;
-            self.revoke_all_sessions(user_id)?;
+            store::set_password(self.db, user_id, &hash, &self.now.rfc3339())?;
+            store::revoke_sessions(self.db, user_id, &self.now.rfc3339())?;
             self.session_tokens(&user, None)
         })
     }
@@ -272,14 +217,12 @@ impl Users<'_> {
             humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(expires as u64))
                 .to_string();
         transaction(self.db, || {
-            self.db.execute(
-                "INSERT INTO users_password_resets (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
-                &[
-                    token::digest(&reset_token).into(),
-                    (&user.id).into(),
-                    expires.into(),
-                    self.now.rfc3339().into(),
-                ],
+            store::insert_reset(
+                self.db,
+                &token::digest(&reset_token),
+                &user.id,
+                expires,
+                &self.now.rfc3339(),
             )?;
             self.outbox
                 .add(self.db, &events::reset_requested(&user, &reset_token, &expires_at))?;
@@ -298,54 +241,29 @@ impl Users<'_> {
         let digest = token::digest(reset_token);
         let hash = password::hash(new.as_ref()).map_err(ApiError::internal)?;
         transaction(self.db, || {
-            let rows = self.db.execute(
-                "SELECT user_id, expires_at, used_at FROM users_password_resets WHERE token_hash = ?",
-                &[digest.clone().into()],
-            )?;
-            let Some(row) = rows.first() else {
-                return Err(invalid());
-            };
-            if row.opt_text("used_at")?.is_some() || row.int("expires_at")? <= self.now.unix() {
+            let reset = store::reset(self.db, &digest)?.ok_or_else(invalid)?;
+            if reset.used || reset.expires_at <= self.now.unix() {
                 return Err(invalid());
             }
-            let user_id = row.text("user_id")?;
-            self.db.execute(
-                "UPDATE users_password_resets SET used_at = ? WHERE token_hash = ?",
-                &[self.now.rfc3339().into(), digest.clone().into()],
-            )?;
-            self.db.execute(
-                "UPDATE users_accounts SET password_hash = ?, updated_at = ? WHERE id = ?",
-                &[hash.clone().into(), self.now.rfc3339().into(), (&user_id).into()],
-            )?;
-            self.revoke_all_sessions(&user_id)
+            let at = self.now.rfc3339();
+            store::mark_reset_used(self.db, &digest, &at)?;
+            store::set_password(self.db, &reset.user_id, &hash, &at)?;
+            store::revoke_sessions(self.db, &reset.user_id, &at)
         })
     }
 
     pub fn delete(&self, user_id: &str) -> Result<(), ApiError> {
         transaction(self.db, || {
-            let gone = self.db.execute(
-                "DELETE FROM users_accounts WHERE id = ? RETURNING id",
-                &[user_id.into()],
-            )?;
-            if gone.is_empty() {
+            if !store::delete_account(self.db, user_id)? {
                 return Err(ApiError::NotFound("account not found".into()));
             }
-            self.db
-                .execute("DELETE FROM users_refresh_tokens WHERE user_id = ?", &[user_id.into()])?;
-            self.db
-                .execute("DELETE FROM users_password_resets WHERE user_id = ?", &[user_id.into()])?;
             self.outbox.add(self.db, &events::deleted(user_id))?;
             Ok(())
         })
     }
 
     pub fn list(&self, page: Page) -> Result<Paginated<User>, ApiError> {
-        let total = self.db.count("SELECT COUNT(*) AS n FROM users_accounts", &[])?;
-        let rows = self.db.execute(
-            &format!("SELECT {USER_COLUMNS} FROM users_accounts ORDER BY created_at, id LIMIT ? OFFSET ?"),
-            &[i64::from(page.limit()).into(), page.offset().into()],
-        )?;
-        let users = rows.iter().map(|r| user_from(&r)).collect::<Result<Vec<_>, _>>()?;
+        let (users, total) = store::list(self.db, page.limit(), page.offset())?;
         Ok(Paginated::new(users, page, total))
     }
 
@@ -369,10 +287,7 @@ impl Users<'_> {
         transaction(self.db, || {
             let mut user = store::find(self.db, user_id)?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
             if user.role == Role::Admin && role == Role::User {
-                let admins = self
-                    .db
-                    .count("SELECT COUNT(*) AS n FROM users_accounts WHERE role = 'admin'", &[])?;
-                if admins <= 1 {
+                if store::count_admins(self.db)? <= 1 {
                     return Err(ApiError::Unprocessable {
                         code: "last_admin",
                         message: "the last admin cannot be demoted".into(),
@@ -381,10 +296,7 @@ impl Users<'_> {
             }
             user.role = role;
             user.updated_at = self.now.rfc3339();
-            self.db.execute(
-                "UPDATE users_accounts SET role = ?, updated_at = ? WHERE id = ?",
-                &[role.as_str().into(), (&user.updated_at).into(), user_id.into()],
-            )?;
+            store::set_role(self.db, user_id, role, &user.updated_at)?;
             Ok(user)
         })
     }
