@@ -286,13 +286,12 @@ impl Users<'_> {
         let role = Role::parse(role).ok_or_else(|| ApiError::validation("role", "must be user or admin"))?;
         transaction(self.db, || {
             let mut user = store::find(self.db, user_id)?.ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-            if user.role == Role::Admin && role == Role::User {
-                if store::count_admins(self.db)? <= 1 {
-                    return Err(ApiError::Unprocessable {
-                        code: "last_admin",
-                        message: "the last admin cannot be demoted".into(),
-                    });
-                }
+            let demoting = user.role == Role::Admin && role == Role::User;
+            if demoting && store::count_admins(self.db)? <= 1 {
+                return Err(ApiError::Unprocessable {
+                    code: "last_admin",
+                    message: "the last admin cannot be demoted".into(),
+                });
             }
             user.role = role;
             user.updated_at = self.now.rfc3339();
