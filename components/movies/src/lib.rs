@@ -9,9 +9,10 @@ use streamia_api::import::{ImportBatch, Imported};
 use streamia_api::{json_body, ApiError, DEFAULT_BODY_LIMIT};
 use streamia_movies::breaker::{self, CloudinaryBreaker};
 use streamia_movies::cache::Lookup;
-use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, Stored, FOLDER};
+use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, FOLDER};
 use streamia_movies::domain::{year_of, ListQuery, MovieFields, MovieInput};
 use streamia_movies::media;
+use streamia_movies::media_store::{Answer, CloudinaryApi, File, MediaStore};
 use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::deadline::{self, Reply};
 use streamia_spin::{require_admin, Call, Consumer, Service};
@@ -68,33 +69,52 @@ fn media_store(call: &Call<'_>) -> Result<Cloudinary, ApiError> {
     })
 }
 
-/// The service's breaker around Cloudinary, and how long a call to it may take.
-fn cloudinary_breaker<'a>(call: &Call<'a>) -> Result<(CloudinaryBreaker<'a>, u64), ApiError> {
+/// The service's breaker around Cloudinary, and the way to it within
+/// `cloudinary_timeout_ms`.
+fn cloudinary_breaker<'a>(call: &Call<'a>) -> Result<(CloudinaryBreaker<'a>, SpinCloudinary), ApiError> {
     let timeout_ms = call.settings().number("cloudinary_timeout_ms")?;
     let breaker = CloudinaryBreaker {
         db: call.db,
         config: breaker::config(timeout_ms),
         now_ms: call.now.unix_ms().max(0) as u64,
     };
-    Ok((breaker, timeout_ms))
+    Ok((breaker, SpinCloudinary { timeout_ms }))
 }
 
-/// A call to Cloudinary through the breaker and within its deadline: the
-/// answer, or why there is none (for the log). Refused at once (503
-/// `media_unavailable`) while the breaker is open.
-async fn call_cloudinary(call: &Call<'_>, req: Request) -> Result<Result<Response, String>, ApiError> {
-    let (breaker, timeout_ms) = cloudinary_breaker(call)?;
-    let admission = breaker.admit()?;
-    let (answer, failed) = match deadline::send(req, timeout_ms).await {
-        Reply::Answered(resp) => {
-            let failed = breaker::answer_failed(*resp.status());
-            (Ok(resp), failed)
+fn media_store_of<'a>(
+    call: &'a Call<'_>,
+    cloud: &'a Cloudinary,
+    api: &'a SpinCloudinary,
+    breaker: &'a CloudinaryBreaker<'a>,
+) -> MediaStore<'a, SpinCloudinary> {
+    MediaStore {
+        cloud,
+        api,
+        breaker,
+        request_id: &call.ctx.request_id,
+        now: call.now.unix(),
+    }
+}
+
+/// Cloudinary over Spin's outbound HTTP, within its deadline.
+struct SpinCloudinary {
+    timeout_ms: u64,
+}
+
+impl CloudinaryApi for SpinCloudinary {
+    async fn post(&self, url: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let req = Request::builder()
+            .method(Method::Post)
+            .uri(url)
+            .header("content-type", content_type)
+            .body(body)
+            .build();
+        match deadline::send(req, self.timeout_ms).await {
+            Reply::Answered(resp) => Ok((*resp.status(), resp.into_body())),
+            Reply::Unreachable(e) => Err(e.to_string()),
+            Reply::TimedOut => Err(format!("no answer within {} ms", self.timeout_ms)),
         }
-        Reply::Unreachable(e) => (Err(e.to_string()), true),
-        Reply::TimedOut => (Err(format!("no answer within {timeout_ms} ms")), true),
-    };
-    breaker.record(admission, failed);
-    Ok(answer)
+    }
 }
 
 /// Writes are for admins; the token is checked here as well as at the gateway.
@@ -155,8 +175,10 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             admin(call)?;
             let assets = movies.delete(id)?;
             if let Some(cloud) = cloudinary(call)? {
+                let (breaker, api) = cloudinary_breaker(call)?;
+                let store = media_store_of(call, &cloud, &api, &breaker);
                 for (kind, public_id) in assets {
-                    destroy(call, &cloud, kind, &public_id, now).await;
+                    store.destroy(kind, &public_id).await;
                 }
             }
             Ok(ctx.no_content())
@@ -187,7 +209,8 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
                 mime: poster.mime,
                 bytes: &poster.bytes,
             };
-            let stored = upload(call, &cloud, &file, now).await?;
+            let (breaker, api) = cloudinary_breaker(call)?;
+            let stored = media_store_of(call, &cloud, &api, &breaker).upload(&file).await?;
             Ok(ctx.json(200, &movies.set_poster(id, &stored.secure_url, &stored.public_id)?))
         }
         // POST /api/movies/{id}/subtitles (admin): multipart `file` (.vtt or
@@ -207,7 +230,8 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
                 name,
                 bytes: &track.bytes,
             };
-            let stored = upload(call, &cloud, &file, now).await?;
+            let (breaker, api) = cloudinary_breaker(call)?;
+            let stored = media_store_of(call, &cloud, &api, &breaker).upload(&file).await?;
             let movie = movies.put_subtitle(id, &track.language, &stored.secure_url, &stored.public_id)?;
             Ok(ctx.json(201, &movie))
         }
@@ -237,70 +261,4 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
 
 fn content_type(req: &Request) -> Option<&str> {
     req.header("content-type").and_then(|v| v.as_str())
-}
-
-/// A file to store on Cloudinary.
-struct File<'a> {
-    /// Cloudinary's resource type: `image` or `raw`.
-    kind: &'static str,
-    public_id: String,
-    name: String,
-    mime: &'static str,
-    bytes: &'a [u8],
-}
-
-/// A signed server-side upload; Cloudinary down or refusing is 503
-/// `media_unavailable`, naming it.
-async fn upload(call: &Call<'_>, cloud: &Cloudinary, file: &File<'_>, now: i64) -> Result<Stored, ApiError> {
-    let ctx = call.ctx;
-    let unavailable = |why: String| {
-        eprintln!(
-            "request {}: Cloudinary upload of {}: {why}",
-            ctx.request_id, file.public_id
-        );
-        ApiError::DependencyUnavailable {
-            dependency: breaker::NAME,
-            code: "media_unavailable",
-            message: "the media store did not take the file; try again".into(),
-            retry_after: None,
-        }
-    };
-    let boundary = format!(
-        "streamia-{}",
-        ctx.request_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
-    );
-    let form = cloud.upload_form(&file.public_id, now);
-    let body = media::multipart_body(&boundary, &form, &file.name, file.mime, file.bytes);
-    let out = Request::builder()
-        .method(Method::Post)
-        .uri(cloud.endpoint(file.kind, "upload"))
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .build();
-    let resp = call_cloudinary(call, out).await?.map_err(unavailable)?;
-    Stored::from_answer(*resp.status(), resp.body()).map_err(unavailable)
-}
-
-/// Best effort: a movie is deleted even when Cloudinary is unreachable (or
-/// its breaker open); the orphaned asset is logged for an operator.
-async fn destroy(call: &Call<'_>, cloud: &Cloudinary, kind: &str, public_id: &str, now: i64) {
-    let form: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(cloud.destroy_form(public_id, now))
-        .finish();
-    let out = Request::builder()
-        .method(Method::Post)
-        .uri(cloud.endpoint(kind, "destroy"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .build();
-    let failure = match call_cloudinary(call, out).await {
-        Ok(Ok(resp)) if (200..300).contains(resp.status()) => return,
-        Ok(Ok(resp)) => format!("status {}", resp.status()),
-        Ok(Err(why)) => why,
-        Err(refused) => refused.to_string(),
-    };
-    eprintln!(
-        "request {}: destroying {kind} {public_id} on Cloudinary: {failure}",
-        call.ctx.request_id
-    );
 }

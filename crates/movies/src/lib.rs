@@ -19,6 +19,7 @@ pub mod domain;
 pub mod events;
 pub mod import;
 pub mod media;
+pub mod media_store;
 pub mod service;
 pub mod store;
 
