@@ -101,6 +101,7 @@ fn incoming<'r>(req: &'r Request, method: &'r str) -> Incoming<'r> {
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
     let started = Instant::now();
+    streamia_log::set_component("gateway");
     let now_ms = Now::system().unix_ms().max(0) as u64;
     let ctx = Ctx::new(&req);
     let origin = header(&req, "origin").map(str::to_owned);

@@ -145,11 +145,19 @@ impl From<streamia_db::DbError> for ApiError {
     fn from(e: streamia_db::DbError) -> Self {
         match e {
             streamia_db::DbError::Busy(cause) => {
-                eprintln!("database busy: {cause}");
+                streamia_log::warn(
+                    streamia_log::component(),
+                    "database busy",
+                    streamia_log::because(&cause),
+                );
                 ApiError::Busy
             }
             behind @ streamia_db::DbError::SchemaBehind { .. } => {
-                eprintln!("{behind}");
+                streamia_log::warn(
+                    streamia_log::component(),
+                    "schema behind",
+                    streamia_log::because(&behind),
+                );
                 ApiError::Unavailable {
                     code: "schema_outdated",
                     message: "the service is waiting for this release's database migration".into(),
@@ -233,7 +241,11 @@ impl ApiError {
     pub fn to_response(&self, request_id: &str) -> Response {
         let message = match self {
             ApiError::Internal(cause) => {
-                eprintln!("request {request_id}: internal error: {cause}");
+                streamia_log::error(
+                    streamia_log::component(),
+                    "internal error",
+                    streamia_log::json!({"requestId": request_id, "error": cause}),
+                );
                 "something went wrong; the request id identifies it in the logs".to_owned()
             }
             ApiError::Validation(details) => details

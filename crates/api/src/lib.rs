@@ -144,13 +144,13 @@ pub fn send_response(out: ResponseOutparam, mut resp: Response) {
     let body = std::mem::take(resp.body_mut());
     let head = match OutgoingResponse::try_from(resp) {
         Ok(head) => head,
-        Err(e) => return eprintln!("response not sent: {e}"),
+        Err(e) => return not_sent("response not sent", e.to_string()),
     };
     let Ok(outgoing) = head.body() else {
-        return eprintln!("response not sent: its body was taken");
+        return not_sent("response not sent", "its body was taken".into());
     };
     let Ok(stream) = outgoing.write() else {
-        return eprintln!("response not sent: its body is not writable");
+        return not_sent("response not sent", "its body is not writable".into());
     };
     let whole = matches!(stream.check_write(), Ok(n) if usize::try_from(n).is_ok_and(|n| n >= body.len()));
     let written = if whole {
@@ -167,11 +167,11 @@ pub fn send_response(out: ResponseOutparam, mut resp: Response) {
     match written {
         Ok(()) => {
             if let Err(e) = OutgoingBody::finish(outgoing, None) {
-                eprintln!("response body not finished: {e:?}");
+                not_sent("response body not finished", format!("{e:?}"));
             }
         }
         // The client went away: nothing more to send.
-        Err(e) => eprintln!("response body not sent: {e:?}"),
+        Err(e) => not_sent("response body not sent", format!("{e:?}")),
     }
 }
 
@@ -212,6 +212,10 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     let text = text.split(" at line ").next().unwrap_or(&text);
     // Keep it short; a client only needs the gist.
     text.chars().take(200).collect()
+}
+
+fn not_sent(what: &str, why: String) {
+    streamia_log::warn(streamia_log::component(), what, streamia_log::json!({ "error": why }));
 }
 
 #[cfg(test)]

@@ -71,7 +71,11 @@ impl KvCache {
                 store: Some(store),
             },
             Err(e) => {
-                eprintln!("{name} cache unavailable: {e:?}");
+                streamia_log::warn(
+                    streamia_log::component(),
+                    "cache unavailable",
+                    streamia_log::json!({"cache": name, "error": format!("{e:?}")}),
+                );
                 KvCache { name, store: None }
             }
         }
@@ -94,14 +98,22 @@ impl Cache for KvCache {
     fn set(&self, key: &str, value: &[u8]) {
         if let Some(store) = &self.store {
             if let Err(e) = store.set(key, value) {
-                eprintln!("{} cache: set {key} failed: {e:?}", self.name);
+                streamia_log::warn(
+                    streamia_log::component(),
+                    "cache write failed",
+                    streamia_log::json!({"cache": self.name, "key": key, "error": format!("{e:?}")}),
+                );
             }
         }
     }
     fn delete(&self, key: &str) {
         if let Some(store) = &self.store {
             if let Err(e) = store.delete(key) {
-                eprintln!("{} cache: delete {key} failed: {e:?}", self.name);
+                streamia_log::warn(
+                    streamia_log::component(),
+                    "cache delete failed",
+                    streamia_log::json!({"cache": self.name, "key": key, "error": format!("{e:?}")}),
+                );
             }
         }
     }

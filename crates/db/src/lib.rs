@@ -210,7 +210,11 @@ impl SchemaMigrations {
             .optional("schema_migrations")
             .unwrap_or_default();
         Self::parse(&value).unwrap_or_else(|e| {
-            eprintln!("sqlite: {e}; migrating on first use");
+            streamia_log::warn(
+                streamia_log::component(),
+                "schema_migrations unreadable; migrating on first use",
+                streamia_log::because(e),
+            );
             SchemaMigrations::OnFirstUse
         })
     }
@@ -252,7 +256,11 @@ impl Db for LazySpinDb {
 pub fn tune(db: &dyn Db) {
     for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL"] {
         if let Err(e) = db.execute(pragma, &[]) {
-            eprintln!("sqlite: {pragma} not applied: {e}");
+            streamia_log::warn(
+                streamia_log::component(),
+                "sqlite pragma not applied",
+                streamia_log::json!({"pragma": pragma, "error": e.to_string()}),
+            );
         }
     }
 }
@@ -313,7 +321,11 @@ pub fn migrate(db: &dyn Db, schema: &str, migrations: &[&[&str]]) -> Result<(), 
     // Write-ahead logging, kept in the file (see [`tune`]); not inside a
     // transaction, where SQLite cannot change it.
     if let Err(e) = db.execute("PRAGMA journal_mode = WAL", &[]) {
-        eprintln!("sqlite: PRAGMA journal_mode = WAL not applied: {e}");
+        streamia_log::warn(
+            streamia_log::component(),
+            "sqlite pragma not applied",
+            streamia_log::json!({"pragma": "journal_mode = WAL", "error": e.to_string()}),
+        );
     }
     transaction(db, || {
         // Another request may have migrated while this one waited for the

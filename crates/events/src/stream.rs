@@ -94,7 +94,8 @@ pub fn append(address: &str, envelope: &Envelope, max_len: u64) -> Result<(), St
     )
     .map_err(|e| redis_error("XADD", e))?;
     if let Err(e) = conn.publish(&crate::channel(&envelope.event_type), envelope.event_id.as_bytes()) {
-        eprintln!("redis PUBLISH {} (doorbell) failed: {e:?}", envelope.event_type);
+        let fields = streamia_log::json!({"eventType": envelope.event_type, "error": format!("{e:?}")});
+        streamia_log::warn(&envelope.source, "doorbell not rung", fields);
     }
     Ok(())
 }
@@ -208,7 +209,11 @@ impl ConsumerGroup for Group {
 
     fn ring(&self, event_type: &str) {
         if let Err(e) = self.conn.publish(&crate::channel(event_type), b"more") {
-            eprintln!("{}: redis PUBLISH (doorbell) failed: {e:?}", self.name);
+            streamia_log::warn(
+                &self.name,
+                "doorbell not rung",
+                streamia_log::json!({"error": format!("{e:?}")}),
+            );
         }
     }
 }
@@ -262,10 +267,8 @@ pub async fn drain(
                 Ok(envelope) => envelope,
                 Err(e) => {
                     // Not an event at all: nothing could ever apply it.
-                    eprintln!(
-                        "{service}: stream entry {} is not an event envelope ({e}); acknowledged",
-                        entry.id
-                    );
+                    let fields = streamia_log::json!({"entryId": entry.id, "error": e.to_string()});
+                    streamia_log::warn(service, "stream entry is not an event envelope; acknowledged", fields);
                     skipped.push(entry.id.as_str());
                     continue;
                 }
@@ -323,10 +326,11 @@ pub fn log(service: &str, envelope: &Envelope, received: &Received) {
             ("DeadLettered".to_owned(), Some(*attempts), Some(error.as_str()))
         }
     };
-    let line = serde_json::json!({
-        "level": if error.is_some() { "warn" } else { "info" },
-        "msg": "event",
-        "service": service,
+    let level = match error {
+        Some(_) => streamia_log::Level::Warn,
+        None => streamia_log::Level::Info,
+    };
+    let fields = streamia_log::json!({
         "eventType": envelope.event_type,
         "eventId": envelope.event_id,
         "source": envelope.source,
@@ -334,7 +338,7 @@ pub fn log(service: &str, envelope: &Envelope, received: &Received) {
         "attempts": attempts,
         "error": error,
     });
-    println!("{line}");
+    streamia_log::write(level, service, "event", fields);
 }
 
 #[cfg(test)]

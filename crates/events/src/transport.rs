@@ -215,13 +215,9 @@ async fn deliver(
                 for target in sent {
                     outbox.record_delivery(db, &env.event_id, target, now)?;
                 }
-                eprintln!(
-                    "outbox {}: delivering {} {} failed (attempt {}): {e}",
-                    outbox.source(),
-                    env.event_type,
-                    env.event_id,
-                    pending.attempts + 1
-                );
+                let fields = streamia_log::json!({"eventType": env.event_type, "eventId": env.event_id,
+                    "attempt": pending.attempts + 1, "error": e});
+                streamia_log::warn(outbox.source(), "event not delivered", fields);
                 outbox.mark_failed(db, &env.event_id, pending.attempts, &e, now.unix_ms(), &retry())?;
                 report.failed += 1;
             }

@@ -1,10 +1,28 @@
 //! The one way Streamia writes its log: one JSON object per line,
 //! `{"level", "service", "msg", …fields}`, so that an operator's tools
-//! (and the tests) find a line by its fields, never by its wording. `info`
-//! goes to standard output, `warn` and `error` to standard error: Spin
-//! keeps both per component. Never a token, a password or a body in a field.
+//! (and the tests) find a line by its fields, never by its wording. Every
+//! level goes to standard output, one stream in order (Spin keeps it per
+//! component); the level is a field. Never a token, a password or a body
+//! in a field.
 
+use std::sync::OnceLock;
+
+pub use serde_json::json;
 use serde_json::{Map, Value};
+
+static COMPONENT: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the component this instance runs (`movies`, `gateway`): what the
+/// crates below a service, which do not know it, log as their `service`.
+/// Set once, at the start of a request or event; later calls change nothing.
+pub fn set_component(name: &'static str) {
+    let _ = COMPONENT.set(name);
+}
+
+/// The component named by [`set_component`]; `streamia` before that.
+pub fn component() -> &'static str {
+    COMPONENT.get().copied().unwrap_or("streamia")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -46,11 +64,7 @@ pub fn line(level: Level, service: &str, msg: &str, fields: Value) -> String {
 }
 
 pub fn write(level: Level, service: &str, msg: &str, fields: Value) {
-    let line = line(level, service, msg, fields);
-    match level {
-        Level::Info => println!("{line}"),
-        Level::Warn | Level::Error => eprintln!("{line}"),
-    }
+    println!("{}", line(level, service, msg, fields));
 }
 
 pub fn info(service: &str, msg: &str, fields: Value) {

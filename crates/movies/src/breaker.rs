@@ -86,7 +86,11 @@ impl CloudinaryBreaker<'_> {
             }),
             Ok(admission) => Ok(admission),
             Err(e) => {
-                eprintln!("{NAME} breaker not checked: {e}");
+                streamia_log::warn(
+                    crate::SERVICE,
+                    "breaker not checked",
+                    streamia_log::json!({"breaker": NAME, "error": e.to_string()}),
+                );
                 Ok(Admission::Closed)
             }
         }
@@ -110,12 +114,13 @@ impl CloudinaryBreaker<'_> {
             Ok(Some(Transition::Reopened)) => "reopened: the probe failed".to_owned(),
             Ok(Some(Transition::Closed)) => "closed: the probe succeeded".to_owned(),
             Ok(None) => return,
-            Err(e) => return eprintln!("{NAME} breaker not counted: {e}"),
+            Err(e) => {
+                let fields = streamia_log::json!({"breaker": NAME, "error": e.to_string()});
+                return streamia_log::warn(crate::SERVICE, "breaker not counted", fields);
+            }
         };
-        println!(
-            "{}",
-            serde_json::json!({"level": "warn", "service": crate::SERVICE, "msg": "circuit breaker", "breaker": NAME, "change": what})
-        );
+        let fields = streamia_log::json!({"breaker": NAME, "change": what});
+        streamia_log::warn(crate::SERVICE, "circuit breaker", fields);
     }
 }
 

@@ -102,7 +102,11 @@ impl SpinKv {
         match spin_sdk::key_value::Store::open(SENT_LOG_STORE) {
             Ok(store) => SpinKv(Some(store)),
             Err(e) => {
-                eprintln!("notifications: sent log unavailable: {e:?}");
+                streamia_log::warn(
+                    SERVICE,
+                    "sent log unavailable",
+                    streamia_log::json!({"error": format!("{e:?}")}),
+                );
                 SpinKv(None)
             }
         }

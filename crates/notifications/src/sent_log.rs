@@ -23,7 +23,7 @@ impl SentLog<'_> {
     pub fn record(&self, entry: &SentEntry) {
         let value = serde_json::to_vec(entry).unwrap_or_default();
         if let Err(e) = self.0.set(&format!("{SENT_PREFIX}{}", entry.id), &value) {
-            eprintln!("notifications: sent log: {e}");
+            streamia_log::warn(crate::SERVICE, "sent log not written", streamia_log::because(e));
         }
         // Ids are UUIDv7: in key order the oldest come first.
         if let Ok(mut keys) = self.0.keys() {

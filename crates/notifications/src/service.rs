@@ -107,13 +107,9 @@ impl Notifications<'_> {
             let delivery = match &config.provider {
                 Provider::Log => {
                     // The development mailbox: the log (and the sent log).
-                    println!(
-                        "notifications: e-mail {} to {} — {}\n{}",
-                        job.id,
-                        job.message.to.as_str(),
-                        job.message.subject,
-                        job.message.text
-                    );
+                    let mail = streamia_log::json!({"emailId": job.id, "to": job.message.to.as_str(),
+                        "subject": job.message.subject, "text": job.message.text});
+                    streamia_log::info(crate::SERVICE, "e-mail (log provider)", mail);
                     Delivery::Sent {
                         message_id: None,
                         attempts: 1,
@@ -125,12 +121,9 @@ impl Notifications<'_> {
                 }
             };
             if let Delivery::Failed { reason, attempts } = &delivery {
-                eprintln!(
-                    "notifications: {} e-mail {} (event {}) failed after {attempts} tries: {reason}",
-                    job.message.template.name(),
-                    job.id,
-                    job.event_id
-                );
+                let fields = streamia_log::json!({"template": job.message.template.name(), "emailId": job.id,
+                    "eventId": job.event_id, "attempts": attempts, "error": reason});
+                streamia_log::warn(crate::SERVICE, "e-mail not sent", fields);
             }
             if let Some(entry) = self.finish(job, &config.provider, &delivery)? {
                 sent_log.record(&entry);

@@ -50,7 +50,11 @@ fn environment() -> &'static Environment<'static> {
         for (name, source) in SOURCES {
             // The sources are ours and a unit test renders each one.
             if let Err(e) = env.add_template(name, source) {
-                eprintln!("template {name}: {e}");
+                streamia_log::error(
+                    crate::SERVICE,
+                    "template not loaded",
+                    streamia_log::json!({"template": name, "error": e.to_string()}),
+                );
             }
         }
         env

@@ -46,7 +46,11 @@ pub fn retry(service: &str) -> Retry {
     let max = get("event_max_attempts").unwrap_or_else(|| default.max_attempts.to_string());
     let base = get("event_retry_base_ms").unwrap_or_else(|| default.base_ms.to_string());
     Retry::parse(&max, &base).unwrap_or_else(|e| {
-        eprintln!("{service}: {e}; using {default:?}");
+        streamia_log::warn(
+            service,
+            "retry settings unreadable; using the defaults",
+            streamia_log::json!({"error": e, "defaults": format!("{default:?}")}),
+        );
         default
     })
 }
@@ -133,7 +137,11 @@ pub async fn deliver_outbox(
     request_id: &str,
 ) {
     if let Err(e) = transport::flush(db, outbox, transport, now, || retry(service)).await {
-        eprintln!("request {request_id}: outbox flush failed: {e}");
+        streamia_log::warn(
+            service,
+            "outbox flush failed",
+            streamia_log::json!({"requestId": request_id, "error": e.to_string()}),
+        );
     }
 }
 
@@ -142,6 +150,7 @@ pub async fn deliver_outbox(
 /// error (Redis unreachable, say) makes Spin log it; nothing is lost, the
 /// entries wait in the group.
 pub async fn on_redis_message(service: &Service, _doorbell: &[u8]) -> anyhow::Result<()> {
+    streamia_log::set_component(service.name);
     let consumer = service
         .consumer
         .ok_or_else(|| anyhow::anyhow!("{} consumes no events", service.name))?;
@@ -234,7 +243,11 @@ pub async fn dead_letters(call: &Call<'_>, consumer: Consumer, rest: &[&str]) ->
         // DELETE /dead-letters/{eventId}: discard
         (Method::Delete, [event_id]) => match inbox.remove(event_id)? {
             true => {
-                println!("{}: dead letter {event_id} discarded", call.service.name);
+                streamia_log::info(
+                    call.service.name,
+                    "dead letter discarded",
+                    streamia_log::json!({"eventId": event_id}),
+                );
                 Ok(ctx.no_content())
             }
             false => Err(no_dead_letter(event_id)),
@@ -267,10 +280,9 @@ async fn replay(
         .await?
         .ok_or_else(|| no_dead_letter(event_id))?;
     if let Ok(consumed) = &outcome {
-        println!(
-            "{}: dead letter {} {event_id} replayed: {consumed:?}",
-            call.service.name, envelope.event_type
-        );
+        let fields = streamia_log::json!({"eventId": event_id, "eventType": envelope.event_type,
+            "outcome": format!("{consumed:?}")});
+        streamia_log::info(call.service.name, "dead letter replayed", fields);
     }
     Ok(outcome)
 }
@@ -295,7 +307,11 @@ pub fn is_builtin_route(segments: &[&str]) -> bool {
 fn migrate(call: &Call<'_>) -> Result<Response, ApiError> {
     let (from, to) = call.db.migrate_now()?;
     if from != to {
-        eprintln!("{}: schema migrated from version {from} to {to}", call.service.name);
+        streamia_log::info(
+            call.service.name,
+            "schema migrated",
+            streamia_log::json!({"from": from, "to": to}),
+        );
     }
     Ok(call.ctx.json(
         200,
@@ -319,11 +335,9 @@ fn import(call: &Call<'_>, kind: &str) -> Result<Response, ApiError> {
     let mut batch: streamia_api::import::ImportBatch = streamia_api::json_body(call.req, IMPORT_BODY_LIMIT)?;
     batch.kind = kind.to_owned();
     let imported = importer(call, &batch)?;
-    eprintln!(
-        "{}",
-        serde_json::json!({"level": "info", "service": call.service.name, "msg": "import", "kind": batch.kind,
-            "written": imported.written, "unchanged": imported.unchanged})
-    );
+    let fields =
+        streamia_log::json!({"kind": batch.kind, "written": imported.written, "unchanged": imported.unchanged});
+    streamia_log::info(call.service.name, "import", fields);
     Ok(call.ctx.json(200, &imported))
 }
 

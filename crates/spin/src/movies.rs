@@ -19,7 +19,11 @@ pub struct MovieSummary {
 /// The movies service not answering is a dependency's outage, not this
 /// service's: the gateway does not count it against this service's breaker.
 fn unavailable(request_id: &str, why: String) -> ApiError {
-    eprintln!("request {request_id}: movies service: {why}");
+    streamia_log::warn(
+        streamia_log::component(),
+        "movies service unavailable",
+        streamia_log::json!({"requestId": request_id, "error": why}),
+    );
     ApiError::DependencyUnavailable {
         dependency: "movies",
         code: "service_unavailable",
@@ -78,7 +82,8 @@ pub async fn require_known(
     };
     if let Err(e) = known::remember(db, service, &seen) {
         // Not remembered: the next write asks again.
-        eprintln!("request {request_id}: movie {} not remembered: {e}", movie.id);
+        let fields = streamia_log::json!({"requestId": request_id, "movieId": movie.id, "error": e.to_string()});
+        streamia_log::warn(service, "movie not remembered", fields);
     }
     Ok(movie)
 }

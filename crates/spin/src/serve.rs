@@ -31,6 +31,7 @@ pub async fn serve(
     routes: impl AsyncFnOnce(&Call<'_>) -> Result<Response, ApiError>,
 ) {
     let started = std::time::Instant::now();
+    streamia_log::set_component(service.name);
     let ctx = Ctx::new(&req);
     let path = routed_path(&req).to_owned();
     if path != req.path() {
@@ -92,10 +93,8 @@ fn internal_caller(service: &Service, req: &Request) -> Result<(), ApiError> {
         ))
     };
     let Some(expected) = internal::token() else {
-        eprintln!(
-            "{}: a call on a public route refused: internal_token is not set",
-            service.name
-        );
+        let why = streamia_log::json!({"error": "internal_token is not set"});
+        streamia_log::warn(service.name, "a call on a public route refused", why);
         return Err(refused());
     };
     match req.header(internal::HEADER).and_then(|v| v.as_str()) {
@@ -109,10 +108,11 @@ fn internal_caller(service: &Service, req: &Request) -> Result<(), ApiError> {
 /// gateway's line and to the trace; never a token or a body.
 fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
     let trace_id = streamia_api::request_id::trace_id(call.req);
-    let line = serde_json::json!({
-        "level": if status >= 500 { "error" } else { "info" },
-        "msg": "request",
-        "service": call.service.name,
+    let level = match status {
+        500.. => streamia_log::Level::Error,
+        _ => streamia_log::Level::Info,
+    };
+    let fields = streamia_log::json!({
         "requestId": call.ctx.request_id,
         "traceId": trace_id,
         "method": call.method.to_string(),
@@ -122,7 +122,7 @@ fn log_request(call: &Call<'_>, status: u16, started: std::time::Instant) {
         "userId": call.user.get(),
         "durationMs": (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
     });
-    println!("{line}");
+    streamia_log::write(level, call.service.name, "request", fields);
 }
 
 /// Deliver what is due in the outbox; what fails stays there for later.
@@ -143,7 +143,11 @@ async fn deliver(call: &Call<'_>) {
             )
             .await
         }
-        Err(e) => eprintln!("request {}: outbox not delivered: {e}", call.ctx.request_id),
+        Err(e) => streamia_log::warn(
+            call.service.name,
+            "outbox not delivered",
+            streamia_log::json!({"requestId": call.ctx.request_id, "error": e.to_string()}),
+        ),
     }
 }
 

@@ -190,9 +190,11 @@ fn the_web_client_in_a_real_browser() {
 fn reset_link(api: &Api) -> String {
     let needle = format!("{FRONTEND}/reset-password?token=");
     api.host.wait_for_log(&needle);
-    let log = api.host.log();
-    let link = log
-        .split_whitespace()
+    let mails = api.host.json_lines(&[("msg", "e-mail (log provider)")]);
+    let link = mails
+        .iter()
+        .filter_map(|mail| mail["text"].as_str())
+        .flat_map(str::split_whitespace)
         .rfind(|w| w.starts_with(&needle))
         .unwrap()
         .to_owned();

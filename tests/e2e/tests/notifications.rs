@@ -242,8 +242,12 @@ fn asked_for_e_mails_are_sent_and_bad_requests_fail_without_sending() {
 fn the_embedded_default_logs_mail_and_keeps_a_sent_log() {
     let api = common::start();
     api.register("ana@example.com", "ana");
-    let log = api.host.wait_for_log("notifications: e-mail");
-    assert!(log.contains("to ana@example.com — Welcome to Streamia, ana"), "{log}");
+    let log = api.host.wait_for_log("e-mail (log provider)");
+    let mails = api.host.json_lines(&[("msg", "e-mail (log provider)"), ("service", "notifications")]);
+    assert_eq!(mails.len(), 1, "{log}");
+    assert_eq!(mails[0]["to"], "ana@example.com");
+    assert_eq!(mails[0]["subject"], "Welcome to Streamia, ana");
+    assert!(mails[0]["text"].as_str().unwrap().contains("Welcome to Streamia, ana!"));
     // The line is printed as the mail goes out; the sent log is written
     // just after.
     let mut entries = Vec::new();
