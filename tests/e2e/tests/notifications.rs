@@ -243,7 +243,9 @@ fn the_embedded_default_logs_mail_and_keeps_a_sent_log() {
     let api = common::start();
     api.register("ana@example.com", "ana");
     let log = api.host.wait_for_log("e-mail (log provider)");
-    let mails = api.host.json_lines(&[("msg", "e-mail (log provider)"), ("service", "notifications")]);
+    let mails = api
+        .host
+        .json_lines(&[("msg", "e-mail (log provider)"), ("service", "notifications")]);
     assert_eq!(mails.len(), 1, "{log}");
     assert_eq!(mails[0]["to"], "ana@example.com");
     assert_eq!(mails[0]["subject"], "Welcome to Streamia, ana");
