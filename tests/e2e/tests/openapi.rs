@@ -2,7 +2,9 @@
 //! describes exactly the routes that exist: the gateway's route table
 //! (`streamia_gateway::routes::ROUTES`, which metrics label requests with)
 //! is the document's operations, and each service's share of it is the
-//! service's own route table (its `match` arms in `components/<service>`).
+//! service's own route table (its `match` arms in `components/<service>`),
+//! and the README's API section shows how to call each of them. A route is
+//! declared once, in that table; the other places are checked against it.
 
 mod common;
 
@@ -160,4 +162,55 @@ fn the_gateway_serves_the_document_with_next_years_bound_and_answers_its_own_rou
         let not_found_route = r.status == 404 && r.body.contains("no route");
         assert!(!not_found_route, "{method} {concrete}: {}", r.body);
     }
+}
+
+/// The paths the README shows: `$B/…` in its examples, `METHOD /path` in
+/// its prose, with a shell brace list (`{users,movies}`) expanded.
+fn readme_paths() -> Vec<String> {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let end = |c: char| c.is_whitespace() || "\"'`?;)\\".contains(c);
+    let mut found = Vec::new();
+    for (at, _) in readme.match_indices("$B/") {
+        let rest = &readme[at + 2..];
+        found.push(rest[..rest.find(end).unwrap_or(rest.len())].to_owned());
+    }
+    for method in ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "] {
+        for (at, _) in readme.match_indices(method) {
+            let rest = &readme[at + method.len()..];
+            if rest.starts_with('/') {
+                found.push(rest[..rest.find(end).unwrap_or(rest.len())].to_owned());
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for path in found {
+        match (path.find('{'), path.find('}')) {
+            (Some(open), Some(close)) if path[open..close].contains(',') => {
+                for choice in path[open + 1..close].split(',') {
+                    paths.push(format!("{}{choice}{}", &path[..open], &path[close + 1..]));
+                }
+            }
+            _ => paths.push(path),
+        }
+    }
+    paths
+}
+
+/// Does `path` (a README's example) call the route `template`?
+fn calls(template: &str, path: &str) -> bool {
+    let template: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+    let path: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    template.len() == path.len() && template.iter().zip(&path).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
+#[test]
+fn the_readme_shows_how_to_call_every_route() {
+    let shown = readme_paths();
+    assert!(calls("/api/movies/{id}", "/api/movies/$MOVIE") && !calls("/api/movies/{id}", "/api/movies"));
+    let missing: Vec<String> = ROUTES
+        .iter()
+        .filter(|route| !shown.iter().any(|path| calls(route.template, path)))
+        .map(|route| format!("{} {}", route.method, route.template))
+        .collect();
+    assert!(missing.is_empty(), "the README's API section lacks:\n{}", missing.join("\n"));
 }
