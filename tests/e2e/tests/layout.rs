@@ -54,7 +54,10 @@ fn uses(text: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
                 names = inner.split(',').map(str::trim).collect();
             }
             for name in names {
-                let module: String = name.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                let module: String = name
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
                 if siblings.contains(&module) {
                     found.insert(module);
                 }
@@ -124,5 +127,8 @@ fn the_cycle_finder_sees_a_cycle() {
     let intake = uses("use crate::{serve::Call, event_transport};", &siblings);
     assert_eq!(serve, ["intake".to_owned()].into());
     assert_eq!(intake, ["serve".to_owned()].into());
-    assert!(uses("#[cfg(test)]\nuse crate::serve;", &siblings).is_empty(), "tests may use anything");
+    assert!(
+        uses("#[cfg(test)]\nuse crate::serve;", &siblings).is_empty(),
+        "tests may use anything"
+    );
 }

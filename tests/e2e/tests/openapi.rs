@@ -212,5 +212,9 @@ fn the_readme_shows_how_to_call_every_route() {
         .filter(|route| !shown.iter().any(|path| calls(route.template, path)))
         .map(|route| format!("{} {}", route.method, route.template))
         .collect();
-    assert!(missing.is_empty(), "the README's API section lacks:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "the README's API section lacks:\n{}",
+        missing.join("\n")
+    );
 }
