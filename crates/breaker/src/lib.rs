@@ -75,6 +75,17 @@ pub enum Transition {
     Closed,
 }
 
+impl Transition {
+    /// The change as a breaker's log line says it.
+    pub fn describe(&self) -> String {
+        match self {
+            Transition::Opened { calls, failures } => format!("opened: {failures} of {calls} calls failed"),
+            Transition::Reopened => "reopened: the probe failed".to_owned(),
+            Transition::Closed => "closed: the probe succeeded".to_owned(),
+        }
+    }
+}
+
 /// The breaker as `/health` and `/metrics` show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerState {

@@ -209,13 +209,13 @@ pub fn judge(
             now_ms,
         )?;
         if let Some(change) = change {
-            let (level, what) = transition(change);
-            streamia_log::write(
-                level,
-                "gateway",
-                "circuit breaker",
-                json!({"breaker": call.breaker, "change": what}),
-            );
+            // A breaker closing is good news; opening, a warning.
+            let level = match change {
+                Transition::Closed => streamia_log::Level::Info,
+                Transition::Opened { .. } | Transition::Reopened => streamia_log::Level::Warn,
+            };
+            let fields = json!({"breaker": call.breaker, "change": change.describe()});
+            streamia_log::write(level, "gateway", "circuit breaker", fields);
         }
         if let (Some(client), true) = (&call.anonymous_client, call.failed) {
             if breaker::client_failed(counters, &call.breaker, client, cfg, now_ms)? {
@@ -234,15 +234,6 @@ pub fn judge(
         }
     }
     Ok(())
-}
-
-fn transition(change: Transition) -> (streamia_log::Level, String) {
-    use streamia_log::Level;
-    match change {
-        Transition::Opened { calls, failures } => (Level::Warn, format!("opened: {failures} of {calls} calls failed")),
-        Transition::Reopened => (Level::Warn, "reopened: the probe failed".to_owned()),
-        Transition::Closed => (Level::Info, "closed: the probe succeeded".to_owned()),
-    }
 }
 
 /// After the response: metrics, and now and then a sweep of expired windows.

@@ -14,7 +14,7 @@
 
 use streamia_api::ApiError;
 use streamia_breaker::counters::{sweep, CounterError, Counters};
-use streamia_breaker::{Admission, BreakerConfig, Caller, Transition};
+use streamia_breaker::{Admission, BreakerConfig, Caller};
 use streamia_db::{Db, DbError};
 
 use crate::store;
@@ -110,9 +110,7 @@ impl CloudinaryBreaker<'_> {
         )
         .and_then(|change| sweep(&counters, self.now_ms).map(|_| change));
         let what = match change {
-            Ok(Some(Transition::Opened { calls, failures })) => format!("opened: {failures} of {calls} calls failed"),
-            Ok(Some(Transition::Reopened)) => "reopened: the probe failed".to_owned(),
-            Ok(Some(Transition::Closed)) => "closed: the probe succeeded".to_owned(),
+            Ok(Some(transition)) => transition.describe(),
             Ok(None) => return,
             Err(e) => {
                 let fields = streamia_log::json!({"breaker": NAME, "error": e.to_string()});

@@ -161,10 +161,24 @@ mod tests {
         }
     }
 
-    fn database() -> MemoryDb {
+    /// Runs `test` with a store over `api` for the account demo/1234/abcd,
+    /// its breaker in a fresh database, signing at `now`.
+    fn with_store<A: CloudinaryApi>(api: &A, request_id: &str, now: i64, test: impl FnOnce(&MediaStore<'_, A>)) {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, crate::SERVICE, crate::MIGRATIONS).unwrap();
-        db
+        let cloud = Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
+        let breaker = CloudinaryBreaker {
+            db: &db,
+            config: breaker::config(5_000),
+            now_ms: 1_000,
+        };
+        test(&MediaStore {
+            cloud: &cloud,
+            api,
+            breaker: &breaker,
+            request_id,
+            now,
+        });
     }
 
     fn poster() -> File<'static> {
@@ -179,26 +193,14 @@ mod tests {
 
     #[test]
     fn an_upload_is_a_signed_multipart_post_and_its_answer_the_stored_asset() {
-        let db = database();
-        let cloud = Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
         let api = ScriptedCloudinary::new(vec![Ok((
             200,
             br#"{"public_id":"streamia/m1/poster","secure_url":"https://res.cloudinary.com/demo/image/upload/streamia/m1/poster.png"}"#.to_vec(),
         ))]);
-        let breaker = CloudinaryBreaker {
-            db: &db,
-            config: breaker::config(5_000),
-            now_ms: 1_000,
-        };
-        let store = MediaStore {
-            cloud: &cloud,
-            api: &api,
-            breaker: &breaker,
-            request_id: "req-1",
-            now: 1_315_060_510,
-        };
-        let stored = block_on(store.upload(&poster())).unwrap();
-        assert_eq!(stored.public_id, "streamia/m1/poster");
+        with_store(&api, "req-1", 1_315_060_510, |store| {
+            let stored = block_on(store.upload(&poster())).unwrap();
+            assert_eq!(stored.public_id, "streamia/m1/poster");
+        });
         let sent = api.sent.borrow();
         let (url, content_type, body) = &sent[0];
         assert_eq!(url, "https://api.cloudinary.com/v1_1/demo/image/upload");
@@ -211,67 +213,43 @@ mod tests {
 
     #[test]
     fn cloudinary_failing_is_a_named_503_and_enough_failures_open_the_breaker() {
-        let db = database();
-        let cloud = Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
         let failures = (0..40).map(|_| Err("connection refused".to_owned())).collect();
         let api = ScriptedCloudinary::new(failures);
-        let breaker = CloudinaryBreaker {
-            db: &db,
-            config: breaker::config(5_000),
-            now_ms: 1_000,
-        };
-        let store = MediaStore {
-            cloud: &cloud,
-            api: &api,
-            breaker: &breaker,
-            request_id: "r",
-            now: 1,
-        };
-        let mut refused_at_once = None;
-        for attempt in 0..40 {
-            match block_on(store.upload(&poster())) {
-                Err(ApiError::DependencyUnavailable {
-                    code: "media_unavailable",
-                    retry_after: None,
-                    ..
-                }) => {}
-                Err(ApiError::DependencyUnavailable {
-                    code: "media_unavailable",
-                    retry_after: Some(_),
-                    ..
-                }) => {
-                    refused_at_once = Some(attempt);
-                    break;
+        with_store(&api, "r", 1, |store| {
+            let mut refused_at_once = None;
+            for attempt in 0..40 {
+                match block_on(store.upload(&poster())) {
+                    Err(ApiError::DependencyUnavailable {
+                        code: "media_unavailable",
+                        retry_after: None,
+                        ..
+                    }) => {}
+                    Err(ApiError::DependencyUnavailable {
+                        code: "media_unavailable",
+                        retry_after: Some(_),
+                        ..
+                    }) => {
+                        refused_at_once = Some(attempt);
+                        break;
+                    }
+                    other => panic!("{other:?}"),
                 }
-                other => panic!("{other:?}"),
             }
-        }
-        let calls = api.sent.borrow().len();
-        assert!(refused_at_once.is_some(), "the breaker never opened");
-        assert_eq!(calls, refused_at_once.unwrap(), "an open breaker sends nothing");
-        // Destroying while it is open is logged, never an error.
-        block_on(store.destroy("image", "streamia/m1/poster"));
-        assert_eq!(api.sent.borrow().len(), calls);
+            let calls = api.sent.borrow().len();
+            assert!(refused_at_once.is_some(), "the breaker never opened");
+            assert_eq!(calls, refused_at_once.unwrap(), "an open breaker sends nothing");
+            // Destroying while it is open is logged, never an error.
+            block_on(store.destroy("image", "streamia/m1/poster"));
+            assert_eq!(api.sent.borrow().len(), calls);
+        });
     }
 
     #[test]
     fn a_destroy_is_a_signed_form_post() {
-        let db = database();
-        let cloud = Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
         let api = ScriptedCloudinary::new(vec![Ok((200, br#"{"result":"ok"}"#.to_vec()))]);
-        let breaker = CloudinaryBreaker {
-            db: &db,
-            config: breaker::config(5_000),
-            now_ms: 1_000,
-        };
-        let store = MediaStore {
-            cloud: &cloud,
-            api: &api,
-            breaker: &breaker,
-            request_id: "r",
-            now: 1_315_060_510,
-        };
-        block_on(store.destroy("raw", "streamia/m1/subtitles/en.vtt"));
+        with_store(&api, "r", 1_315_060_510, |store| {
+            block_on(store.destroy("raw", "streamia/m1/subtitles/en.vtt"))
+        });
         let sent = api.sent.borrow();
         assert_eq!(sent[0].0, "https://api.cloudinary.com/v1_1/demo/raw/destroy");
         let form = String::from_utf8_lossy(&sent[0].2);

@@ -148,42 +148,39 @@ pub(crate) fn search(db: &dyn Db, q: &ListQuery) -> Result<(Vec<Movie>, u64), Ap
     Ok((movies, total))
 }
 
+/// The editable fields' values, in the order of [`insert`]'s and [`update`]'s columns.
+fn editable(input: &MovieInput) -> [Value; 7] {
+    [
+        (&input.title).into(),
+        (&input.description).into(),
+        to_json(&input.genres).into(),
+        i64::from(input.release_year).into(),
+        input.duration_minutes.map(i64::from).into(),
+        input.director.clone().into(),
+        to_json(&input.cast).into(),
+    ]
+}
+
 pub(crate) fn insert(db: &dyn Db, id: &str, input: &MovieInput, at: &str) -> Result<(), ApiError> {
+    let mut params = vec![id.into()];
+    params.extend(editable(input));
+    params.extend([at.into(), at.into()]);
     db.execute(
         "INSERT INTO movies_catalogue (id, title, description, genres, release_year, duration_minutes, director,
             cast_members, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            id.into(),
-            (&input.title).into(),
-            (&input.description).into(),
-            to_json(&input.genres).into(),
-            i64::from(input.release_year).into(),
-            input.duration_minutes.map(i64::from).into(),
-            input.director.clone().into(),
-            to_json(&input.cast).into(),
-            at.into(),
-            at.into(),
-        ],
+        &params,
     )?;
     Ok(())
 }
 
 /// Replaces the editable fields; the movie's poster URL (404 when there is no such movie).
 pub(crate) fn update(db: &dyn Db, id: &str, input: &MovieInput, at: &str) -> Result<Option<String>, ApiError> {
+    let mut params = editable(input).to_vec();
+    params.extend([at.into(), id.into()]);
     let updated = db.execute(
         "UPDATE movies_catalogue SET title = ?, description = ?, genres = ?, release_year = ?, duration_minutes = ?,
             director = ?, cast_members = ?, updated_at = ? WHERE id = ? RETURNING id, poster_url",
-        &[
-            (&input.title).into(),
-            (&input.description).into(),
-            to_json(&input.genres).into(),
-            i64::from(input.release_year).into(),
-            input.duration_minutes.map(i64::from).into(),
-            input.director.clone().into(),
-            to_json(&input.cast).into(),
-            at.into(),
-            id.into(),
-        ],
+        &params,
     )?;
     touched(&updated)?;
     Ok(updated.first().map(|r| r.opt_text("poster_url")).transpose()?.flatten())
