@@ -60,6 +60,21 @@ ensure_schemathesis() {
     export STREAMIA_SCHEMATHESIS="$CARGO_TARGET_DIR/tools/schemathesis/bin/st"
 }
 
+# ensure_phoenix: Arize Phoenix, a real OpenTelemetry trace backend (OTLP
+# over HTTP), pinned: the traces test runs Spin against it
+# (tests/e2e/tests/traces.rs). Exports its CLI as STREAMIA_PHOENIX.
+PHOENIX_VERSION=20.26.1
+ensure_phoenix() {
+    ensure_pip_tool phoenix arize-phoenix "$PHOENIX_VERSION"
+    export STREAMIA_PHOENIX="$CARGO_TARGET_DIR/tools/phoenix/bin/phoenix"
+}
+
+# ensure_prometheus: Debian's Prometheus server and promtool, for the alert
+# rules' checks and tests and the scrape test (tests/e2e/tests/monitoring.rs).
+ensure_prometheus() {
+    ensure_debian_packages promtool:prometheus
+}
+
 # ensure_kubernetes_validate: the Kubernetes schemas for validating
 # deploy/spinkube/ offline (tests/e2e/tests/deploy.rs), pinned; exports its
 # Python as STREAMIA_KUBE_PYTHON.

@@ -14,6 +14,8 @@ cd "$ROOT"
 ensure_schemathesis
 ensure_kubernetes_validate
 ensure_browser
+ensure_phoenix
+ensure_prometheus
 logs="$CARGO_TARGET_DIR/test-logs"
 mkdir -p "$logs"
 rm -f "$logs"/*.log
@@ -81,10 +83,10 @@ spin="$(find_spin)"
 step "cargo test: unit tests, devhost's tests, the end-to-end suite on devhost"
 # `spin build`, the split layout (`spin up -c`, selective deployment), the
 # Cloud layout (self requests, which devhost does not make) and the image in
-# a registry (`spin up --from`) are the Spin CLI's: they run in the Spin pass
-# below. So do the fuzzing and the browser test when there is a Spin (once,
+# a registry (`spin up --from`) are the Spin CLI's, and so are traces
+# (devhost exports none): they run in the Spin pass below. So do the fuzzing and the browser test when there is a Spin (once,
 # on the host users run).
-skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout --skip the_release_is_pushed)
+skip=(--skip spin_build --skip the_split_layout --skip the_cloud_layout --skip the_release_is_pushed --skip spins_traces)
 if [ -n "$spin" ]; then skip+=(--skip schemathesis --skip the_web_client_in_a_real_browser); fi
 cargo test -- "${skip[@]}" 2>&1 | tee "$logs/devhost.log"
 summary=("devhost: $(passed "$logs/devhost.log" "${both_names[@]}") end-to-end and Spin-behaviour tests passed")
@@ -105,8 +107,8 @@ echo "==> time per step (${SECONDS} s in all)"
 printf '    %s\n' "${timings[@]}"
 echo "==> hosts"
 printf '    %s\n' "${summary[@]}"
-echo "==> figures (fault, fuzz, browser and import tests)"
+echo "==> figures (fault, fuzz, browser, import, traces, monitoring and catch-up tests)"
 for log in "$logs/devhost.log" "$logs/spin.log"; do
-    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: \|^browser: \|^import: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
+    if [ -f "$log" ]; then grep -h "^durable: \|^fuzz: \|^browser: \|^import: \|^traces: \|^monitoring: \|^catch-up: " "$log" | sed "s/^/    $(basename "$log" .log) /" || true; fi
 done
 echo "$total passed, 0 failed"

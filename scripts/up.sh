@@ -7,6 +7,9 @@
 # are retried, and on Redis consumers catch up, without a user request.
 # With the Spin CLI (on PATH, or ../shared/bin/spin) this is `spin up`;
 # without it, devhost.
+# Traces: STREAMIA_TRACES_URL=<an OTLP/HTTP traces endpoint> (Phoenix, say:
+# http://127.0.0.1:6006/v1/traces) makes Spin export every request's spans
+# there (README "Operations"); devhost does not trace.
 #   scripts/up.sh [-f spin.redis.toml] [--listen 127.0.0.1:3000] [--runtime-config-file FILE]
 source "$(dirname "$0")/setup.sh"
 args=("$@")
@@ -68,6 +71,17 @@ if [ -n "${SPIN_VARIABLE_ADMIN_EMAILS:-}" ]; then
     echo "==> accounts registered with $SPIN_VARIABLE_ADMIN_EMAILS are administrators"
 else
     echo "==> no administrator: to manage the catalogue, run SPIN_VARIABLE_ADMIN_EMAILS=you@example.com scripts/up.sh and register with that e-mail"
+fi
+if [ -n "${STREAMIA_TRACES_URL:-}" ]; then
+    # The traces-only variable: the general one would send logs and metrics too.
+    export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="$STREAMIA_TRACES_URL"
+    export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-streamia}"
+    export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-1000}"
+    if [ -n "$spin" ]; then
+        echo "==> traces: every request's spans to $STREAMIA_TRACES_URL; a response's X-Trace-Id names its trace"
+    else
+        echo "==> traces: NOT exported: devhost does not trace (install the Spin CLI)"
+    fi
 fi
 echo "==> metrics: curl -H \"authorization: Bearer \$(cat .spin/dev-metrics-token)\" http://$listen/metrics (or your SPIN_VARIABLE_METRICS_TOKEN)"
 ticker &

@@ -170,7 +170,10 @@ def check_runtime_config(runtime_config, spin, where):
 
 def layout(name, workdir, crds, secret_docs):
     out = workdir / name
-    run(str(DEPLOY / "render.sh"), name, str(out), env=dict(os.environ, **SAMPLE))
+    # The split layout is rendered with traces on: the traced executor is
+    # validated too, and every SpinApp must run on an executor that exists.
+    traced = {"STREAMIA_TRACES_URL": "http://phoenix.observability:6006/v1/traces"} if name == "split" else {}
+    run(str(DEPLOY / "render.sh"), name, str(out), env=dict(os.environ, **SAMPLE, **traced))
     files = sorted(out.rglob("*.yaml"))
     docs = []
     for path in files:
@@ -187,6 +190,12 @@ def layout(name, workdir, crds, secret_docs):
     secrets = {d["metadata"]["name"]: d.get("data", {}) for _, d in docs if d["kind"] == "Secret"}
     config = {d["metadata"]["name"]: d.get("data", {}) for _, d in docs if d["kind"] == "ConfigMap"}
     apps = [(w, d) for w, d in docs if d["kind"] == "SpinApp"]
+    executors = {"containerd-shim-spin"} | {d["metadata"]["name"] for _, d in docs if d["kind"] == "SpinAppExecutor"}
+    for where, app in apps:
+        if app["spec"].get("executor") not in executors:
+            error(where, f"executor {app['spec'].get('executor')!r} is neither the shim's nor rendered here")
+        if traced and app["spec"].get("executor") != "containerd-shim-spin-traced":
+            error(where, "STREAMIA_TRACES_URL is set but this SpinApp is not on the traced executor")
     image_manifest = {"whole": "spin.redis.toml", "split": "spin.split.toml"}[name]
     spin = manifest(image_manifest)
     whole = manifest("spin.redis.toml")
@@ -263,7 +272,7 @@ def main():
             layout(name, workdir, crds, secret_docs)
     for e in errors:
         print(f"error: {e}")
-    documents = "every manifest valid against Kubernetes " + KUBERNETES + " and the SpinApp and ScaledObject CRDs"
+    documents = "every manifest valid against Kubernetes " + KUBERNETES + " and the SpinApp, SpinAppExecutor and ScaledObject CRDs"
     print(f"deploy: {documents}" if not errors else f"deploy: {len(errors)} errors")
     sys.exit(1 if errors else 0)
 

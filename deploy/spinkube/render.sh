@@ -7,6 +7,9 @@
 # (the whole app) and $STREAMIA_REGISTRY/streamia-split:$STREAMIA_TAG (split).
 # OUT_DIR gets base/ (namespace, config, Redis, network policy, relay
 # ticker), app/ (the layout's SpinApps, autoscalers, ingress) and migrate/.
+# With STREAMIA_TRACES_URL (an OTLP/HTTP traces endpoint, e.g.
+# http://phoenix.observability:6006/v1/traces) base/ also gets the traced
+# shim executor (tracing/executor.yaml) and every SpinApp runs on it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 layout="${1:?usage: render.sh whole|split OUT_DIR}"
@@ -27,6 +30,10 @@ render() { # FILE → stdout
     text="${text//\$\{STREAMIA_SPLIT_IMAGE\}/$STREAMIA_REGISTRY/streamia-split:$STREAMIA_TAG}"
     text="${text//\$\{STREAMIA_GATEWAY\}/$gateway}"
     text="${text//\$\{STREAMIA_HOST\}/$STREAMIA_HOST}"
+    if [ -n "${STREAMIA_TRACES_URL:-}" ]; then
+        text="${text//\$\{STREAMIA_TRACES_URL\}/$STREAMIA_TRACES_URL}"
+        text="${text//executor: containerd-shim-spin/executor: containerd-shim-spin-traced}"
+    fi
     if grep -q '\${' <<<"$text"; then
         echo "error: $1: a placeholder is left: $(grep -o '\${[A-Z_]*}' <<<"$text" | head -1)" >&2
         exit 1
@@ -39,4 +46,5 @@ mkdir -p "$out/base" "$out/app" "$out/migrate"
 for file in "$here"/base/*.yaml; do render "$file" > "$out/base/$(basename "$file")"; done
 for file in "$here/$layout"/*.yaml; do render "$file" > "$out/app/$(basename "$file")"; done
 render "$here/migrate/migrate.yaml" > "$out/migrate/migrate.yaml"
-echo "$out: $layout layout, images $STREAMIA_REGISTRY/streamia{,-split}:$STREAMIA_TAG, host $STREAMIA_HOST" >&2
+if [ -n "${STREAMIA_TRACES_URL:-}" ]; then render "$here/tracing/executor.yaml" > "$out/base/tracing-executor.yaml"; fi
+echo "$out: $layout layout, images $STREAMIA_REGISTRY/streamia{,-split}:$STREAMIA_TAG, host $STREAMIA_HOST, traces ${STREAMIA_TRACES_URL:-off}" >&2

@@ -87,6 +87,10 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.header(name).and_then(|v| v.as_str())
 }
 
+fn header_of(resp: &Response, name: &str) -> Option<String> {
+    resp.header(name).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
 /// The parts of `req` the protection reads.
 fn incoming<'r>(req: &'r Request, method: &'r str) -> Incoming<'r> {
     Incoming {
@@ -113,6 +117,12 @@ async fn handle(req: Request, out: ResponseOutparam) {
     let result = serve(&gateway, &ctx, req, &mut outcome, now_ms).await;
     let mut resp = ctx.respond(result);
     resp.set_header(request_id::HEADER, ctx.request_id.as_str());
+    // The gateway cannot see the trace Spin started for it; the service it
+    // called can (Spin passes the context on) and names it in its answer.
+    let trace_id = trace_id.or_else(|| header_of(&resp, request_id::TRACE_HEADER));
+    if let Some(id) = &trace_id {
+        resp.set_header(request_id::TRACE_HEADER, id.as_str());
+    }
     // Without an Origin there is no CORS to answer, only the cache hint.
     let cors = match origin {
         Some(_) => gateway

@@ -2,10 +2,15 @@
 //! `/metrics`, and the operators' passes over every service (relay,
 //! migrate). The bodies are `streamia_gateway::operations`'.
 
+use std::time::Instant;
+
 use spin_sdk::http::{Method, Request, Response};
+use streamia_api::health::{Check, Readiness};
 use streamia_api::{request_id, ApiError, Ctx};
 use streamia_gateway::breaker::{self, BreakerState};
-use streamia_gateway::operations::{event_counts, health_summary, pass_summary, Answer, Pass};
+use streamia_gateway::operations::{
+    event_counts, health_summary, pass_summary, readiness_summary, service_check, Answer, Pass,
+};
 use streamia_gateway::upstream::unavailable;
 use streamia_gateway::{breaker_name, breakers, metrics, Service};
 
@@ -60,11 +65,21 @@ pub async fn fan_out(gateway: &Gateway, ctx: &Ctx, req: &Request, pass: Pass) ->
 
 pub async fn health(gateway: &Gateway, ctx: &Ctx, rest: &str, now_ms: u64) -> Result<Response, ApiError> {
     match rest.trim_end_matches('/') {
-        "/live" | "/ready" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
+        "/live" => Ok(ctx.json(200, &serde_json::json!({"service": "gateway", "status": "ok"}))),
+        "/ready" | "/detailed" => {
+            let detailed = rest.trim_end_matches('/') == "/detailed";
+            let readiness = readiness(gateway, detailed).await?;
+            let (status, body) = readiness_summary(&readiness, &breaker_states(gateway, now_ms)?, detailed);
+            if status != 200 {
+                let fields = streamia_log::json!({"requestId": ctx.request_id, "failing": readiness.failing()});
+                streamia_log::warn("gateway", "not ready", fields);
+            }
+            Ok(ctx.json(status, &body))
+        }
         "" => {
             let mut ready = Vec::new();
             for service in gateway.config.enabled()? {
-                let ok = probe(gateway, *service).await.is_ok_and(|(status, _)| status == 200);
+                let ok = matches!(probe(gateway, *service, "ready").await, Ok(Answer::Answered(200, _)));
                 ready.push((*service, ok));
             }
             let (status, body) = health_summary(&ready, &breaker_states(gateway, now_ms)?);
@@ -74,15 +89,32 @@ pub async fn health(gateway: &Gateway, ctx: &Ctx, rest: &str, now_ms: u64) -> Re
             let name = other.trim_start_matches('/');
             let service =
                 Service::parse(name).ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
-            let (status, body) = probe(gateway, service).await?;
-            Ok(Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .header(request_id::HEADER, ctx.request_id.as_str())
-                .body(body)
-                .build())
+            match probe(gateway, service, "ready").await? {
+                Answer::Answered(status, body) => Ok(ctx.json(status, &body)),
+                Answer::Unreachable => Err(unavailable(service, "is unavailable")),
+                Answer::TimedOut => Err(unavailable(service, "did not answer in time")),
+            }
         }
     }
+}
+
+/// The gateway's own key-value store (its limits, breakers, metrics) and
+/// each service it routes to, each timed; `detailed` asks each service for
+/// its own checks' latencies too.
+async fn readiness(gateway: &Gateway, detailed: bool) -> Result<Readiness, ApiError> {
+    let mut readiness = Readiness::default();
+    readiness.push(Check::run("keyValue", || {
+        state::KvCounters::open()
+            .and_then(|store| store.answers())
+            .map_err(|e| e.to_string())
+    }));
+    for service in gateway.config.enabled()? {
+        let started = Instant::now();
+        let check = if detailed { "detailed" } else { "ready" };
+        let answer = probe(gateway, *service, check).await.unwrap_or(Answer::Unreachable);
+        readiness.push(service_check(*service, answer, started.elapsed()));
+    }
+    Ok(readiness)
 }
 
 /// Every breaker of the enabled services now (none when breakers are off
@@ -102,18 +134,20 @@ fn breaker_states(gateway: &Gateway, now_ms: u64) -> Result<Vec<(Service, &'stat
     Ok(states)
 }
 
-/// A service's `/health/ready`: its status and body.
-async fn probe(gateway: &Gateway, service: Service) -> Result<(u16, Vec<u8>), ApiError> {
+/// A service's `/health/{check}` (`ready` or `detailed`): how it answered.
+async fn probe(gateway: &Gateway, service: Service, check: &str) -> Result<Answer, ApiError> {
     let base = gateway
         .config
         .url(service)?
         .ok_or_else(|| unavailable(service, "is not deployed"))?;
-    let req = Request::get(format!("{base}/health/ready")).build();
-    match upstream::send(req, gateway.config.timeout_ms()?).await {
-        Reply::Answered(resp) => Ok((*resp.status(), resp.into_body())),
-        Reply::Unreachable(_) => Err(unavailable(service, "is unavailable")),
-        Reply::TimedOut => Err(unavailable(service, "did not answer in time")),
-    }
+    let req = Request::get(format!("{base}/health/{check}")).build();
+    Ok(match upstream::send(req, gateway.config.timeout_ms()?).await {
+        Reply::Answered(resp) => {
+            Answer::Answered(*resp.status(), serde_json::from_slice(resp.body()).unwrap_or_default())
+        }
+        Reply::Unreachable(_) => Answer::Unreachable,
+        Reply::TimedOut => Answer::TimedOut,
+    })
 }
 
 /// `GET /metrics` (Bearer `metrics_token`): the Prometheus text format.
@@ -143,10 +177,8 @@ pub async fn metrics(gateway: &Gateway, ctx: &Ctx, req: &Request, now_ms: u64) -
         .collect();
     let mut events = Vec::new();
     for service in config.enabled()? {
-        if let Ok((200, body)) = probe(gateway, *service).await {
-            if let Ok(health) = serde_json::from_slice::<serde_json::Value>(&body) {
-                events.push((service.name(), event_counts(&health["events"])));
-            }
+        if let Ok(Answer::Answered(200, health)) = probe(gateway, *service, "ready").await {
+            events.push((service.name(), event_counts(&health["events"])));
         }
     }
     let text = metrics::render(

@@ -22,6 +22,11 @@ impl KvCounters {
     pub fn open() -> Result<Self, CounterError> {
         store::open(STORE).map(KvCounters).map_err(err)
     }
+
+    /// Whether the store answers a read (the gateway's readiness).
+    pub fn answers(&self) -> Result<(), CounterError> {
+        self.0.exists("health").map(|_| ()).map_err(err)
+    }
 }
 
 impl Counters for KvCounters {

@@ -9,8 +9,9 @@ use streamia_api::ApiError;
 use streamia_notifications::{mailer, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{Call, Consumer, Service};
 
-const NOTIFICATIONS: Service =
-    Service::new(SERVICE, DATABASE, MIGRATIONS).consuming(mailer::CONSUMES, Consumer::Async(mailer::consume));
+const NOTIFICATIONS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
+    .keeping(mailer::SENT_LOG_STORE)
+    .consuming(mailer::CONSUMES, Consumer::Async(mailer::consume));
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

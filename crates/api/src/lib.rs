@@ -7,6 +7,7 @@
 //! the `X-Request-Id`; [`Ctx`] carries the request id and the parsed query.
 
 mod error;
+pub mod health;
 mod ids;
 pub mod import;
 pub mod page;

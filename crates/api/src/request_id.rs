@@ -21,14 +21,21 @@ pub fn from_request(req: &Request) -> String {
     }
 }
 
+/// The response header that names the request's trace (Spin's when it
+/// traces): the gateway logs it and a client can look the trace up.
+pub const TRACE_HEADER: &str = "x-trace-id";
+
+/// The request's W3C `traceparent`, when well formed.
+pub fn traceparent(req: &Request) -> Option<&str> {
+    let traceparent = req.header("traceparent").and_then(|v| v.as_str())?;
+    streamia_events::trace_id_of(traceparent).map(|_| traceparent)
+}
+
 /// The trace id of the request's W3C `traceparent` (`00-<32 hex>-<span>-<flags>`),
 /// for log lines; `None` without a well-formed one.
 pub fn trace_id(req: &Request) -> Option<String> {
-    let traceparent = req.header("traceparent").and_then(|v| v.as_str())?;
-    traceparent
-        .split('-')
-        .nth(1)
-        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    traceparent(req)
+        .and_then(streamia_events::trace_id_of)
         .map(str::to_owned)
 }
 

@@ -50,6 +50,11 @@ pub struct Envelope {
     pub source: String,
     pub version: u32,
     pub data: serde_json::Value,
+    /// The W3C `traceparent` of the request that wrote the event: its
+    /// delivery over http carries it, and consumers log its trace id, so
+    /// that a write and the effects it causes are found as one trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Envelope {
@@ -62,7 +67,21 @@ impl Envelope {
             source: source.to_owned(),
             version: ENVELOPE_VERSION,
             data: event.data(),
+            traceparent: None,
         }
+    }
+
+    /// The same event, written in the trace `traceparent` belongs to.
+    pub fn traced(self, traceparent: Option<&str>) -> Self {
+        Envelope {
+            traceparent: traceparent.map(str::to_owned),
+            ..self
+        }
+    }
+
+    /// The trace id of the write that published it, if it was traced.
+    pub fn trace_id(&self) -> Option<&str> {
+        trace_id_of(self.traceparent.as_deref()?)
     }
 
     /// The typed event; `Ok(None)` for a type this build does not know
@@ -78,6 +97,19 @@ impl Envelope {
     pub fn to_json(&self) -> String {
         // A struct of strings and a JSON value always serialises.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`);
+/// `None` unless it is well formed (it goes into logs and onward calls).
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match parts.as_slice() {
+        [version, trace, span, flags] if hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) => {
+            Some(trace)
+        }
+        _ => None,
     }
 }
 
@@ -104,6 +136,25 @@ mod tests {
         let back = Envelope::parse(env.to_json().as_bytes()).unwrap();
         assert_eq!(back.event().unwrap(), Some(event));
         assert_eq!(channel(&back.event_type), "streamia.user.registered");
+    }
+
+    #[test]
+    fn only_a_well_formed_traceparent_gives_a_trace_id() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(trace_id_of(&format!("00-{id}-00f067aa0ba902b7-01")), Some(id));
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nforged",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad:?}");
+        }
+        // Envelopes written before traces had no field: they still parse.
+        let old =
+            r#"{"eventId":"e","eventType":"user.deleted","occurredAt":"t","source":"users","version":1,"data":{}}"#;
+        assert_eq!(Envelope::parse(old.as_bytes()).unwrap().trace_id(), None);
     }
 
     #[test]

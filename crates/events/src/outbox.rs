@@ -58,6 +58,8 @@ pub struct Outbox {
     added: std::cell::RefCell<Vec<(Envelope, bool)>>,
     /// When the events this request adds occur.
     now: Now,
+    /// The request's trace, carried by the events it adds.
+    traceparent: Option<String>,
 }
 
 pub struct Pending {
@@ -74,6 +76,18 @@ impl Outbox {
             table: format!("{service}_outbox"),
             deliveries: format!("{service}_outbox_deliveries"),
             added: Default::default(),
+            traceparent: None,
+        }
+    }
+
+    /// The outbox of a request traced as `traceparent` (a well-formed one;
+    /// anything else is dropped): its events carry it.
+    pub fn traced(self, traceparent: Option<&str>) -> Self {
+        Outbox {
+            traceparent: traceparent
+                .filter(|t| crate::trace_id_of(t).is_some())
+                .map(str::to_owned),
+            ..self
         }
     }
 
@@ -83,7 +97,7 @@ impl Outbox {
 
     /// Record `event`; call inside the transaction that makes the change.
     pub fn add(&self, db: &dyn Db, event: &Event) -> Result<Envelope, DbError> {
-        let envelope = Envelope::new(event, self.source, self.now);
+        let envelope = Envelope::new(event, self.source, self.now).traced(self.traceparent.as_deref());
         let claimed_until = self.now.unix_ms() + CLAIM_MS;
         db.execute(
             &format!(
@@ -122,7 +136,7 @@ impl Outbox {
         condition: &str,
         params: &[Value],
     ) -> Result<Option<Envelope>, DbError> {
-        let envelope = Envelope::new(event, self.source, self.now);
+        let envelope = Envelope::new(event, self.source, self.now).traced(self.traceparent.as_deref());
         let claimed_until = self.now.unix_ms() + CLAIM_MS;
         let mut all: Vec<Value> = vec![
             (&envelope.event_id).into(),
@@ -318,6 +332,28 @@ mod tests {
 
     fn event(id: &str) -> Event {
         Event::UserDeleted(UserDeleted { user_id: id.into() })
+    }
+
+    #[test]
+    fn a_traced_requests_events_carry_its_traceparent_and_keep_it_in_the_outbox() {
+        let (db, _) = setup();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let outbox = Outbox::new("t", NOW).traced(Some(traceparent));
+        let added = outbox.add(&db, &event("a")).unwrap();
+        assert_eq!(added.trace_id(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        let kept = outbox.due(&db, NOW.unix_ms() + CLAIM_MS, 10).unwrap();
+        let stored = kept.iter().find(|p| p.envelope.event_id == added.event_id).unwrap();
+        assert_eq!(
+            stored.envelope.traceparent.as_deref(),
+            Some(traceparent),
+            "stored with the event"
+        );
+        let untraced = Outbox::new("t", NOW).traced(Some("00-not-a-trace-01"));
+        assert_eq!(
+            untraced.add(&db, &event("b")).unwrap().traceparent,
+            None,
+            "a malformed one is dropped"
+        );
     }
 
     #[test]

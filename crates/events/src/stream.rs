@@ -100,6 +100,14 @@ pub fn append(address: &str, envelope: &Envelope, max_len: u64) -> Result<(), St
     Ok(())
 }
 
+/// Whether Redis at `address` answers (a service's readiness).
+pub fn ping(address: &str) -> Result<(), String> {
+    let conn = Connection::open(address).map_err(|e| redis_error("connect", e))?;
+    conn.execute("PING", &[])
+        .map(|_| ())
+        .map_err(|e| redis_error("PING", e))
+}
+
 /// What a drain does with a service's consumer group: [`Group`] on
 /// Redis, an in-memory stream in the tests of delivery.
 pub trait ConsumerGroup {
@@ -334,6 +342,9 @@ pub fn log(service: &str, envelope: &Envelope, received: &Received) {
         "eventType": envelope.event_type,
         "eventId": envelope.event_id,
         "source": envelope.source,
+        // The write's trace: over Redis the consumer's own span starts a
+        // trace of its own (a message carries no context), this ties them.
+        "traceId": envelope.trace_id(),
         "outcome": outcome,
         "attempts": attempts,
         "error": error,

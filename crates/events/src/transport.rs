@@ -124,6 +124,12 @@ impl Courier for Transport {
                     .header("x-streamia-event-type", envelope.event_type.as_str())
                     .body(envelope.to_json())
                     .build();
+                // Spin puts the current span's context here when it traces
+                // (a delivery right after the write is in the write's trace);
+                // without tracing, the write's own is passed on.
+                if let Some(traceparent) = &envelope.traceparent {
+                    req.set_header("traceparent", traceparent.as_str());
+                }
                 crate::internal::sign(&mut req);
                 let resp: spin_sdk::http::Response = spin_sdk::http::send(req)
                     .await

@@ -9,7 +9,7 @@ pub struct Cors {
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 pub const ALLOWED_HEADERS: &str = "authorization, content-type, x-request-id";
 pub const EXPOSED_HEADERS: &str =
-    "x-request-id, x-cache, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset";
+    "x-request-id, x-trace-id, x-cache, retry-after, x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset";
 pub const MAX_AGE_SECS: u32 = 600;
 
 #[derive(Debug, PartialEq)]

@@ -3,7 +3,10 @@
 //! operators' automation runs on every service at once (the relay, the
 //! schema migration).
 
+use std::time::Duration;
+
 use serde_json::{json, Map, Value};
+use streamia_api::health::{Check, Readiness};
 
 use crate::breaker::BreakerState;
 use crate::metrics::EventCounts;
@@ -95,6 +98,57 @@ fn summary(all_ok: bool, mut body: Value) -> (u16, Value) {
     (if all_ok { 200 } else { 503 }, body)
 }
 
+/// One service's readiness as the gateway saw it: answered 200 (ready),
+/// another status (its body says which of its checks failed), or no answer.
+pub fn service_check(service: Service, answer: Answer, latency: Duration) -> Check {
+    let (outcome, details) = match answer {
+        Answer::Answered(200, body) => (Ok(()), Some(body)),
+        Answer::Answered(status, body) => (Err(format!("answered {status}")), Some(body)),
+        Answer::Unreachable => (Err("unreachable".to_owned()), None),
+        Answer::TimedOut => (Err("did not answer in time".to_owned()), None),
+    };
+    let check = Check::timed(service.name(), outcome, latency);
+    match details.map(|body| body["checks"].clone()) {
+        Some(checks) if !checks.is_null() => check.with_details(checks),
+        _ => check,
+    }
+}
+
+/// `/health/ready` and `/health/detailed`: ready (200) when the gateway's
+/// own store and every service it routes to answer; each breaker not
+/// closed is named (it refuses some calls: `/health` is `degraded`), and
+/// `detailed` shows every breaker, each check's latency, each service's own checks.
+pub fn readiness_summary(
+    readiness: &Readiness,
+    breakers: &[(Service, &str, BreakerState)],
+    detailed: bool,
+) -> (u16, Value) {
+    let not_closed: Vec<String> = breakers
+        .iter()
+        .filter(|(_, _, state)| state.state != "closed")
+        .map(|(service, group, _)| breaker_name(*service, group))
+        .collect();
+    let mut body = json!({
+        "service": "gateway",
+        "status": readiness.word(),
+        "checks": if detailed { readiness.detailed() } else { readiness.outcomes() },
+        "openBreakers": not_closed,
+    });
+    if detailed {
+        body["breakers"] = breakers
+            .iter()
+            .map(|(service, group, state)| {
+                (
+                    breaker_name(*service, group),
+                    json!({"state": state.state, "calls": state.calls, "failures": state.failures}),
+                )
+            })
+            .collect::<Map<String, Value>>()
+            .into();
+    }
+    (readiness.status(), body)
+}
+
 /// The `events` of a service's health: `{published, waiting, consumed, deadLetters}`.
 pub fn event_counts(events: &Value) -> EventCounts {
     let n = |name: &str| events[name].as_u64();
@@ -109,6 +163,49 @@ pub fn event_counts(events: &Value) -> EventCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn breaker(state: &'static str) -> BreakerState {
+        BreakerState {
+            state,
+            calls: 12,
+            failures: 9,
+        }
+    }
+
+    #[test]
+    fn the_gateway_is_ready_only_when_its_store_and_every_service_answer() {
+        let ms = Duration::from_millis;
+        let mut readiness = Readiness::default();
+        readiness.push(Check::timed("keyValue", Ok(()), ms(1)));
+        readiness.push(service_check(
+            Service::Users,
+            Answer::Answered(200, json!({"checks": {"sqlite": true}})),
+            ms(2),
+        ));
+        let breakers = [(Service::Movies, "catalogue", breaker("open"))];
+        let (status, body) = readiness_summary(&readiness, &breakers, false);
+        assert_eq!(
+            status, 200,
+            "an open breaker is named, the gateway still serves: {body}"
+        );
+        assert_eq!(body["checks"], json!({"keyValue": true, "users": true}));
+        assert_eq!(body["openBreakers"], json!(["movies.catalogue"]));
+
+        readiness.push(service_check(
+            Service::Ratings,
+            Answer::Answered(503, json!({"checks": {"sqlite": true, "redis": false}})),
+            ms(3),
+        ));
+        readiness.push(service_check(Service::Comments, Answer::Unreachable, ms(4)));
+        let (status, body) = readiness_summary(&readiness, &breakers, true);
+        assert_eq!(status, 503);
+        assert_eq!(body["status"], "unavailable");
+        assert_eq!(body["checks"]["ratings"]["error"], "answered 503");
+        assert_eq!(body["checks"]["ratings"]["details"]["redis"], false);
+        assert_eq!(body["checks"]["comments"]["error"], "unreachable");
+        assert_eq!(body["checks"]["comments"]["latencyMs"], 4.0);
+        assert_eq!(body["breakers"]["movies.catalogue"]["state"], "open");
+    }
 
     #[test]
     fn a_pass_is_ok_only_when_every_service_answered_200() {

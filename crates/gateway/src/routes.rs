@@ -37,6 +37,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/health", GATEWAY),
     route("GET", "/health/live", GATEWAY),
     route("GET", "/health/ready", GATEWAY),
+    route("GET", "/health/detailed", GATEWAY),
     route("GET", "/health/{service}", GATEWAY),
     route("GET", "/metrics", GATEWAY),
     route("GET", "/api/openapi.json", GATEWAY),

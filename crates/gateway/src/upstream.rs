@@ -21,7 +21,7 @@ pub const FORWARDED_HEADERS: [&str; 7] = [
 
 /// The response headers a client sees of a service's answer; the rest
 /// (the dependency marker, anything a service adds for the gateway) stays.
-pub const PASSED_BACK_HEADERS: [&str; 8] = [
+pub const PASSED_BACK_HEADERS: [&str; 9] = [
     "content-type",
     "retry-after",
     "www-authenticate",
@@ -30,6 +30,7 @@ pub const PASSED_BACK_HEADERS: [&str; 8] = [
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
     "x-cache",
+    "x-trace-id",
 ];
 
 /// Size and type, checked before the service sees anything: 413 over the

@@ -21,7 +21,7 @@ use crate::service::MailApi;
 use crate::{Notifications, SERVICE};
 
 /// The component's key-value store: the sent log.
-const SENT_LOG_STORE: &str = "notifications";
+pub const SENT_LOG_STORE: &str = "notifications";
 
 fn load_config() -> Result<Config, ApiError> {
     Ok(Config::load(&Settings::of_service(SERVICE))?)

@@ -20,6 +20,7 @@
 
 pub mod builtin_routes;
 pub mod deadline;
+mod health;
 pub mod movies;
 mod serve;
 mod service;

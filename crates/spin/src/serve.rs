@@ -11,11 +11,10 @@ use std::cell::OnceCell;
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use streamia_api::{send_response, ApiError, Ctx};
 use streamia_clock::Now;
-use streamia_db::Db;
-use streamia_events::outbox::Outbox;
 
 use crate::builtin_routes;
 use crate::event_transport;
+use crate::health;
 use crate::service::{Call, Service};
 
 /// Serve `req` with `routes` (everything but `/health…` and the built-in
@@ -41,6 +40,7 @@ pub async fn serve(
     }
     let now = Now::system();
     let (db, outbox) = service.open(now);
+    let outbox = outbox.traced(streamia_api::request_id::traceparent(&req));
     let call = Call {
         ctx: &ctx,
         req: &req,
@@ -55,13 +55,16 @@ pub async fn serve(
         user: OnceCell::new(),
     };
     if let ["health", rest @ ..] = call.segments.as_slice() {
-        return send_response(out, ctx.respond(health(&ctx, service, rest, &db, &outbox)));
+        return send_response(out, ctx.respond(health::route(&call, rest)));
     }
     let result = match builtin_routes::is_builtin_route(&call.segments) {
         true => builtin_routes::route(&call).await,
         false => routes(&call).await,
     };
-    let resp = ctx.respond(result);
+    let mut resp = ctx.respond(result);
+    if let Some(trace_id) = streamia_api::request_id::trace_id(call.req) {
+        resp.set_header(streamia_api::request_id::TRACE_HEADER, trace_id);
+    }
     log_request(&call, *resp.status(), started);
     send_response(out, resp);
     if call.method != Method::Get {
@@ -148,33 +151,5 @@ async fn deliver(call: &Call<'_>) {
             "outbox not delivered",
             streamia_log::json!({"requestId": call.ctx.request_id, "error": e.to_string()}),
         ),
-    }
-}
-
-/// `GET /health` and `/health/ready` (503 unless the database answers; with
-/// the number of events waiting in the outbox and, for a consumer, of dead
-/// letters; and the event counts the gateway's `/metrics` shows), `/health/live`.
-fn health(ctx: &Ctx, service: &Service, rest: &[&str], db: &dyn Db, outbox: &Outbox) -> Result<Response, ApiError> {
-    match rest {
-        [] | ["ready"] => {
-            let backlog = outbox.backlog(db).ok();
-            let ready = backlog.is_some();
-            let body = serde_json::json!({
-                "service": service.name,
-                "status": if ready { "ok" } else { "unavailable" },
-                "checks": {"sqlite": ready},
-                "outbox": backlog,
-                "deadLetters": builtin_routes::dead_letter_count(service, db),
-                "events": {
-                    "published": outbox.delivered(db).ok(),
-                    "waiting": backlog,
-                    "consumed": service.consumer.and_then(|_| streamia_events::consumer::consumed_count(db, service.name).ok()),
-                    "deadLetters": builtin_routes::dead_letter_count(service, db),
-                },
-            });
-            Ok(ctx.json(if ready { 200 } else { 503 }, &body))
-        }
-        ["live"] => Ok(ctx.json(200, &serde_json::json!({"service": service.name, "status": "ok"}))),
-        _ => Err(ApiError::NotFound("no such health check".into())),
     }
 }

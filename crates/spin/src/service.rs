@@ -58,6 +58,9 @@ pub struct Service {
     /// How it writes rows moved from the old system (`POST /import`,
     /// admins); `None` when it keeps none of the old system's data.
     pub importer: Option<Importer>,
+    /// Its key-value store (`key_value_stores` in spin.toml), which its
+    /// readiness checks; `None` when it keeps none.
+    pub key_value: Option<&'static str>,
 }
 
 /// Writes one batch of imported rows (see `streamia_api::import`).
@@ -77,6 +80,15 @@ impl Service {
             consumer: None,
             consumes: &[],
             importer: None,
+            key_value: None,
+        }
+    }
+
+    /// A service that keeps a key-value store named `store`.
+    pub const fn keeping(self, store: &'static str) -> Self {
+        Service {
+            key_value: Some(store),
+            ..self
         }
     }
 

@@ -51,7 +51,13 @@ impl Stores {
             return Ok(conn.clone());
         }
         let client = ::redis::Client::open(address).context("invalid redis address")?;
-        let conn = ::redis::aio::ConnectionManager::new(client)
+        // As Spin's outbound Redis: a server that is gone is an error at
+        // once, not a reconnection with backoff that holds the guest's call
+        // (readiness probes, a producer falling back to its outbox).
+        let config = ::redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(std::time::Duration::from_secs(1));
+        let conn = ::redis::aio::ConnectionManager::new_with_config(client, config)
             .await
             .with_context(|| format!("cannot connect to redis at {}", redact_url(address)))?;
         conns.insert(address.to_owned(), conn.clone());

@@ -32,6 +32,8 @@ pub struct App {
     binary: Option<PathBuf>,
     /// An OCI reference to run instead of `spin_toml` (`spin up --from`).
     reference: Option<String>,
+    /// The loopback port to listen on; a free one when `None`.
+    port: Option<u16>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
             args: Vec::new(),
             binary: None,
             reference: None,
+            port: None,
         }
     }
 
@@ -106,6 +109,12 @@ impl App {
         self
     }
 
+    /// Listen on this loopback port (to come back where a stopped host was).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     /// Run only these components of the manifest (`spin up -c …`: Spin's
     /// selective deployment, as a SpinApp's `components` does).
     pub fn components(mut self, ids: &[&str]) -> Self {
@@ -121,11 +130,14 @@ impl App {
     fn command(&self, dir: &Path) -> Command {
         std::fs::write(dir.join("spin.toml"), &self.spin_toml).unwrap();
         let (program, listen) = if self.binary.is_none() && on_spin() {
-            (spin_binary(), format!("127.0.0.1:{}", free_port()))
+            (
+                spin_binary(),
+                format!("127.0.0.1:{}", self.port.unwrap_or_else(free_port)),
+            )
         } else {
             (
                 self.binary.clone().unwrap_or_else(devhost_binary),
-                "127.0.0.1:0".to_owned(),
+                format!("127.0.0.1:{}", self.port.unwrap_or(0)),
             )
         };
         let mut cmd = Command::new(program);
