@@ -161,6 +161,11 @@ pub fn render(c: &dyn Counters, scrape: &Scrape<'_>) -> Result<String, CounterEr
         "# HELP streamia_bulkhead_rejected_total Calls refused with 503 because a bulkhead was full."
     );
     let _ = writeln!(w, "# TYPE streamia_bulkhead_rejected_total counter");
+    // Every bulkhead from its start, at 0: a rate over a series that appears
+    // only at its first refusal would miss that refusal.
+    for (bulkhead, _, _) in scrape.in_flight {
+        shed.entry(bulkhead.clone()).or_insert(0);
+    }
     for (bulkhead, n) in &shed {
         let _ = writeln!(
             w,
@@ -279,7 +284,7 @@ mod tests {
             &Scrape {
                 breakers: &breakers,
                 events: &events,
-                in_flight: &[("users.sign-in".into(), 1, 2)],
+                in_flight: &[("users.sign-in".into(), 1, 2), ("all".into(), 1, 160)],
             },
         )
         .unwrap();
@@ -295,6 +300,7 @@ mod tests {
             r#"streamia_http_request_duration_seconds_count{route="/api/movies/{id}"} 3"#,
             r#"streamia_rate_limited_total{scope="auth"} 1"#,
             r#"streamia_bulkhead_rejected_total{bulkhead="users.sign-in"} 1"#,
+            r#"streamia_bulkhead_rejected_total{bulkhead="all"} 0"#,
             r#"streamia_in_flight{bulkhead="users.sign-in"} 1"#,
             r#"streamia_in_flight_limit{bulkhead="users.sign-in"} 2"#,
             r#"streamia_rate_limited_total{scope="user"} 0"#,
