@@ -17,7 +17,7 @@ use streamia_comments::{
 use streamia_spin::{movies, require_admin, Call, Consumer, Service};
 
 const COMMENTS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
-    .keeping(streamia_comments::cache::CACHE_STORE)
+    .keeping(streamia_comments::cache::CACHE_STORE, streamia_spin::key_value_answers)
     .consuming(
         streamia_comments::events::CONSUMES,
         Consumer::Sync(streamia_comments::events::apply),

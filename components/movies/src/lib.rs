@@ -18,7 +18,7 @@ use streamia_spin::deadline::{self, Reply};
 use streamia_spin::{require_admin, Call, Consumer, Service};
 
 const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
-    .keeping(streamia_movies::cache::CACHE_STORE)
+    .keeping(streamia_movies::cache::CACHE_STORE, streamia_spin::key_value_answers)
     .consuming(
         streamia_movies::events::CONSUMES,
         Consumer::Sync(streamia_movies::events::apply),

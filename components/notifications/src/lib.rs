@@ -10,7 +10,7 @@ use streamia_notifications::{mailer, DATABASE, MIGRATIONS, SERVICE};
 use streamia_spin::{Call, Consumer, Service};
 
 const NOTIFICATIONS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
-    .keeping(mailer::SENT_LOG_STORE)
+    .keeping(mailer::SENT_LOG_STORE, streamia_spin::key_value_answers)
     .consuming(mailer::CONSUMES, Consumer::Async(mailer::consume));
 
 #[http_component]

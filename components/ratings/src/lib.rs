@@ -12,7 +12,7 @@ use streamia_ratings::{MovieId, Outcome, RateBody, Ratings, Score, DATABASE, MIG
 use streamia_spin::{movies, Call, Consumer, Service};
 
 const RATINGS: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
-    .keeping(streamia_ratings::cache::CACHE_STORE)
+    .keeping(streamia_ratings::cache::CACHE_STORE, streamia_spin::key_value_answers)
     .consuming(
         streamia_ratings::events::CONSUMES,
         Consumer::Sync(streamia_ratings::events::apply),

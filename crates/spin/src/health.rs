@@ -63,13 +63,15 @@ fn checks(call: &Call<'_>) -> Readiness {
         // Misconfigured events are a reason not to be ready, named as such.
         Err(e) => readiness.push(Check::run("events", || Err(e.to_string()))),
     }
-    if let Some(store) = call.service.key_value {
-        readiness.push(Check::run("keyValue", || key_value_answers(store)));
+    if let Some((store, answers)) = call.service.key_value {
+        readiness.push(Check::run("keyValue", || answers(store)));
     }
     readiness
 }
 
-fn key_value_answers(store: &str) -> Result<(), String> {
+/// Whether the key-value store `store` answers a read: the check a service
+/// with a store passes to [`crate::Service::keeping`].
+pub fn key_value_answers(store: &str) -> Result<(), String> {
     let store = spin_sdk::key_value::Store::open(store).map_err(|e| format!("key-value store {store:?}: {e}"))?;
     store
         .exists("health")

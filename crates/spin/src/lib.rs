@@ -26,6 +26,7 @@ mod serve;
 mod service;
 
 pub use builtin_routes::on_redis_message;
+pub use health::key_value_answers;
 pub use serve::serve;
 pub use service::{Call, Consumer, Service};
 

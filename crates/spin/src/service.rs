@@ -58,10 +58,13 @@ pub struct Service {
     /// How it writes rows moved from the old system (`POST /import`,
     /// admins); `None` when it keeps none of the old system's data.
     pub importer: Option<Importer>,
-    /// Its key-value store (`key_value_stores` in spin.toml), which its
-    /// readiness checks; `None` when it keeps none.
-    pub key_value: Option<&'static str>,
+    /// Its key-value store (`key_value_stores` in spin.toml) and how its
+    /// readiness checks it; `None` when it keeps none.
+    pub key_value: Option<(&'static str, StoreCheck)>,
 }
+
+/// Whether a key-value store answers a read.
+pub type StoreCheck = fn(&str) -> Result<(), String>;
 
 /// Writes one batch of imported rows (see `streamia_api::import`).
 pub type Importer =
@@ -84,10 +87,13 @@ impl Service {
         }
     }
 
-    /// A service that keeps a key-value store named `store`.
-    pub const fn keeping(self, store: &'static str) -> Self {
+    /// A service that keeps a key-value store named `store`, which its
+    /// readiness checks with `check` ([`crate::key_value_answers`]). Passed
+    /// in, not called here: a component without a store must not import
+    /// the key-value interface at all (least privilege, wit/worlds.wit).
+    pub const fn keeping(self, store: &'static str, check: StoreCheck) -> Self {
         Service {
-            key_value: Some(store),
+            key_value: Some((store, check)),
             ..self
         }
     }
