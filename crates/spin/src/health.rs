@@ -20,17 +20,18 @@ pub fn route(call: &Call<'_>, rest: &[&str]) -> Result<Response, ApiError> {
             let readiness = checks(call);
             let (db, outbox) = (call.db, call.outbox);
             let backlog = outbox.backlog(db).ok();
+            let dead_letters = dead_letter_count(service, db);
             let mut body = serde_json::json!({
                 "service": service.name,
                 "status": readiness.word(),
                 "checks": readiness.outcomes(),
                 "outbox": backlog,
-                "deadLetters": dead_letter_count(service, db),
+                "deadLetters": dead_letters,
                 "events": {
                     "published": outbox.delivered(db).ok(),
                     "waiting": backlog,
                     "consumed": service.consumer.and_then(|_| streamia_events::consumer::consumed_count(db, service.name).ok()),
-                    "deadLetters": dead_letter_count(service, db),
+                    "deadLetters": dead_letters,
                 },
             });
             if rest == ["detailed"] {

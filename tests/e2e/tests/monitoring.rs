@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{eventually, Api};
 use serde_json::Value;
-use streamia_testkit::{call, free_port, get, workspace_root};
+use streamia_testkit::{call, free_port, get, listening, workspace_root};
 
 const METRICS_TOKEN: &str = "monitoring-test-metrics-token-0123456789";
 
@@ -233,9 +233,4 @@ fn an_alert_measure_is_its_expression_without_the_threshold() {
         measure("max by (service) (streamia_events_waiting) > 100"),
         "max by (service) (streamia_events_waiting)"
     );
-}
-
-/// Whether something accepts connections on the loopback `port` yet.
-fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::{eventually, Api};
 use serde_json::Value;
-use streamia_testkit::{free_port, get, Devhost};
+use streamia_testkit::{free_port, get, listening, Devhost};
 
 /// A Phoenix server of its own, on free loopback ports.
 struct Phoenix {
@@ -231,9 +231,4 @@ fn spins_traces_join_an_events_consumer_to_the_write_that_published_it() {
         "traces: POST /api/ratings/{{id}} and the movies' rating.created are one trace of {} spans",
         spans.len()
     );
-}
-
-/// Whether something accepts connections on the loopback `port` yet.
-fn listening(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }

@@ -62,6 +62,11 @@ pub fn get(url: &str) -> Reply {
     request("GET", url, "")
 }
 
+/// Whether something accepts connections on the loopback `port` yet.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
