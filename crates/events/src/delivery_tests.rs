@@ -4,7 +4,7 @@
 //! Redis consumer group) and a database in memory. The fault tests that
 //! need a real host and Redis stay in the end-to-end suite.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::pin;
@@ -17,7 +17,7 @@ use crate::consumer::Consumed;
 use crate::dead_letter::Inbox;
 use crate::outbox::Outbox;
 use crate::retry::Retry;
-use crate::stream::{drain, ConsumerGroup, DrainReport, Entry};
+use crate::stream::{self, drain, ConsumerGroup, DrainReport, Entry};
 use crate::transport::{flush, flush_due, Courier, FlushReport};
 use crate::{Envelope, Event, MovieDeleted, UserDeleted};
 
@@ -234,8 +234,16 @@ impl ConsumerGroup for MemoryGroup {
         Ok(taken)
     }
 
-    fn stale_entries(&self, _min_idle_ms: i64) -> Result<Vec<Entry>, String> {
-        Ok(self.pending.borrow().clone())
+    /// Pages of 20, as `XAUTOCLAIM … COUNT 20`; the cursor is the id of
+    /// the first entry of the next page.
+    fn stale_entries(&self, _min_idle_ms: i64, cursor: &str) -> Result<(String, Vec<Entry>), String> {
+        let seq = |id: &str| id.split('-').next().unwrap().parse::<u64>().unwrap();
+        let from = seq(cursor);
+        let pending = self.pending.borrow();
+        let mut page = pending.iter().filter(|e| seq(&e.id) >= from);
+        let taken: Vec<Entry> = page.by_ref().take(20).cloned().collect();
+        let next = page.next().map_or_else(|| "0-0".to_owned(), |e| e.id.clone());
+        Ok((next, taken))
     }
 
     fn ack(&self, ids: &[&str]) -> Result<(), String> {
@@ -359,17 +367,73 @@ fn a_failing_entry_waits_its_backoff_then_is_parked_and_replayed_once_fixed() {
 }
 
 #[test]
-fn a_long_backlog_is_drained_in_turns_that_ring_for_the_next() {
+fn a_long_backlog_is_drained_in_turns_of_the_time_budget_that_ring_for_the_next() {
     let db = database();
     let group = MemoryGroup::default();
     for i in 0..1_005 {
         group.publish(&Envelope::new(&user_deleted(&format!("u{i}")), "users", T0));
     }
+    // Each event takes a millisecond of the drain's budget.
+    let clock = Cell::new(T0);
+    let tick = || {
+        clock.set(clock.get().plus_millis(1));
+        clock.get()
+    };
+    let applied = Cell::new(0);
+    let mut turns = Vec::new();
+    loop {
+        let report = block_on(drain(
+            &group,
+            &db,
+            "s",
+            &["user.deleted"],
+            &RETRY,
+            tick,
+            async |_, _| {
+                applied.set(applied.get() + 1);
+                Ok(Consumed::Applied)
+            },
+        ))
+        .unwrap();
+        turns.push(report.applied);
+        if !report.more {
+            break;
+        }
+    }
+    assert!(turns.len() >= 2, "more than one turn: {turns:?}");
+    assert!(
+        turns[0] < 1_005 && u64::from(turns[0]) <= stream::DRAIN_BUDGET_MS as u64,
+        "the first stopped at its budget: {turns:?}"
+    );
+    assert_eq!(
+        group.rung.borrow().len(),
+        turns.len() - 1,
+        "each turn but the last rang for the next"
+    );
+    assert!(group.rung.borrow().iter().all(|t| t == "user.deleted"));
+    assert_eq!(
+        (applied.get(), turns.iter().sum::<u32>()),
+        (1_005, 1_005),
+        "each applied once"
+    );
+    assert!(group.unread.borrow().is_empty() && group.pending.borrow().is_empty());
+}
+
+#[test]
+fn every_entry_a_dead_reader_left_is_reclaimed_by_the_next_drain_page_after_page() {
+    let db = database();
+    let group = MemoryGroup::default();
+    for i in 0..65 {
+        group.publish(&Envelope::new(&user_deleted(&format!("u{i}")), "users", T0));
+    }
+    // A reader took 60 entries (three reads) and died before applying any.
+    for _ in 0..3 {
+        group.new_entries().unwrap();
+    }
+    assert_eq!(group.pending.borrow().len(), 60);
     let applied = RefCell::new(Vec::new());
-    let first = drain_at(&db, &group, T0, false, &applied);
-    assert!(first.applied >= 1_000 && first.applied < 1_005, "{first:?}");
-    assert_eq!(*group.rung.borrow(), ["user.deleted"], "the next doorbell goes on");
-    let second = drain_at(&db, &group, T0, false, &applied);
-    assert_eq!(first.applied + second.applied, 1_005);
-    assert_eq!(applied.borrow().len(), 1_005, "each applied once");
+    let report = drain_at(&db, &group, T0, false, &applied);
+    assert_eq!((report.applied, report.more), (65, false), "{report:?}");
+    assert!(group.pending.borrow().is_empty(), "none left for a later doorbell");
+    assert!(group.rung.borrow().is_empty());
 }

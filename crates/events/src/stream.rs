@@ -26,9 +26,15 @@ const FIELD: &[u8] = b"e";
 /// Entries one read takes: few, so that what a reader holds is applied
 /// well within the retry base, before another reader may reclaim it.
 const BATCH: i64 = 20;
-/// Entries one drain applies at most; then it rings its own doorbell and
-/// the next message goes on, so that other messages are not held up.
-const DRAIN_LIMIT: usize = 1000;
+/// How long one drain goes on while entries wait; then it rings its own
+/// doorbell and stops. Spin hands a Redis trigger's messages to components
+/// one at a time, so a drain that ran until a long backlog was gone would
+/// hold up every other consumer's doorbell meanwhile; in turns of a second
+/// they take theirs between ours, and the backlog still goes at full speed.
+pub const DRAIN_BUDGET_MS: i64 = 1_000;
+/// `XAUTOCLAIM`'s cursor at the start of the pending list, and the one it
+/// answers when it has been through all of it.
+const FIRST: &str = "0-0";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -113,7 +119,10 @@ pub fn ping(address: &str) -> Result<(), String> {
 pub trait ConsumerGroup {
     /// Entries no reader of the group has taken yet.
     fn new_entries(&self) -> Result<Vec<Entry>, String>;
-    fn stale_entries(&self, min_idle_ms: i64) -> Result<Vec<Entry>, String>;
+    /// One page of the entries taken but not acknowledged for
+    /// `min_idle_ms`, from `cursor` on (`0-0`: the start), now this
+    /// reader's; and the cursor of the next page (`0-0`: there is none).
+    fn stale_entries(&self, min_idle_ms: i64, cursor: &str) -> Result<(String, Vec<Entry>), String>;
     fn ack(&self, ids: &[&str]) -> Result<(), String>;
     /// Wake this group's readers again (more waits than one drain takes).
     fn ring(&self, event_type: &str);
@@ -182,7 +191,7 @@ impl ConsumerGroup for Group {
         Ok(entries(&reply))
     }
 
-    fn stale_entries(&self, min_idle_ms: i64) -> Result<Vec<Entry>, String> {
+    fn stale_entries(&self, min_idle_ms: i64, cursor: &str) -> Result<(String, Vec<Entry>), String> {
         let reply = self.conn.execute(
             "XAUTOCLAIM",
             &[
@@ -190,15 +199,21 @@ impl ConsumerGroup for Group {
                 bytes(&self.name),
                 bytes(&self.name),
                 RedisParameter::Int64(min_idle_ms),
-                bytes("0"),
+                bytes(cursor),
                 bytes("COUNT"),
                 RedisParameter::Int64(BATCH),
             ],
         );
         match reply {
-            Ok(reply) => Ok(entries(&reply)),
+            Ok(reply) => {
+                let next = reply.first().and_then(text).map(String::from_utf8_lossy);
+                Ok((
+                    next.map_or_else(|| FIRST.to_owned(), |c| c.into_owned()),
+                    entries(&reply),
+                ))
+            }
             // No group yet: nothing was ever taken.
-            Err(e) if format!("{e:?}").contains("NOGROUP") => Ok(Vec::new()),
+            Err(e) if format!("{e:?}").contains("NOGROUP") => Ok((FIRST.to_owned(), Vec::new())),
             Err(e) => Err(redis_error("XAUTOCLAIM", e)),
         }
     }
@@ -236,6 +251,9 @@ pub struct DrainReport {
     pub dead_lettered: u32,
     /// Failed earlier, not yet due again.
     pub waiting: u32,
+    /// The drain's time was up with entries still waiting: it rang its own
+    /// doorbell, and the next message (or relay pass) goes on.
+    pub more: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,9 +264,10 @@ pub enum DrainError {
     Db(#[from] DbError),
 }
 
-/// Apply what waits in `service`'s group: first entries left unacknowledged
-/// (failed tries whose wait is over, or a dead reader's), then new ones,
-/// until none are left or [`DRAIN_LIMIT`] were applied. Only the event
+/// Apply what waits in `service`'s group: first every entry left
+/// unacknowledged (failed tries whose wait is over, or a dead reader's),
+/// then new ones, until none are left or [`DRAIN_BUDGET_MS`] is spent; then
+/// it rings its own doorbell ([`DrainReport::more`]). Only the event
 /// types in `consumes` (`*`: all) reach `apply`; the others are
 /// acknowledged unread, at no cost to the database. `apply` applies one
 /// event once (the consumer's event-id record); what it fails is counted by
@@ -262,15 +281,68 @@ pub async fn drain(
     clock: impl Fn() -> Now,
     apply: impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
 ) -> Result<DrainReport, DrainError> {
-    let inbox = Inbox::new(db, service);
+    let turn = Turn {
+        inbox: Inbox::new(db, service),
+        service,
+        consumes,
+        retry,
+    };
     let mut report = DrainReport::default();
-    let mut taken = 0;
-    let stale = group.stale_entries(retry.base_ms).map_err(DrainError::Redis)?;
-    let mut batch = stale;
-    let mut retrying = true;
+    let time_up = clock().plus_millis(DRAIN_BUDGET_MS);
+    let mut stale_from = Some(FIRST.to_owned());
     loop {
+        let (batch, retrying) = match stale_from.take() {
+            Some(cursor) => {
+                let (next, batch) = group.stale_entries(retry.base_ms, &cursor).map_err(DrainError::Redis)?;
+                stale_from = (next != FIRST).then_some(next);
+                (batch, true)
+            }
+            None => (group.new_entries().map_err(DrainError::Redis)?, false),
+        };
+        if batch.is_empty() && !retrying {
+            return Ok(report);
+        }
+        turn.apply_batch(group, &batch, retrying, &clock, &apply, &mut report)
+            .await?;
+        if clock() >= time_up {
+            if let Some(event_type) = consumes.iter().find(|t| **t != "*") {
+                group.ring(event_type);
+            }
+            report.more = true;
+            let fields = streamia_log::json!({"applied": report.applied, "budgetMs": DRAIN_BUDGET_MS});
+            streamia_log::info(
+                service,
+                "drain paused: events still waiting, the next turn rung",
+                fields,
+            );
+            return Ok(report);
+        }
+    }
+}
+
+/// What applies one batch of a drain.
+struct Turn<'a> {
+    inbox: Inbox<'a>,
+    service: &'a str,
+    consumes: &'a [&'a str],
+    retry: &'a Retry,
+}
+
+impl Turn<'_> {
+    /// Apply `batch` (`retrying`: entries taken before, which wait for
+    /// their retry), acknowledging each entry once it is done with.
+    async fn apply_batch(
+        &self,
+        group: &impl ConsumerGroup,
+        batch: &[Entry],
+        retrying: bool,
+        clock: &impl Fn() -> Now,
+        apply: &impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
+        report: &mut DrainReport,
+    ) -> Result<(), DrainError> {
+        let service = self.service;
         let mut skipped = Vec::new();
-        for entry in &batch {
+        for entry in batch {
             let envelope = match Envelope::parse(&entry.body) {
                 Ok(envelope) => envelope,
                 Err(e) => {
@@ -281,19 +353,18 @@ pub async fn drain(
                     continue;
                 }
             };
-            if !consumes.iter().any(|t| *t == "*" || *t == envelope.event_type) {
+            if !self.consumes.iter().any(|t| *t == "*" || *t == envelope.event_type) {
                 skipped.push(entry.id.as_str());
                 continue;
             }
-            taken += 1;
             // Each event is handled at one instant: its retry schedule and its effects.
             let now = clock();
-            if retrying && !inbox.due(&envelope.event_id, now)? {
+            if retrying && !self.inbox.due(&envelope.event_id, now)? {
                 report.waiting += 1;
                 continue;
             }
             let outcome = apply(&envelope, now).await;
-            let received = inbox.record(&envelope, outcome, retry, now)?;
+            let received = self.inbox.record(&envelope, outcome, self.retry, now)?;
             log(service, &envelope, &received);
             match received {
                 Received::Done(Consumed::Applied) => report.applied += 1,
@@ -307,20 +378,8 @@ pub async fn drain(
             }
             group.ack(&[entry.id.as_str()]).map_err(DrainError::Redis)?;
         }
-        group.ack(&skipped).map_err(DrainError::Redis)?;
-        if taken >= DRAIN_LIMIT {
-            if let Some(event_type) = consumes.iter().find(|t| **t != "*") {
-                group.ring(event_type);
-            }
-            break;
-        }
-        batch = group.new_entries().map_err(DrainError::Redis)?;
-        retrying = false;
-        if batch.is_empty() {
-            break;
-        }
+        group.ack(&skipped).map_err(DrainError::Redis)
     }
-    Ok(report)
 }
 
 /// One JSON line per event and what became of it (tests and operators

@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{eventually, Api, SECRET};
 use serde_json::Value;
@@ -149,6 +149,57 @@ fn report(line: String) {
     writeln!(std::io::stdout().lock(), "durable: {line}").ok();
 }
 
+/// `n` movies, each a favourite, deleted while no consumer runs: their
+/// `movie.deleted` wait in the stream for favorites, ratings and comments.
+fn deletions_waiting(redis: &Redis, n: usize) -> (Api, Catalogue) {
+    let api = Api {
+        host: producers(redis).start(),
+    };
+    let catalogue = Catalogue::new(&api);
+    let movies = catalogue.favourite_movies(&api, n);
+    catalogue.delete_movies(&api, &movies);
+    eventually("every movie.deleted is in the stream", Duration::from_secs(60), || {
+        outbox(&api, "movies") == 0
+    });
+    (api, catalogue)
+}
+
+/// Whether favorites, ratings and comments applied all `n` of those
+/// deletions (on any of `hosts`).
+fn caught_up(api: &Api, catalogue: &Catalogue, hosts: &[&Devhost], n: usize) -> bool {
+    catalogue.favourites(api) == 0
+        && ["ratings", "comments"].iter().all(|s| {
+            let applied: usize = hosts.iter().map(|h| outcomes(h, s, "movie.deleted", "Applied")).sum();
+            applied == n
+        })
+}
+
+/// The time a catch-up took, and in how many turns of a drain's budget
+/// each consumer took it on `hosts` (a turn that ran out of time logs a line).
+fn report_catch_up(what: &str, took: Duration, hosts: &[&Devhost]) {
+    let turns: Vec<String> = ["favorites", "ratings", "comments"]
+        .iter()
+        .map(|s| {
+            let paused: usize = hosts
+                .iter()
+                .map(|h| h.json_lines(&[("service", s), ("msg", PAUSED)]).len())
+                .sum();
+            format!("{s} {}", paused + 1)
+        })
+        .collect();
+    use std::io::Write;
+    writeln!(
+        std::io::stdout().lock(),
+        "catch-up: {what}: all applied {:.1} s after the consumers were back (turns: {})",
+        took.as_secs_f64(),
+        turns.join(", ")
+    )
+    .ok();
+}
+
+/// The line a drain logs when its time is up with events still waiting.
+const PAUSED: &str = "drain paused: events still waiting, the next turn rung";
+
 fn outbox(api: &Api, service: &str) -> u64 {
     api.get(&format!("/health/{service}"), None).json()["outbox"]
         .as_u64()
@@ -188,28 +239,23 @@ fn a_consumer_whose_handler_fails_twice_then_succeeds_applies_the_event_once() {
 fn consumers_absent_while_1000_events_are_published_catch_up_with_every_effect_once() {
     const N: usize = 1000;
     let redis = Redis::start();
-    let api = Api {
-        host: producers(&redis).start(),
-    };
-    let catalogue = Catalogue::new(&api);
-    let movies = catalogue.favourite_movies(&api, N);
-    catalogue.delete_movies(&api, &movies);
-    eventually("every movie.deleted is in the stream", Duration::from_secs(60), || {
-        outbox(&api, "movies") == 0
-    });
+    let (api, catalogue) = deletions_waiting(&redis, N);
     assert_eq!(catalogue.favourites(&api), N as u64, "no consumer ran yet");
 
     let consumers = start_consumers(&redis, api.host.dir.path(), 1);
-    // The next event rings the doorbell; here the test rings it.
+    // The next event rings the doorbell; here the test rings it, once.
+    // No ticker runs: each drain's turns ring for the next.
+    let back = Instant::now();
     redis.command(&["PUBLISH", "streamia.movie.deleted", "doorbell"]);
-    eventually("every favourite was removed", Duration::from_secs(120), || {
-        catalogue.favourites(&api) == 0
+    eventually("every consumer took every event", Duration::from_secs(120), || {
+        caught_up(&api, &catalogue, &[&consumers], N)
     });
-    eventually("ratings and comments took every event", Duration::from_secs(60), || {
-        ["ratings", "comments"]
-            .iter()
-            .all(|s| outcomes(&consumers, s, "movie.deleted", "Applied") == N)
-    });
+    let took = back.elapsed();
+    report_catch_up(
+        &format!("{N} events waiting, one doorbell, no ticker"),
+        took,
+        &[&consumers],
+    );
     let applied: Vec<usize> = ["favorites", "ratings", "comments"]
         .iter()
         .map(|s| outcomes(&consumers, s, "movie.deleted", "Applied"))
@@ -495,4 +541,121 @@ fn the_relay_needs_its_token_or_an_admin() {
     );
     let admin = api.admin();
     assert_eq!(relay(Some(&admin)).status, 200);
+}
+
+/// A member who rates the movie, comments on it and deletes their account.
+fn rate_comment_and_leave(api: &Api, movie: &str, i: usize) {
+    let (_, token, _) = api.register(&format!("member{i}@example.com"), &format!("member{i}"));
+    let score = serde_json::json!({"score": i % 5 + 1});
+    let r = api.send("POST", &format!("/api/ratings/{movie}"), Some(&token), Some(&score));
+    assert_eq!(r.status, 201, "{}", r.body);
+    api.comment(&token, movie, &format!("Comment {i}"), None);
+    let r = api.send("DELETE", "/api/users/me", Some(&token), None);
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// What the deletion sagas have left to do on `movie`: ratings not dropped
+/// (the ratings service), ratings still counted in the movie's aggregate
+/// (the movies service, from the ratings' `rating.deleted`) and comments
+/// still naming their author (the comments service).
+fn deletions_pending(api: &Api, movie: &str) -> (u64, u64, usize) {
+    let stats = common::json_of(api, &format!("/api/ratings/movie/{movie}/stats"), None);
+    let aggregate = common::json_of(api, &format!("/api/movies/{movie}"), None);
+    let comments = common::json_of(api, &format!("/api/comments/movie/{movie}?limit=100"), None);
+    let named = comments["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["userId"].is_null())
+        .count();
+    (
+        stats["count"].as_u64().unwrap(),
+        aggregate["totalRatings"].as_u64().unwrap(),
+        named,
+    )
+}
+
+/// The case an operator reported: members rated, commented and left while
+/// the consumers were down; once the consumers are back, the next member's
+/// events are enough for every saga to finish, without the ticker.
+#[test]
+fn consumers_back_after_an_outage_finish_every_saga_on_the_next_events_without_the_ticker() {
+    const N: usize = 30;
+    let redis = Redis::start();
+    let api = Api {
+        host: producers(&redis).start(),
+    };
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Film");
+    // The consumers ran once, and went down.
+    let mut earlier = start_consumers(&redis, api.host.dir.path(), 1);
+    rate_comment_and_leave(&api, &movie, N + 1);
+    eventually(
+        "the first member's deletion was applied",
+        Duration::from_secs(30),
+        || deletions_pending(&api, &movie) == (0, 0, 0),
+    );
+    earlier.kill();
+    parallel(N, |i| rate_comment_and_leave(&api, &movie, i));
+    eventually("every event is in the stream", Duration::from_secs(60), || {
+        ["users", "ratings", "comments"].iter().all(|s| outbox(&api, s) == 0)
+    });
+    assert_eq!(
+        deletions_pending(&api, &movie),
+        (N as u64, 0, N),
+        "no consumer ran meanwhile"
+    );
+
+    let consumers = start_consumers(&redis, api.host.dir.path(), 1);
+    let back = Instant::now();
+    rate_comment_and_leave(&api, &movie, N);
+    eventually("all 31 deletions were applied", Duration::from_secs(60), || {
+        deletions_pending(&api, &movie) == (0, 0, 0)
+    });
+    let took = back.elapsed();
+    let applied: Vec<usize> = ["favorites", "ratings", "comments"]
+        .iter()
+        .map(|s| outcomes(&consumers, s, "user.deleted", "Applied"))
+        .collect();
+    report(format!(
+        "consumers back: {} accounts deleted ({N} while the consumers were down), applied by favorites/ratings/comments {applied:?}, the sagas done in {:.1} s without the ticker",
+        N + 1,
+        took.as_secs_f64()
+    ));
+    assert_eq!(applied, vec![N + 1; 3]);
+}
+
+/// With no new event to ring a doorbell, the ticker starts the catch-up:
+/// its relay pass drains for a turn and rings for the consumers to go on.
+#[test]
+fn consumers_back_with_no_new_event_catch_up_from_the_tickers_next_pass() {
+    const N: usize = 1000;
+    /// `scripts/up.sh`'s default (STREAMIA_RELAY_EVERY).
+    const TICKER_EVERY: Duration = Duration::from_secs(5);
+    let redis = Redis::start();
+    let (api, catalogue) = deletions_waiting(&redis, N);
+    let consumers = start_consumers(&redis, api.host.dir.path(), 1);
+    let back = Instant::now();
+    let mut ticks = 0;
+    let mut next_tick = back + TICKER_EVERY;
+    // The relay's passes drain in the producers' app, the turns they ring in the consumers'.
+    while !caught_up(&api, &catalogue, &[&consumers, &api.host], N) {
+        assert!(back.elapsed() < Duration::from_secs(120), "timed out catching up");
+        if Instant::now() >= next_tick {
+            tick(&api);
+            ticks += 1;
+            next_tick += TICKER_EVERY;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = back.elapsed();
+    report_catch_up(
+        &format!(
+            "{N} events waiting, no new event, the ticker every {} s ({ticks} passes)",
+            TICKER_EVERY.as_secs()
+        ),
+        took,
+        &[&consumers, &api.host],
+    );
+    assert!(ticks >= 1, "nothing but the ticker could start it");
 }
