@@ -12,6 +12,7 @@
 #   BENCH_PATHS="rate comment" scripts/bench.sh   # only these paths (and the no-op); no report files
 #   scripts/bench.sh --mix                   # the mixed day instead (Locust; see below)
 #   scripts/bench.sh --profile               # where one request's time goes (Spin's traces; see below)
+#   scripts/bench.sh --search                # the catalogue search on 100,000 movies (see below)
 # --mix: a mixed day (browsing, writes, MIX_SIGN_INS % sign-ins; scripts/bench/mix.py)
 # offered at fixed rates by Locust (from PyPI) to MIX_PEOPLE people at each of
 # MIX_RATES req/s, MIX_SECONDS each, on the embedded default and on
@@ -22,6 +23,10 @@
 # PROFILE_SAMPLES requests of each path one at a time; every trace read back
 # and each request's spans summed by kind: components, chained calls, host
 # calls (scripts/bench/profile.py). Spin only (devhost exports no traces).
+# --search: BENCH_SEARCH_MOVIES (100,000) movies imported through the import
+# route, then each kind of search one request at a time, beside an uncached
+# list page and the no-op component (scripts/bench/search.py); figures in
+# docs/bench/search-<host>.json.
 source "$(dirname "$0")/setup.sh"
 ensure_wasm_target
 ensure_debian_packages wrk:wrk python3:python3
@@ -41,6 +46,8 @@ if [ "${1:-}" = "--profile" ]; then
     BENCH_MOVIES="${BENCH_MOVIES:-200}" BENCH_USERS="${BENCH_USERS:-100}" BENCH_COMMENTS="${BENCH_COMMENTS:-400}"
     export BENCH_MOVIES BENCH_USERS BENCH_COMMENTS
 fi
+search=""
+if [ "${1:-}" = "--search" ]; then search=1; fi
 cd "$ROOT"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-100}"
@@ -178,6 +185,12 @@ fi
 start "$work/app" --runtime-config-file "$work/app/runtime-config.toml"
 app="$STARTED_URL"
 app_pid="${pids[-1]}"
+
+if [ -n "$search" ]; then
+    mkdir -p "$ROOT/docs/bench"
+    python3 "$ROOT/scripts/bench/search.py" "$app" "$noop" "$ROOT/docs/bench/search-$BENCH_HOST.json" "$(host_version)"
+    exit 0
+fi
 
 echo "==> seeding through the API"
 python3 "$ROOT/scripts/bench/driver.py" seed "$app" "$work/requests"

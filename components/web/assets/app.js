@@ -169,7 +169,7 @@ function pager({ page, totalPages }, href) {
     page < totalPages ? el("a", { href: href(page + 1) }, "Next →") : null);
 }
 
-const SORTS = [["", "Newest in the catalogue"], ["title", "Title"], ["releaseYear:desc", "Release year"], ["averageRating:desc", "Best rated"]];
+const SORTS = [["", "Best match (newest without a search)"], ["title", "Title"], ["releaseYear:desc", "Release year"], ["averageRating:desc", "Best rated"]];
 
 async function catalogue(params, render) {
   const query = new URLSearchParams(params);
@@ -180,7 +180,7 @@ async function catalogue(params, render) {
     for (const [k, v] of data) if (v) next.set(k, v);
     location.hash = `#/?${next}`;
   },
-    el("div", {}, field("q", "Search titles", { name: "search", type: "search", value: query.get("search") || "" })),
+    el("div", {}, field("q", "Search titles and descriptions", { name: "search", type: "search", value: query.get("search") || "" })),
     el("div", {}, field("genre", "Genre", { size: 10, value: query.get("genre") || "" })),
     el("div", {}, field("year", "Year", { inputmode: "numeric", size: 4, value: query.get("year") || "" })),
     el("div", {}, el("label", { for: "sort" }, "Sort by"),

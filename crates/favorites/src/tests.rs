@@ -144,6 +144,7 @@ fn movie_updates_refresh_title_and_poster() {
             genres: vec![],
             release_year: 1986,
             poster_url: Some("https://img/p.jpg".into()),
+            changes: Some(vec!["title".into(), "posterUrl".into()]),
         }),
         "movies",
         NOW,

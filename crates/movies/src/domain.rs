@@ -67,6 +67,27 @@ pub struct MovieInput {
     pub cast: Vec<String>,
 }
 
+impl MovieInput {
+    /// The fields whose values differ from `before`'s, as the API names
+    /// them (movie.updated's `changes`).
+    pub fn changes_from(&self, before: &Movie) -> Vec<String> {
+        let differs = [
+            ("title", self.title != before.title),
+            ("description", self.description != before.description),
+            ("genres", self.genres != before.genres),
+            ("releaseYear", self.release_year != before.release_year),
+            ("durationMinutes", self.duration_minutes != before.duration_minutes),
+            ("director", self.director != before.director),
+            ("cast", self.cast != before.cast),
+        ];
+        differs
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(field, _)| (*field).to_owned())
+            .collect()
+    }
+}
+
 /// Text as sent is at most `max` characters (the bound the API contract
 /// states), holds something besides white space, and no control character
 /// but a newline; it is kept trimmed.
@@ -171,6 +192,8 @@ pub enum SortField {
     ReleaseYear,
     AverageRating,
     CreatedAt,
+    /// Best matches of a search first (the default when searching).
+    Relevance,
 }
 
 impl SortField {
@@ -180,7 +203,70 @@ impl SortField {
             SortField::ReleaseYear => "release_year",
             SortField::AverageRating => "average_rating",
             SortField::CreatedAt => "created_at",
+            SortField::Relevance => "score",
         }
+    }
+}
+
+/// Words a search holds at most: each is a lookup in the index.
+pub const MAX_SEARCH_WORDS: usize = 10;
+
+/// A catalogue search: the words of what was typed (letters and digits;
+/// the rest separates them), each to be found in the title or the
+/// description, the last one also as the start of a word (typed so far).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    words: Vec<String>,
+}
+
+impl Search {
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        if text.chars().count() > MAX_TITLE {
+            return Err(FieldError::new(
+                "search",
+                format!("must be at most {MAX_TITLE} characters"),
+            ));
+        }
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        if words.len() > MAX_SEARCH_WORDS {
+            return Err(FieldError::new(
+                "search",
+                format!("must be at most {MAX_SEARCH_WORDS} words"),
+            ));
+        }
+        Ok(Search { words })
+    }
+
+    /// Nothing to look for (only punctuation was typed): nothing matches.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The SQLite FTS5 query: every word as a quoted string (so nothing
+    /// typed is read as the query language), the last as a prefix too
+    /// once it has two characters (one would be most of the index).
+    pub fn fts_query(&self) -> String {
+        let last = self.words.len().saturating_sub(1);
+        let quoted: Vec<String> = self
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let prefix = i == last && w.chars().count() >= 2;
+                format!("\"{}\"{}", w.replace('"', "\"\""), if prefix { "*" } else { "" })
+            })
+            .collect();
+        quoted.join(" ")
+    }
+
+    /// The words, as the list cache's key holds them (marked: a search
+    /// of no words is not the same list as no search).
+    fn key(&self) -> String {
+        format!("?{}", self.words.join(" "))
     }
 }
 
@@ -190,7 +276,7 @@ pub struct ListQuery {
     pub page: Page,
     pub genre: Option<String>,
     pub year: Option<u32>,
-    pub search: Option<String>,
+    pub search: Option<Search>,
     pub sort: SortField,
     pub descending: bool,
 }
@@ -231,19 +317,12 @@ impl ListQuery {
                 ))),
             },
         };
-        let search_sent = get("search");
-        let search = search_sent
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        if search_sent.is_some_and(|s| s.chars().count() > MAX_TITLE) {
-            v.check::<()>(Err(FieldError::new(
-                "search",
-                format!("must be at most {MAX_TITLE} characters"),
-            )));
-        }
+        let search = match get("search").as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => v.check(Search::parse(text)),
+        };
         let (sort, descending) = match get("sort") {
+            None if search.is_some() => (Some(SortField::Relevance), false),
             None => (Some(SortField::CreatedAt), true),
             Some(s) => {
                 let (name, dir) = s.split_once(':').map_or((s.as_str(), None), |(n, d)| (n, Some(d)));
@@ -252,15 +331,25 @@ impl ListQuery {
                     "releaseYear" => Some(SortField::ReleaseYear),
                     "averageRating" => Some(SortField::AverageRating),
                     "createdAt" => Some(SortField::CreatedAt),
+                    "relevance" => Some(SortField::Relevance),
                     _ => None,
                 };
                 match (field, dir) {
+                    (Some(SortField::Relevance), _) if search.is_none() => (
+                        v.check(Err(FieldError::new("sort", "relevance needs a search"))),
+                        false,
+                    ),
+                    (Some(SortField::Relevance), None) => (Some(SortField::Relevance), false),
+                    (Some(SortField::Relevance), Some(_)) => (
+                        v.check(Err(FieldError::new("sort", "relevance takes no direction"))),
+                        false,
+                    ),
                     (Some(f), None | Some("asc")) => (Some(f), false),
                     (Some(f), Some("desc")) => (Some(f), true),
                     _ => (
                         v.check(Err(FieldError::new(
                             "sort",
-                            "must be title, releaseYear, averageRating or createdAt, optionally with :asc or :desc",
+                            "must be title, releaseYear, averageRating, createdAt (optionally with :asc or :desc) or relevance (with a search)",
                         ))),
                         false,
                     ),
@@ -289,7 +378,7 @@ impl ListQuery {
             self.page.limit(),
             self.genre.as_deref().unwrap_or("").to_lowercase(),
             self.year.map(|y| y.to_string()).unwrap_or_default(),
-            self.search.as_deref().unwrap_or("").to_lowercase(),
+            self.search.as_ref().map(Search::key).unwrap_or_default(),
             self.sort,
             if self.descending { ":desc" } else { "" }
         )
@@ -413,9 +502,39 @@ mod tests {
             ("year", "1500"),
             ("page", "0"),
             ("limit", "1000"),
+            ("sort", "relevance"),
+            ("search", "a b c d e f g h i j k"),
         ] {
             assert_eq!(query(&[(k, v)]).unwrap_err().status(), 400, "{k}={v}");
         }
+        let searching = query(&[("search", "  matrix ")]).unwrap();
+        assert_eq!(
+            (searching.sort, searching.descending),
+            (SortField::Relevance, false),
+            "a search lists the best matches first"
+        );
+        let by_year = query(&[("search", "matrix"), ("sort", "releaseYear")]).unwrap();
+        assert_eq!(by_year.sort, SortField::ReleaseYear, "unless an order is asked for");
+        assert!(query(&[("search", "matrix"), ("sort", "relevance:desc")]).is_err());
+    }
+
+    #[test]
+    fn a_search_is_its_words_quoted_for_the_index_the_last_also_as_a_prefix() {
+        let fts = |text: &str| Search::parse(text).unwrap().fts_query();
+        assert_eq!(fts("The Matr"), r#""the" "matr"*"#);
+        assert_eq!(fts("Amélie, 2001!"), r#""amélie" "2001"*"#);
+        assert_eq!(fts("alien a"), r#""alien" "a""#, "one letter is not a prefix");
+        assert_eq!(
+            fts(r#"x" OR title:* NEAR("#),
+            r#""x" "or" "title" "near"*"#,
+            "the query language is never read from what was typed"
+        );
+        assert!(Search::parse("%_*").unwrap().is_empty());
+        assert_eq!(
+            Search::parse(&"a".repeat(201)).unwrap_err().field,
+            "search",
+            "at most 200 characters"
+        );
     }
 
     #[test]
@@ -425,6 +544,9 @@ mod tests {
         let c = query(&[("genre", "Drama"), ("page", "2")]).unwrap().cache_key();
         assert_eq!(a, b);
         assert_ne!(a, c);
+        let nothing = query(&[]).unwrap().cache_key();
+        let no_words = query(&[("search", "%")]).unwrap().cache_key();
+        assert_ne!(nothing, no_words, "a search of no words lists nothing, not everything");
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl Movies<'_> {
     /// PUT (and PATCH, after merging): replace the editable fields.
     pub fn update(&self, id: &str, input: &MovieInput) -> Result<Movie, ApiError> {
         transaction(self.db, || {
+            let before = self.load(id)?;
             let poster_url = store::update(self.db, id, input, &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
@@ -97,6 +98,7 @@ impl Movies<'_> {
                     genres: input.genres.clone(),
                     release_year: input.release_year,
                     poster_url,
+                    changes: Some(input.changes_from(&before)),
                 }),
             )?;
             Ok::<_, ApiError>(())
@@ -140,6 +142,7 @@ impl Movies<'_> {
                     genres: headline.genres,
                     release_year: headline.release_year,
                     poster_url: Some(url.to_owned()),
+                    changes: Some(vec!["posterUrl".to_owned()]),
                 }),
             )?;
             Ok::<_, ApiError>(())

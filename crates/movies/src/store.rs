@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
 use streamia_db::{Db, DbError, Row, Value};
 
-use crate::domain::{ListQuery, Movie, MovieInput, Subtitle};
+use crate::domain::{ListQuery, Movie, MovieInput, SortField, Subtitle};
 
 pub const MIGRATIONS: &[&[&str]] = &[
     &[
@@ -34,6 +34,30 @@ pub const MIGRATIONS: &[&[&str]] = &[
                 total_ratings = json_extract(NEW.effect, '$.totalRatings'),
                 rating_version = json_extract(NEW.effect, '$.version')
             WHERE id = json_extract(NEW.effect, '$.movieId') AND rating_version < json_extract(NEW.effect, '$.version');
+        END",
+    ],
+    // Full-text search on title and description (SQLite FTS5): an index
+    // over the catalogue's own rows (external content, keyed by rowid, so
+    // the text is stored once), kept in step by triggers, built for the
+    // movies already there. Prefix indexes of 2 and 3 characters keep a
+    // typed-so-far word cheap. (The catalogue is never VACUUMed: that may
+    // renumber its rowids; `INSERT INTO movies_search(movies_search)
+    // VALUES ('rebuild')` would follow one.)
+    &[
+        "CREATE VIRTUAL TABLE movies_search USING fts5(title, description, content = 'movies_catalogue',
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
+        "INSERT INTO movies_search (movies_search) VALUES ('rebuild')",
+        "CREATE TRIGGER movies_search_added AFTER INSERT ON movies_catalogue BEGIN
+            INSERT INTO movies_search (rowid, title, description) VALUES (NEW.rowid, NEW.title, NEW.description);
+        END",
+        "CREATE TRIGGER movies_search_removed AFTER DELETE ON movies_catalogue BEGIN
+            INSERT INTO movies_search (movies_search, rowid, title, description)
+                VALUES ('delete', OLD.rowid, OLD.title, OLD.description);
+        END",
+        "CREATE TRIGGER movies_search_edited AFTER UPDATE OF title, description ON movies_catalogue BEGIN
+            INSERT INTO movies_search (movies_search, rowid, title, description)
+                VALUES ('delete', OLD.rowid, OLD.title, OLD.description);
+            INSERT INTO movies_search (rowid, title, description) VALUES (NEW.rowid, NEW.title, NEW.description);
         END",
     ],
 ];
@@ -99,12 +123,6 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
-/// `%`, `_` and `\` match themselves in a LIKE pattern.
-pub(crate) fn like_pattern(search: &str) -> String {
-    let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub fn find(db: &dyn Db, id: &str) -> Result<Option<Movie>, ApiError> {
     let rows = db.execute(
         &format!("SELECT {COLUMNS} FROM movies_catalogue WHERE id = ?"),
@@ -113,39 +131,87 @@ pub fn find(db: &dyn Db, id: &str) -> Result<Option<Movie>, ApiError> {
     rows.first().map(|r| movie_from(&r)).transpose()
 }
 
+/// How much more a word in the title counts than one in the description.
+const TITLE_WEIGHT: f64 = 10.0;
+
+/// Matches a search ranks and lists at most: the most recently added that
+/// pass the filters. Ranking scores every match it considers, so a word in
+/// half of a large catalogue would otherwise cost in proportion to the
+/// catalogue (scripts/bench.sh --search); another word narrows it.
+pub const SEARCH_WINDOW: u32 = 1_000;
+
 /// A page of the catalogue for `q` (filters, sort, page), and how many
-/// movies match in all.
+/// movies match in all (a search: at most [`SEARCH_WINDOW`]). A search
+/// keeps the movies whose title or description has every word of it
+/// ([`crate::domain::Search`]), best matches first unless `q` names an order.
 pub(crate) fn search(db: &dyn Db, q: &ListQuery) -> Result<(Vec<Movie>, u64), ApiError> {
     let mut filter = String::new();
-    let mut params: Vec<Value> = Vec::new();
+    let mut filter_params: Vec<Value> = Vec::new();
     if let Some(genre) = &q.genre {
         filter.push_str(
             " AND EXISTS (SELECT 1 FROM json_each(movies_catalogue.genres) g WHERE lower(g.value) = lower(?))",
         );
-        params.push(genre.into());
+        filter_params.push(genre.into());
     }
     if let Some(year) = q.year {
         filter.push_str(" AND release_year = ?");
-        params.push(i64::from(year).into());
+        filter_params.push(i64::from(year).into());
     }
-    if let Some(search) = &q.search {
-        filter.push_str(" AND title LIKE ? ESCAPE '\\'");
-        params.push(like_pattern(search).into());
-    }
-    let total = db.count(
-        &format!("SELECT COUNT(*) AS n FROM movies_catalogue WHERE 1 = 1{filter}"),
-        &params,
-    )?;
+    let page = [i64::from(q.page.limit()).into(), q.page.offset().into()];
     let dir = if q.descending { "DESC" } else { "ASC" };
+    let order = match (q.sort, &q.search) {
+        (SortField::Relevance, Some(_)) => "score ASC, id ASC".to_owned(),
+        // Nothing to be relevant to (ListQuery::parse refuses it): the newest first.
+        (SortField::Relevance, None) => "created_at DESC, id DESC".to_owned(),
+        (sort, _) => format!("{} {dir}, id {dir}", sort.column()),
+    };
+    let Some(search) = &q.search else {
+        let total = db.count(
+            &format!("SELECT COUNT(*) AS n FROM movies_catalogue WHERE 1 = 1{filter}"),
+            &filter_params,
+        )?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM movies_catalogue WHERE 1 = 1{filter} ORDER BY {order} LIMIT ? OFFSET ?");
+        let rows = db.execute(&sql, &[filter_params, page.to_vec()].concat())?;
+        let movies = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
+        return Ok((movies, total));
+    };
+    if search.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let matching: Value = search.fts_query().into();
+    // The window: how many of the newest matches pass the filters (up to
+    // SEARCH_WINDOW), and the oldest of them, which bounds the ranked query
+    // below to the window (a range the index reads directly).
+    let window = db.execute(
+        &format!(
+            "SELECT MIN(r) AS oldest, COUNT(*) AS n FROM (SELECT movies_catalogue.rowid AS r FROM movies_search
+                JOIN movies_catalogue ON movies_catalogue.rowid = movies_search.rowid
+                WHERE movies_search MATCH ?{filter} ORDER BY movies_search.rowid DESC LIMIT {SEARCH_WINDOW})"
+        ),
+        &[vec![matching.clone()], filter_params.clone()].concat(),
+    )?;
+    let row = window
+        .first()
+        .ok_or_else(|| ApiError::internal("COUNT answered no row"))?;
+    let (total, oldest) = (row.int("n")?, row.opt_int("oldest")?);
+    let Some(oldest) = oldest else {
+        return Ok((Vec::new(), 0));
+    };
+    // The index's columns are named like the catalogue's: its hits come
+    // out of a subquery, as a rowid and a score.
     let sql = format!(
-        "SELECT {COLUMNS} FROM movies_catalogue WHERE 1 = 1{filter} ORDER BY {} {dir}, id {dir} LIMIT ? OFFSET ?",
-        q.sort.column()
+        "SELECT {COLUMNS} FROM (SELECT rowid AS hit, bm25(movies_search, {TITLE_WEIGHT}, 1.0) AS score
+            FROM movies_search WHERE movies_search MATCH ? AND rowid >= ?)
+        JOIN movies_catalogue ON movies_catalogue.rowid = hit
+        WHERE 1 = 1{filter} ORDER BY {order} LIMIT ? OFFSET ?"
     );
-    params.push(i64::from(q.page.limit()).into());
-    params.push(q.page.offset().into());
-    let rows = db.execute(&sql, &params)?;
+    let rows = db.execute(
+        &sql,
+        &[vec![matching, oldest.into()], filter_params, page.to_vec()].concat(),
+    )?;
     let movies = rows.iter().map(|r| movie_from(&r)).collect::<Result<Vec<_>, _>>()?;
-    Ok((movies, total))
+    Ok((movies, u64::try_from(total).unwrap_or(0)))
 }
 
 /// The editable fields' values, in the order of [`insert`]'s and [`update`]'s columns.

@@ -47,6 +47,15 @@ impl Fixture {
         self.at(0).create(&MovieInput::parse(&fields, 2026).unwrap()).unwrap()
     }
 
+    /// A movie with a description of its own.
+    fn described(&self, title: &str, description: &str) -> Movie {
+        let fields: MovieFields = serde_json::from_value(serde_json::json!({
+            "title": title, "description": description, "releaseYear": 2000
+        }))
+        .unwrap();
+        self.at(0).create(&MovieInput::parse(&fields, 2026).unwrap()).unwrap()
+    }
+
     /// PUT the movie as "Aliens" (1986) at `now`.
     fn rename_to_aliens(&self, id: &str, now: i64) {
         let fields: MovieFields =
@@ -84,8 +93,8 @@ fn filters_search_and_sorting() {
     );
     assert_eq!(f.query(&[("year", "1995")]), ["Heat"]);
     assert_eq!(f.query(&[("search", "MATRIX")]), ["The Matrix"]);
-    assert_eq!(f.query(&[("search", "%")]), ["100%_Real"], "LIKE wildcards are literal");
-    assert_eq!(f.query(&[("search", "_")]), ["100%_Real"]);
+    assert_eq!(f.query(&[("search", "100%")]), ["100%_Real"]);
+    assert!(f.query(&[("search", "%_")]).is_empty(), "no word, no match");
     assert_eq!(
         f.query(&[("sort", "releaseYear:desc")]),
         ["100%_Real", "The Matrix", "Heat", "Alien"]
@@ -94,6 +103,125 @@ fn filters_search_and_sorting() {
         f.query(&[("sort", "title"), ("page", "2"), ("limit", "3")]),
         ["The Matrix"]
     );
+}
+
+#[test]
+fn search_finds_words_in_titles_and_descriptions_best_matches_first() {
+    let f = Fixture::new();
+    f.described("Ship of Dreams", "A liner crosses the ocean and meets an iceberg.");
+    f.described("Iceberg", "A documentary about ice.");
+    f.described("Desert Heat", "Sand, sun and a long drive.");
+    f.described("Amélie", "A shy waitress in Montmartre.");
+    assert_eq!(
+        f.query(&[("search", "iceberg")]),
+        ["Iceberg", "Ship of Dreams"],
+        "a word in the title weighs more than one in the description"
+    );
+    assert_eq!(
+        f.query(&[("search", "ocean liner")]),
+        ["Ship of Dreams"],
+        "every word, in any order"
+    );
+    assert!(f.query(&[("search", "ocean desert")]).is_empty());
+    assert_eq!(
+        f.query(&[("search", "montm")]),
+        ["Amélie"],
+        "the last word as typed so far"
+    );
+    assert_eq!(f.query(&[("search", "amelie")]), ["Amélie"], "accents aside");
+    assert_eq!(
+        f.query(&[("search", "and"), ("sort", "title:desc")]),
+        ["Ship of Dreams", "Desert Heat"],
+        "an order asked for wins over relevance"
+    );
+
+    let heat = f.query(&[("search", "desert")]);
+    assert_eq!(heat, ["Desert Heat"]);
+    let id = f.at(0).list(&search_query("desert")).unwrap().0.data[0].id.clone();
+    let fields: MovieFields = serde_json::from_value(serde_json::json!({
+        "title": "Dune", "description": "Spice and sandworms.", "releaseYear": 2021
+    }))
+    .unwrap();
+    f.at(1).update(&id, &MovieInput::parse(&fields, 2026).unwrap()).unwrap();
+    assert!(
+        f.query(&[("search", "desert")]).is_empty(),
+        "an edit leaves the index in step"
+    );
+    assert_eq!(f.query(&[("search", "sandworms")]), ["Dune"]);
+    f.at(2).delete(&id).unwrap();
+    assert!(f.query(&[("search", "sandworms")]).is_empty(), "a deletion too");
+    let page = f.at(3).list(&search_query("a")).unwrap().0;
+    assert_eq!(page.pagination.total, 3, "the total counts the matches");
+}
+
+#[test]
+fn a_movie_updated_names_the_fields_that_changed() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    f.rename_to_aliens(&m.id, 1);
+    f.rename_to_aliens(&m.id, 2);
+    f.at(3)
+        .set_poster(&m.id, "https://res.cloudinary.com/p.jpg", "streamia/movies/x/poster")
+        .unwrap();
+    let changes: Vec<serde_json::Value> = f
+        .outbox
+        .due(&f.db, i64::MAX, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.envelope.event_type == "movie.updated")
+        .map(|p| p.envelope.data["changes"].clone())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            serde_json::json!(["title", "releaseYear"]),
+            serde_json::json!([]),
+            serde_json::json!(["posterUrl"])
+        ]
+    );
+}
+
+#[test]
+fn a_search_lists_at_most_its_window_of_the_newest_matches_that_pass_the_filters() {
+    let f = Fixture::new();
+    let add = |title: &str, year: i64| {
+        let fields: MovieFields = serde_json::from_value(serde_json::json!({
+            "title": title, "description": "A common story.", "releaseYear": year
+        }))
+        .unwrap();
+        f.at(0).create(&MovieInput::parse(&fields, 2026).unwrap()).unwrap()
+    };
+    for i in 0..3 {
+        add(&format!("Old {i}"), 1950);
+    }
+    let window = store::SEARCH_WINDOW as usize;
+    for i in 0..window {
+        add(&format!("New {i}"), 2000);
+    }
+    let list = |pairs: &[(&str, &str)]| {
+        let q = ListQuery::parse(
+            |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()),
+            2026,
+        )
+        .unwrap();
+        f.at(1).list(&q).unwrap().0
+    };
+    let all = list(&[("search", "common"), ("limit", "100"), ("page", "10")]);
+    assert_eq!(all.pagination.total, window as u64, "at most the window");
+    assert!(
+        all.data.iter().all(|m| m.title.starts_with("New")),
+        "the newest matches"
+    );
+    let old = list(&[("search", "common"), ("year", "1950")]);
+    assert_eq!(
+        (old.pagination.total, old.data.len()),
+        (3, 3),
+        "the filters come before the window"
+    );
+}
+
+fn search_query(text: &str) -> ListQuery {
+    ListQuery::parse(|k| (k == "search").then(|| text.to_owned()), 2026).unwrap()
 }
 
 #[test]
@@ -260,6 +388,7 @@ fn rating(movie: &str, version: u64, average: f64, total: u32, updated: bool) ->
             movie_id: movie.into(),
             user_id: "u".into(),
             score: 3,
+            previous_score: Some(5),
             average_rating: average,
             total_ratings: total,
             aggregate_version: version,

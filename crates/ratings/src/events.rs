@@ -11,35 +11,37 @@ use streamia_events::{Envelope, Event, RatingCreated, RatingDeleted, RatingUpdat
 use crate::domain::{Score, Stats};
 use crate::{store, Ratings, SERVICE};
 
-/// rating.created (a first score) or rating.updated.
-pub fn rated(user_id: &str, score: Score, stats: &Stats, version: u64, first: bool) -> Event {
+/// rating.created (a first score) or rating.updated (from `previous`).
+pub fn rated(user_id: &str, score: Score, previous: Option<u8>, stats: &Stats, version: u64) -> Event {
     let (movie_id, user_id, score) = (stats.movie_id.clone(), user_id.to_owned(), u32::from(score.get()));
     let (average_rating, total_ratings, aggregate_version) = (stats.average, stats.count, version);
-    if first {
-        Event::RatingCreated(RatingCreated {
+    match previous {
+        None => Event::RatingCreated(RatingCreated {
             movie_id,
             user_id,
             score,
             average_rating,
             total_ratings,
             aggregate_version,
-        })
-    } else {
-        Event::RatingUpdated(RatingUpdated {
+        }),
+        Some(previous) => Event::RatingUpdated(RatingUpdated {
             movie_id,
             user_id,
             score,
+            previous_score: Some(u32::from(previous)),
             average_rating,
             total_ratings,
             aggregate_version,
-        })
+        }),
     }
 }
 
-pub fn unrated(user_id: &str, stats: &Stats, version: u64) -> Event {
+/// rating.deleted: a score of `previous` removed.
+pub fn unrated(user_id: &str, previous: u8, stats: &Stats, version: u64) -> Event {
     Event::RatingDeleted(RatingDeleted {
         movie_id: stats.movie_id.clone(),
         user_id: user_id.to_owned(),
+        previous_score: Some(u32::from(previous)),
         average_rating: stats.average,
         total_ratings: stats.count,
         aggregate_version: version,

@@ -91,7 +91,7 @@ impl Ratings<'_> {
             let stats = Stats::from_counts(movie_id, &with_change(&counts, old, Some(score.get())));
             let version = before.version.unwrap_or(0) as u64 + 1;
             let at = self.now.rfc3339();
-            let event = events::rated(user_id, score, &stats, version, before.mine.is_none());
+            let event = events::rated(user_id, score, old, &stats, version);
             let effect = serde_json::json!({"op": "rate", "userId": user_id, "movieId": movie_id,
                 "score": score.get(), "at": at, "version": version});
             let params = store::unchanged_since(user_id, movie_id, &before);
@@ -159,7 +159,7 @@ impl Ratings<'_> {
             store::upsert(self.db, user_id, movie_id, score, &self.now.rfc3339())?;
             let stats = self.stats(movie_id)?;
             let version = store::next_version(self.db, movie_id)?;
-            let event = events::rated(user_id, score, &stats, version, before.is_none());
+            let event = events::rated(user_id, score, before.as_ref().map(|r| r.score), &stats, version);
             self.outbox.add(self.db, &event)?;
             let rating =
                 store::find(self.db, user_id, movie_id)?.ok_or_else(|| ApiError::internal("rating vanished"))?;
@@ -188,7 +188,7 @@ impl Ratings<'_> {
             let counts = store::counts(self.db, movie_id)?;
             let stats = Stats::from_counts(movie_id, &with_change(&counts, Some(mine.score), None));
             let version = before.version.unwrap_or(0) as u64 + 1;
-            let event = events::unrated(user_id, &stats, version);
+            let event = events::unrated(user_id, mine.score, &stats, version);
             let effect =
                 serde_json::json!({"op": "unrate", "userId": user_id, "movieId": movie_id, "version": version});
             let params = store::unchanged_since(user_id, movie_id, &before);
@@ -216,12 +216,13 @@ impl Ratings<'_> {
     /// Delete one rating and announce the movie's new aggregate; `false` if
     /// there was none. Call inside a transaction.
     pub(crate) fn remove(&self, user_id: &str, movie_id: &str) -> Result<bool, ApiError> {
-        if !store::delete(self.db, user_id, movie_id)? {
+        let Some(previous) = store::delete(self.db, user_id, movie_id)? else {
             return Ok(false);
-        }
+        };
         let stats = self.stats(movie_id)?;
         let version = store::next_version(self.db, movie_id)?;
-        self.outbox.add(self.db, &events::unrated(user_id, &stats, version))?;
+        self.outbox
+            .add(self.db, &events::unrated(user_id, previous, &stats, version))?;
         cache::forget(self.cache, movie_id, self.now);
         Ok(true)
     }

@@ -166,9 +166,12 @@ pub fn upsert(db: &dyn Db, user_id: &str, movie_id: &str, score: Score, at: &str
 }
 
 /// Whether there was one to delete.
-pub fn delete(db: &dyn Db, user_id: &str, movie_id: &str) -> Result<bool, DbError> {
+pub fn delete(db: &dyn Db, user_id: &str, movie_id: &str) -> Result<Option<u8>, DbError> {
     let sql = "DELETE FROM ratings_scores WHERE user_id = ? AND movie_id = ? RETURNING score";
-    Ok(!db.execute(sql, &[user_id.into(), movie_id.into()])?.is_empty())
+    let gone = db.execute(sql, &[user_id.into(), movie_id.into()])?;
+    gone.first()
+        .map(|r| r.int("score").map(|s| u8::try_from(s).unwrap_or(0)))
+        .transpose()
 }
 
 /// The movies the user rated.

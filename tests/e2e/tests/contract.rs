@@ -217,6 +217,29 @@ fn catalogue_rules_are_the_movies_services() {
         let at = "g".repeat(max);
         assert!(query(param, &at) && !query(param, &format!("{at}g")), "{param}");
     }
+    let parameters = doc["paths"]["/api/movies"]["get"]["parameters"].as_array().unwrap();
+    let search = parameters.iter().find(|p| p["name"] == "search").unwrap();
+    let said = search["description"].as_str().unwrap_or_default();
+    assert!(said.contains(&format!("at most {MAX_SEARCH_WORDS} words")), "{said}");
+    let words = |n: usize| vec!["w"; n].join(" ");
+    assert!(query("search", &words(MAX_SEARCH_WORDS)) && !query("search", &words(MAX_SEARCH_WORDS + 1)));
+    // Every order the document offers is taken (with a search), and no other.
+    let sorted = |value: &str| {
+        ListQuery::parse(
+            |k| match k {
+                "sort" => Some(value.to_owned()),
+                "search" => Some("alien".to_owned()),
+                _ => None,
+            },
+            current_year,
+        )
+        .is_ok()
+    };
+    let orders = query_parameter(&doc, "/api/movies", "sort")["enum"].clone();
+    for order in orders.as_array().unwrap() {
+        assert!(sorted(order.as_str().unwrap()), "{order}");
+    }
+    assert!(!sorted("relevance:desc") && !sorted("rating"));
     assert_eq!(
         query_parameter(&doc, "/api/movies", "year")["$ref"],
         "#/components/schemas/ReleaseYear"

@@ -78,3 +78,70 @@ fn wait_for(mut f: impl FnMut() -> Vec<serde_json::Value>) -> Vec<serde_json::Va
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The event's `data` as the sink received it: the one event of `event_type` whose `field` is `value`.
+fn data_of(api: &common::Api, event_type: &str, field: &str, value: &str) -> serde_json::Value {
+    let found: Vec<serde_json::Value> = api
+        .received_of(event_type)
+        .into_iter()
+        .map(|r| r["envelope"]["data"].clone())
+        .filter(|d| d[field] == value)
+        .collect();
+    assert_eq!(found.len(), 1, "{event_type}: {found:?}");
+    found[0].clone()
+}
+
+/// A field the event's JSON Schema (wit/schemas/) declares.
+fn declared(event_type: &str, field: &str) -> bool {
+    let path = streamia_testkit::workspace_root().join(format!("wit/schemas/{event_type}.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    schema["properties"].get(field).is_some()
+}
+
+#[test]
+fn events_say_what_changed_a_movies_fields_and_a_ratings_scores() {
+    let api = start();
+    let admin = api.admin();
+    let movie = api.movie(&admin, "Alien");
+    let r = api.send(
+        "PATCH",
+        &format!("/api/movies/{movie}"),
+        Some(&admin),
+        Some(&serde_json::json!({"title": "Aliens", "releaseYear": 1986, "description": "A film."})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let updated = data_of(&api, "movie.updated", "movieId", &movie);
+    assert_eq!(
+        updated["changes"],
+        serde_json::json!(["title", "releaseYear"]),
+        "the description sent was the same"
+    );
+    assert!(declared("movie.updated", "changes"));
+
+    let (user, token, _) = api.register("ana@example.com", "ana");
+    let user_id = user["id"].as_str().unwrap();
+    for score in [4, 2] {
+        let r = api.send(
+            "POST",
+            &format!("/api/ratings/{movie}"),
+            Some(&token),
+            Some(&serde_json::json!({"score": score})),
+        );
+        assert!(r.status < 300, "{}", r.body);
+    }
+    let created = data_of(&api, "rating.created", "userId", user_id);
+    assert_eq!(
+        (created["score"].as_u64(), created.get("previousScore")),
+        (Some(4), None)
+    );
+    let changed = data_of(&api, "rating.updated", "userId", user_id);
+    assert_eq!(
+        (changed["previousScore"].as_u64(), changed["score"].as_u64()),
+        (Some(4), Some(2))
+    );
+    let r = api.send("DELETE", &format!("/api/ratings/{movie}"), Some(&token), None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let removed = data_of(&api, "rating.deleted", "userId", user_id);
+    assert_eq!(removed["previousScore"].as_u64(), Some(2));
+    assert!(declared("rating.updated", "previousScore") && declared("rating.deleted", "previousScore"));
+}

@@ -157,6 +157,71 @@ fn list_filters_sorting_and_bad_parameters() {
 }
 
 #[test]
+fn search_reads_titles_and_descriptions_ranks_them_and_follows_edits() {
+    let api = start();
+    let admin = api.admin();
+    let mut ids = Vec::new();
+    for (title, description) in [
+        ("Ship of Dreams", "A liner crosses the ocean and meets an iceberg."),
+        ("Iceberg", "A documentary about ice."),
+        ("Amélie", "A shy waitress in Montmartre."),
+    ] {
+        let movie = create(
+            &api,
+            &admin,
+            json!({"title": title, "description": description, "releaseYear": 2001}),
+        );
+        ids.push(movie["id"].as_str().unwrap().to_owned());
+    }
+    let found = |q: &str| -> (Vec<String>, u64) {
+        let r = api.get(&format!("/api/movies?{q}"), None);
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        let v = r.json();
+        let titles = v["data"].as_array().unwrap().iter();
+        (
+            titles.map(|m| m["title"].as_str().unwrap().to_owned()).collect(),
+            v["pagination"]["total"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(
+        found("search=iceberg").0,
+        ["Iceberg", "Ship of Dreams"],
+        "title first, then description"
+    );
+    assert_eq!(found("search=ICEBERG&sort=title").0, ["Iceberg", "Ship of Dreams"]);
+    assert_eq!(found("search=ocean%20liner").0, ["Ship of Dreams"]);
+    assert_eq!(found("search=montm").0, ["Amélie"], "a word typed so far");
+    assert_eq!(found("search=amelie").0, ["Amélie"]);
+    let (page, total) = found("search=a&limit=1");
+    assert_eq!((page.len(), total), (1, 3), "a page of all the matches");
+    assert_eq!(
+        found("search=%22%20OR%20*"),
+        (vec![], 0),
+        "no word to find: no match, no error"
+    );
+    for bad in [
+        "sort=relevance",
+        "search=a&sort=relevance:desc",
+        "search=a%20b%20c%20d%20e%20f%20g%20h%20i%20j%20k",
+    ] {
+        assert_error(&api.get(&format!("/api/movies?{bad}"), None), 400, "validation_failed");
+    }
+
+    let edited = api.send(
+        "PATCH",
+        &format!("/api/movies/{}", ids[1]),
+        Some(&admin),
+        Some(&json!({"description": "Glaciers, calving."})),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(found("search=glaciers").0, ["Iceberg"], "an edit is found at once");
+    assert_eq!(found("search=documentary").1, 0);
+    let gone = api.send("DELETE", &format!("/api/movies/{}", ids[0]), Some(&admin), None);
+    assert_eq!(gone.status, 204);
+    assert_eq!(found("search=liner").1, 0, "a deleted movie is not found");
+}
+
+#[test]
 fn a_read_after_a_write_never_sees_the_old_movie() {
     let api = start();
     let admin = api.admin();
