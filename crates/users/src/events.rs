@@ -1,7 +1,7 @@
 //! What the users service announces. It consumes no events: the deletion
 //! saga starts here (user.deleted) and the other services finish it.
 
-use streamia_events::{Event, PasswordResetRequested, UserDeleted, UserRegistered, UserUpdated};
+use streamia_events::{Event, NotificationSendEmail, PasswordResetRequested, UserDeleted, UserRegistered, UserUpdated};
 
 use crate::domain::User;
 
@@ -36,5 +36,25 @@ pub fn reset_requested(user: &User, token: &str, expires_at: &str) -> Event {
 pub fn deleted(user_id: &str) -> Event {
     Event::UserDeleted(UserDeleted {
         user_id: user_id.to_owned(),
+    })
+}
+
+/// The e-mail that tells a person their account was deleted: a
+/// notification.send_email command for the notifications service (the
+/// address is gone from here once the deletion commits).
+pub fn farewell(email: &str, username: &str) -> Event {
+    let mut data = serde_json::Map::new();
+    data.insert("name".into(), username.into());
+    data.insert(
+        "message".into(),
+        "Your Streamia account has been deleted, with your favourites and ratings; your comments \
+         stay without your name. If you did not ask for this, contact Streamia at once."
+            .into(),
+    );
+    Event::NotificationSendEmail(NotificationSendEmail {
+        to: email.to_owned(),
+        subject: "Your Streamia account was deleted".to_owned(),
+        template: "notification".to_owned(),
+        data,
     })
 }

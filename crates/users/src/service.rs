@@ -254,10 +254,12 @@ impl Users<'_> {
 
     pub fn delete(&self, user_id: &str) -> Result<(), ApiError> {
         transaction(self.db, || {
-            if !store::delete_account(self.db, user_id)? {
+            let Some((email, username)) = store::delete_account(self.db, user_id)? else {
                 return Err(ApiError::NotFound("account not found".into()));
-            }
+            };
             self.outbox.add(self.db, &events::deleted(user_id))?;
+            // The person hears of it, from the notifications service.
+            self.outbox.add(self.db, &events::farewell(&email, &username))?;
             Ok(())
         })
     }

@@ -162,17 +162,20 @@ pub(crate) fn list(db: &dyn Db, limit: u32, offset: i64) -> Result<(Vec<User>, u
 }
 
 /// Deletes an account with its sessions and resets; `false` when there was none.
-pub(crate) fn delete_account(db: &dyn Db, user_id: &str) -> Result<bool, ApiError> {
+/// Deletes the account and its sessions and reset tokens; its e-mail
+/// address and username, or `None` when there was no such account.
+pub(crate) fn delete_account(db: &dyn Db, user_id: &str) -> Result<Option<(String, String)>, ApiError> {
     let gone = db.execute(
-        "DELETE FROM users_accounts WHERE id = ? RETURNING id",
+        "DELETE FROM users_accounts WHERE id = ? RETURNING email, username",
         &[user_id.into()],
     )?;
-    if gone.is_empty() {
-        return Ok(false);
-    }
+    let Some(row) = gone.first() else {
+        return Ok(None);
+    };
+    let account = (row.text("email")?, row.text("username")?);
     db.execute("DELETE FROM users_refresh_tokens WHERE user_id = ?", &[user_id.into()])?;
     db.execute("DELETE FROM users_password_resets WHERE user_id = ?", &[user_id.into()])?;
-    Ok(true)
+    Ok(Some(account))
 }
 
 /// A stored refresh token (by its digest; the token itself is never kept).

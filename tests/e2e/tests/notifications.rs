@@ -316,3 +316,55 @@ fn over_redis_a_registration_sends_one_welcome_mail() {
     api.host.wait_for_event("notifications", &event_id, "Duplicate");
     assert_eq!(fake.requests().len(), 1);
 }
+
+/// The users service's use of `notification.send_email`: a deleted account
+/// is told so by e-mail, sent by the notifications service.
+fn a_deleted_account_is_told_by_e_mail(api: &Api, fake: &FakeSendGrid) {
+    let (_, token, _) = api.register("ana@example.com", "ana");
+    eventually("the welcome mail was sent", Duration::from_secs(20), || {
+        fake.delivered().len() == 1
+    });
+    let r = api.send("DELETE", "/api/users/me", Some(&token), None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    eventually("the farewell mail was sent", Duration::from_secs(20), || {
+        fake.delivered().len() == 2
+    });
+    let mail = &fake.delivered()[1];
+    assert_eq!(mail.to(), "ana@example.com");
+    assert_eq!(mail.body["subject"], "Your Streamia account was deleted");
+    assert!(
+        mail.content("text/plain").contains("Hello ana"),
+        "{}",
+        mail.content("text/plain")
+    );
+    assert!(mail.content("text/html").contains("has been deleted"));
+}
+
+#[test]
+fn a_deleted_account_is_told_by_e_mail_through_the_send_email_command() {
+    let fake = FakeSendGrid::start(API_KEY);
+    let api = with_sendgrid(&fake);
+    a_deleted_account_is_told_by_e_mail(&api, &fake);
+    let asked = api.received_of("notification.send_email");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["envelope"]["source"], "users");
+    let sent = data_of(&api.received_of("notification.sent"));
+    let farewell: Vec<&Value> = sent.iter().filter(|s| s["template"] == "notification").collect();
+    assert_eq!(farewell.len(), 1, "{sent:?}");
+    assert_eq!(farewell[0]["sourceEventId"], asked[0]["envelope"]["eventId"]);
+}
+
+#[test]
+fn over_redis_a_deleted_account_is_told_by_e_mail() {
+    let redis = Redis::start();
+    let fake = FakeSendGrid::start(API_KEY);
+    let app = common::app_from("spin.redis.toml")
+        .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
+        .env("SPIN_VARIABLE_REDIS_URL", &redis.url())
+        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
+        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
+        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url());
+    let api = Api { host: app.start() };
+    redis.wait_for_subscribers(&["streamia.user.registered", "streamia.notification.send_email"]);
+    a_deleted_account_is_told_by_e_mail(&api, &fake);
+}
