@@ -15,9 +15,9 @@ use streamia_db::MemoryDb;
 
 use crate::consumer::Consumed;
 use crate::dead_letter::Inbox;
+use crate::drain::{self, drain, ConsumerGroup, DrainReport, Entry};
 use crate::outbox::Outbox;
 use crate::retry::Retry;
-use crate::stream::{self, drain, ConsumerGroup, DrainReport, Entry};
 use crate::transport::{flush, flush_due, Courier, FlushReport};
 use crate::{Envelope, Event, MovieDeleted, UserDeleted};
 
@@ -402,7 +402,7 @@ fn a_long_backlog_is_drained_in_turns_of_the_time_budget_that_ring_for_the_next(
     }
     assert!(turns.len() >= 2, "more than one turn: {turns:?}");
     assert!(
-        turns[0] < 1_005 && u64::from(turns[0]) <= stream::DRAIN_BUDGET_MS as u64,
+        turns[0] < 1_005 && u64::from(turns[0]) <= drain::DRAIN_BUDGET_MS as u64,
         "the first stopped at its budget: {turns:?}"
     );
     assert_eq!(

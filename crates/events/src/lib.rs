@@ -13,6 +13,7 @@
 
 pub mod consumer;
 pub mod dead_letter;
+pub mod drain;
 pub mod internal;
 pub mod known;
 pub mod outbox;

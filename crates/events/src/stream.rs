@@ -10,12 +10,8 @@
 //! once it is applied, known, or parked as a dead letter.
 
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-use streamia_clock::Now;
-use streamia_db::{Db, DbError};
 
-use crate::consumer::Consumed;
-use crate::dead_letter::{Inbox, Received};
-use crate::retry::Retry;
+use crate::drain::{ConsumerGroup, Entry, START};
 use crate::Envelope;
 
 /// The stream every service appends to.
@@ -26,21 +22,6 @@ const FIELD: &[u8] = b"e";
 /// Entries one read takes: few, so that what a reader holds is applied
 /// well within the retry base, before another reader may reclaim it.
 const BATCH: i64 = 20;
-/// How long one drain goes on while entries wait; then it rings its own
-/// doorbell and stops. Spin hands a Redis trigger's messages to components
-/// one at a time, so a drain that ran until a long backlog was gone would
-/// hold up every other consumer's doorbell meanwhile; in turns of a second
-/// they take theirs between ours, and the backlog still goes at full speed.
-pub const DRAIN_BUDGET_MS: i64 = 1_000;
-/// `XAUTOCLAIM`'s cursor at the start of the pending list, and the one it
-/// answers when it has been through all of it.
-const FIRST: &str = "0-0";
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub id: String,
-    pub body: Vec<u8>,
-}
 
 fn bytes(s: &str) -> RedisParameter {
     RedisParameter::Binary(s.as_bytes().to_vec())
@@ -112,20 +93,6 @@ pub fn ping(address: &str) -> Result<(), String> {
     conn.execute("PING", &[])
         .map(|_| ())
         .map_err(|e| redis_error("PING", e))
-}
-
-/// What a drain does with a service's consumer group: [`Group`] on
-/// Redis, an in-memory stream in the tests of delivery.
-pub trait ConsumerGroup {
-    /// Entries no reader of the group has taken yet.
-    fn new_entries(&self) -> Result<Vec<Entry>, String>;
-    /// One page of the entries taken but not acknowledged for
-    /// `min_idle_ms`, from `cursor` on (`0-0`: the start), now this
-    /// reader's; and the cursor of the next page (`0-0`: there is none).
-    fn stale_entries(&self, min_idle_ms: i64, cursor: &str) -> Result<(String, Vec<Entry>), String>;
-    fn ack(&self, ids: &[&str]) -> Result<(), String>;
-    /// Wake this group's readers again (more waits than one drain takes).
-    fn ring(&self, event_type: &str);
 }
 
 /// A service's consumer group on the stream.
@@ -208,12 +175,12 @@ impl ConsumerGroup for Group {
             Ok(reply) => {
                 let next = reply.first().and_then(text).map(String::from_utf8_lossy);
                 Ok((
-                    next.map_or_else(|| FIRST.to_owned(), |c| c.into_owned()),
+                    next.map_or_else(|| START.to_owned(), |c| c.into_owned()),
                     entries(&reply),
                 ))
             }
             // No group yet: nothing was ever taken.
-            Err(e) if format!("{e:?}").contains("NOGROUP") => Ok((FIRST.to_owned(), Vec::new())),
+            Err(e) if format!("{e:?}").contains("NOGROUP") => Ok((START.to_owned(), Vec::new())),
             Err(e) => Err(redis_error("XAUTOCLAIM", e)),
         }
     }
@@ -239,176 +206,6 @@ impl ConsumerGroup for Group {
             );
         }
     }
-}
-
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DrainReport {
-    pub applied: u32,
-    pub duplicate: u32,
-    pub ignored: u32,
-    pub failed: u32,
-    pub dead_lettered: u32,
-    /// Failed earlier, not yet due again.
-    pub waiting: u32,
-    /// The drain's time was up with entries still waiting: it rang its own
-    /// doorbell, and the next message (or relay pass) goes on.
-    pub more: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DrainError {
-    #[error("{0}")]
-    Redis(String),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-/// Apply what waits in `service`'s group: first every entry left
-/// unacknowledged (failed tries whose wait is over, or a dead reader's),
-/// then new ones, until none are left or [`DRAIN_BUDGET_MS`] is spent; then
-/// it rings its own doorbell ([`DrainReport::more`]). Only the event
-/// types in `consumes` (`*`: all) reach `apply`; the others are
-/// acknowledged unread, at no cost to the database. `apply` applies one
-/// event once (the consumer's event-id record); what it fails is counted by
-/// the service's [`Inbox`] and stays pending until its retry or its dead letter.
-pub async fn drain(
-    group: &impl ConsumerGroup,
-    db: &dyn Db,
-    service: &str,
-    consumes: &[&str],
-    retry: &Retry,
-    clock: impl Fn() -> Now,
-    apply: impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
-) -> Result<DrainReport, DrainError> {
-    let turn = Turn {
-        inbox: Inbox::new(db, service),
-        service,
-        consumes,
-        retry,
-    };
-    let mut report = DrainReport::default();
-    let time_up = clock().plus_millis(DRAIN_BUDGET_MS);
-    let mut stale_from = Some(FIRST.to_owned());
-    loop {
-        let (batch, retrying) = match stale_from.take() {
-            Some(cursor) => {
-                let (next, batch) = group.stale_entries(retry.base_ms, &cursor).map_err(DrainError::Redis)?;
-                stale_from = (next != FIRST).then_some(next);
-                (batch, true)
-            }
-            None => (group.new_entries().map_err(DrainError::Redis)?, false),
-        };
-        if batch.is_empty() && !retrying {
-            return Ok(report);
-        }
-        turn.apply_batch(group, &batch, retrying, &clock, &apply, &mut report)
-            .await?;
-        if clock() >= time_up {
-            if let Some(event_type) = consumes.iter().find(|t| **t != "*") {
-                group.ring(event_type);
-            }
-            report.more = true;
-            let fields = streamia_log::json!({"applied": report.applied, "budgetMs": DRAIN_BUDGET_MS});
-            streamia_log::info(
-                service,
-                "drain paused: events still waiting, the next turn rung",
-                fields,
-            );
-            return Ok(report);
-        }
-    }
-}
-
-/// What applies one batch of a drain.
-struct Turn<'a> {
-    inbox: Inbox<'a>,
-    service: &'a str,
-    consumes: &'a [&'a str],
-    retry: &'a Retry,
-}
-
-impl Turn<'_> {
-    /// Apply `batch` (`retrying`: entries taken before, which wait for
-    /// their retry), acknowledging each entry once it is done with.
-    async fn apply_batch(
-        &self,
-        group: &impl ConsumerGroup,
-        batch: &[Entry],
-        retrying: bool,
-        clock: &impl Fn() -> Now,
-        apply: &impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
-        report: &mut DrainReport,
-    ) -> Result<(), DrainError> {
-        let service = self.service;
-        let mut skipped = Vec::new();
-        for entry in batch {
-            let envelope = match Envelope::parse(&entry.body) {
-                Ok(envelope) => envelope,
-                Err(e) => {
-                    // Not an event at all: nothing could ever apply it.
-                    let fields = streamia_log::json!({"entryId": entry.id, "error": e.to_string()});
-                    streamia_log::warn(service, "stream entry is not an event envelope; acknowledged", fields);
-                    skipped.push(entry.id.as_str());
-                    continue;
-                }
-            };
-            if !self.consumes.iter().any(|t| *t == "*" || *t == envelope.event_type) {
-                skipped.push(entry.id.as_str());
-                continue;
-            }
-            // Each event is handled at one instant: its retry schedule and its effects.
-            let now = clock();
-            if retrying && !self.inbox.due(&envelope.event_id, now)? {
-                report.waiting += 1;
-                continue;
-            }
-            let outcome = apply(&envelope, now).await;
-            let received = self.inbox.record(&envelope, outcome, self.retry, now)?;
-            log(service, &envelope, &received);
-            match received {
-                Received::Done(Consumed::Applied) => report.applied += 1,
-                Received::Done(Consumed::Duplicate) => report.duplicate += 1,
-                Received::Done(Consumed::Ignored) => report.ignored += 1,
-                Received::DeadLettered { .. } => report.dead_lettered += 1,
-                Received::Retry { .. } => {
-                    report.failed += 1;
-                    continue;
-                }
-            }
-            group.ack(&[entry.id.as_str()]).map_err(DrainError::Redis)?;
-        }
-        group.ack(&skipped).map_err(DrainError::Redis)
-    }
-}
-
-/// One JSON line per event and what became of it (tests and operators
-/// read these): `outcome` is `Applied`, `Duplicate`, `Ignored`, `Failed`
-/// (retried later) or `DeadLettered`.
-pub fn log(service: &str, envelope: &Envelope, received: &Received) {
-    let (outcome, attempts, error) = match received {
-        Received::Done(consumed) => (format!("{consumed:?}"), None, None),
-        Received::Retry { attempts, error } => ("Failed".to_owned(), Some(*attempts), Some(error.as_str())),
-        Received::DeadLettered { attempts, error } => {
-            ("DeadLettered".to_owned(), Some(*attempts), Some(error.as_str()))
-        }
-    };
-    let level = match error {
-        Some(_) => streamia_log::Level::Warn,
-        None => streamia_log::Level::Info,
-    };
-    let fields = streamia_log::json!({
-        "eventType": envelope.event_type,
-        "eventId": envelope.event_id,
-        "source": envelope.source,
-        // The write's trace: over Redis the consumer's own span starts a
-        // trace of its own (a message carries no context), this ties them.
-        "traceId": envelope.trace_id(),
-        "outcome": outcome,
-        "attempts": attempts,
-        "error": error,
-    });
-    streamia_log::write(level, service, "event", fields);
 }
 
 #[cfg(test)]

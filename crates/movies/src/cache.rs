@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use streamia_api::{MovieId, Paginated};
 use streamia_clock::Now;
 
-use crate::domain::{year_of, ListQuery, Movie};
+use crate::domain::{year_of, Movie};
+use crate::query::ListQuery;
 
 pub use streamia_cache::{Cache, KvCache, MemoryCache};
 

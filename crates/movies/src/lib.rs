@@ -20,6 +20,7 @@ pub mod events;
 pub mod import;
 pub mod media;
 pub mod media_store;
+pub mod query;
 pub mod service;
 pub mod store;
 

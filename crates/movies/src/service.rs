@@ -9,7 +9,8 @@ use streamia_events::outbox::Outbox;
 use streamia_events::{Event, MovieCreated, MovieDeleted, MovieUpdated, MovieVideoUploaded};
 
 use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, CatalogueCache, Lookup};
-use crate::domain::{ListQuery, Movie, MovieInput};
+use crate::domain::{Movie, MovieInput};
+use crate::query::ListQuery;
 use crate::store::{self, movie_not_found, StoredSubtitle};
 use crate::MIGRATIONS;
 

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use streamia_api::ApiError;
 use streamia_db::{Db, DbError, Row, Value};
 
-use crate::domain::{ListQuery, Movie, MovieInput, SortField, Subtitle};
+use crate::domain::{Movie, MovieInput, Subtitle};
+use crate::query::{ListQuery, SortField};
 
 pub const MIGRATIONS: &[&[&str]] = &[
     &[
@@ -143,7 +144,7 @@ pub const SEARCH_WINDOW: u32 = 1_000;
 /// A page of the catalogue for `q` (filters, sort, page), and how many
 /// movies match in all (a search: at most [`SEARCH_WINDOW`]). A search
 /// keeps the movies whose title or description has every word of it
-/// ([`crate::domain::Search`]), best matches first unless `q` names an order.
+/// ([`crate::query::Search`]), best matches first unless `q` names an order.
 pub(crate) fn search(db: &dyn Db, q: &ListQuery) -> Result<(Vec<Movie>, u64), ApiError> {
     let mut filter = String::new();
     let mut filter_params: Vec<Value> = Vec::new();

@@ -6,7 +6,8 @@ use streamia_events::{Envelope, Event, RatingCreated, RatingUpdated};
 
 use crate::cache::{Lookup, MemoryCache};
 use crate::cache::{LIST_TTL_SECS, MAX_CACHED_LISTS, MOVIE_TTL_SECS};
-use crate::domain::{ListQuery, Movie, MovieFields, MovieInput, Subtitle};
+use crate::domain::{Movie, MovieFields, MovieInput, Subtitle};
+use crate::query::ListQuery;
 use crate::*;
 
 /// When the fixtures' events occur and their outboxes write.

@@ -6,7 +6,7 @@
 //!   backoff, and the try that reaches `event_max_attempts` parks it as a
 //!   dead letter (answered 200 `dead_lettered`, so the producer stops).
 //! - a Redis doorbell ([`on_redis_message`]): the service's consumer group
-//!   is drained ([`streamia_events::stream::drain`]).
+//!   is drained ([`streamia_events::drain::drain`]).
 //! - `POST /relay`: what runs without a user request — the outbox's due
 //!   events, and on Redis the consumer group (catch-up and retries).
 //! - `POST /migrate`: the database schema brought up to date (the release's
@@ -19,9 +19,10 @@ use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
 use streamia_events::dead_letter::{Inbox, Received};
+use streamia_events::drain::{self, DrainReport};
 use streamia_events::outbox::Outbox;
 use streamia_events::retry::Retry;
-use streamia_events::stream::{self, DrainReport, Group};
+use streamia_events::stream::Group;
 use streamia_events::transport::{self, Transport};
 use streamia_events::Envelope;
 
@@ -67,7 +68,7 @@ fn receive(
         Ok(consumed) => Received::Done(consumed),
         Err(e) => Inbox::new(db, service).record(envelope, Err(e), &retry(service), now)?,
     };
-    stream::log(service, envelope, &received);
+    drain::log(service, envelope, &received);
     Ok(received)
 }
 
@@ -114,7 +115,7 @@ async fn drain(
     address: &str,
 ) -> Result<DrainReport, String> {
     let group = Group::open(address, service.name)?;
-    stream::drain(
+    drain::drain(
         &group,
         db,
         service.name,

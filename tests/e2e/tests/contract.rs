@@ -159,6 +159,7 @@ fn account_rules_are_the_users_services() {
 #[test]
 fn catalogue_rules_are_the_movies_services() {
     use streamia_movies::domain::*;
+    use streamia_movies::query::{ListQuery, MAX_SEARCH_WORDS};
     let doc = document();
     let current_year = 2026;
     // One field at a time on an otherwise valid movie.
