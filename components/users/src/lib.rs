@@ -122,14 +122,35 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
             let body: SetRole = json_body(req, DEFAULT_BODY_LIMIT)?;
             Ok(ctx.json(200, &users.set_role(id, &body.role)?))
         }
+        // The named routes above with another method are not accounts' ids.
         (
             _,
-            ["register" | "login" | "refresh" | "logout" | "me" | "announce"]
+            ["register" | "login" | "refresh" | "logout" | "me" | "announce" | "password"]
             | ["password", "forgot" | "reset"]
-            | ["me", "password"]
-            | []
-            | [_, "role"],
+            | ["me", "password"],
         ) => Err(ApiError::MethodNotAllowed),
+        // GET /api/users/{id} (admin)
+        (Method::Get, [id]) => {
+            require_admin(&authenticate(req, users)?)?;
+            Ok(ctx.json(200, &users.account(id)?))
+        }
+        // DELETE /api/users/{id} (admin): the deletion saga, as DELETE /me
+        (Method::Delete, [id]) => {
+            require_admin(&authenticate(req, users)?)?;
+            users.delete_account(id)?;
+            Ok(ctx.no_content())
+        }
+        // POST /api/users/{id}/suspend (admin)
+        (Method::Post, [id, "suspend"]) => {
+            require_admin(&authenticate(req, users)?)?;
+            Ok(ctx.json(200, &users.suspend(id)?))
+        }
+        // POST /api/users/{id}/reactivate (admin)
+        (Method::Post, [id, "reactivate"]) => {
+            require_admin(&authenticate(req, users)?)?;
+            Ok(ctx.json(200, &users.reactivate(id)?))
+        }
+        (_, [] | [_] | [_, "role" | "suspend" | "reactivate"]) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such users route".into())),
     }
 }

@@ -649,7 +649,9 @@ async function moderation(params, render) {
 
 // Who has an account, and who administers: an admin promotes or demotes
 // (the API keeps at least one admin). A new role reaches a person's next
-// access token, within 15 minutes.
+// access token, within 15 minutes. An admin suspends a member (no sign-in,
+// their session ends within 15 minutes), reactivates them, or deletes the
+// account; an administrator's account is demoted first.
 async function members(params, render) {
   if (!adminOnly(render)) return;
   const page = Number(params.page) || 1;
@@ -664,17 +666,35 @@ async function members(params, render) {
       go(location.hash, `${changed.username} is ${changed.role === "admin" ? "an administrator" : "a member"} now (from their next sign-in, or within 15 minutes).`);
     }
   };
+  const suspend = (u, how) => async () => {
+    const changed = await api("POST", `/api/users/${u.id}/${how}`);
+    go(location.hash, changed.suspendedAt
+      ? `${changed.username} is suspended: they cannot sign in, and their session ends within 15 minutes.`
+      : `${changed.username} can sign in again.`);
+  };
+  const remove = (u) => async () => {
+    if (!confirm(`Delete ${u.username}'s account for good? Their favourites and ratings go; their comments stay without their name.`)) return;
+    await api("DELETE", `/api/users/${u.id}`);
+    go(location.hash, `${u.username}'s account is deleted; they are told by e-mail.`);
+  };
+  const status = (u) => u.suspendedAt ? `suspended ${when(u.suspendedAt)}` : "active";
+  const actions = (u) => u.role === "admin"
+    ? [button("Make member", setRole(u, "user"), { "aria-label": `Make ${u.username} a member` })]
+    : [button("Make administrator", setRole(u, "admin"), { "aria-label": `Make ${u.username} an administrator` }),
+      u.suspendedAt
+        ? button("Reactivate", suspend(u, "reactivate"), { "aria-label": `Reactivate ${u.username}` })
+        : button("Suspend", suspend(u, "suspend"), { "aria-label": `Suspend ${u.username}` }),
+      button("Delete", remove(u), { "aria-label": `Delete ${u.username}'s account` })];
   render(el("h1", {}, "Members"),
     el("table", {}, el("caption", { class: "muted" }, plural(list.pagination.total, "account", "accounts")),
-      el("thead", {}, el("tr", {}, ["Name", "E-mail", "Member since", "Role", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["Name", "E-mail", "Member since", "Role", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, list.data.map((u) => el("tr", {},
         el("td", {}, u.username),
         el("td", {}, u.email),
         el("td", {}, when(u.createdAt)),
         el("td", {}, u.role === "admin" ? "administrator" : "member"),
-        el("td", {}, u.role === "admin"
-          ? button("Make member", setRole(u, "user"), { "aria-label": `Make ${u.username} a member` })
-          : button("Make administrator", setRole(u, "admin"), { "aria-label": `Make ${u.username} an administrator` })))))),
+        el("td", {}, status(u)),
+        el("td", { class: "actions" }, ...actions(u)))))),
     pager(list.pagination, (p) => `#/admin/members?page=${p}`));
 }
 

@@ -62,6 +62,10 @@ pub enum ApiError {
     /// 403 `forbidden`.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `account_suspended`: an admin suspended the account (sign-in,
+    /// renewal and profile changes are refused until it is reactivated).
+    #[error("this account is suspended; an admin can reactivate it")]
+    AccountSuspended,
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(String),
@@ -202,7 +206,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized(_) | ApiError::InvalidCredentials => 401,
-            ApiError::Forbidden(_) => 403,
+            ApiError::Forbidden(_) | ApiError::AccountSuspended => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
@@ -222,6 +226,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::AccountSuspended => "account_suspended",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",

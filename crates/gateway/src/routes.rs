@@ -76,7 +76,11 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/api/users/me", "account"),
     route("PUT", "/api/users/me/password", "account"),
     route("GET", "/api/users", "admin"),
+    route("GET", "/api/users/{id}", "admin"),
+    route("DELETE", "/api/users/{id}", "admin"),
     route("PATCH", "/api/users/{id}/role", "admin"),
+    route("POST", "/api/users/{id}/suspend", "admin"),
+    route("POST", "/api/users/{id}/reactivate", "admin"),
     route("POST", "/api/users/announce", "admin"),
     // movies: catalogue reads, an admin's edits, media (Cloudinary)
     route("GET", "/api/movies", "catalogue"),

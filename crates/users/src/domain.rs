@@ -3,7 +3,7 @@
 //! answers, and the request bodies.
 
 use serde::{Deserialize, Serialize};
-use streamia_api::FieldError;
+use streamia_api::{ApiError, FieldError};
 use streamia_auth::Role;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,8 +126,20 @@ pub struct User {
     pub role: Role,
     pub created_at: String,
     pub updated_at: String,
+    /// When an admin suspended the account; `null` while it is active.
+    pub suspended_at: Option<String>,
     #[serde(skip)]
     pub(crate) password_hash: String,
+}
+
+impl User {
+    /// 403 `account_suspended` while an admin has it suspended.
+    pub fn refuse_if_suspended(&self) -> Result<(), ApiError> {
+        match self.suspended_at {
+            Some(_) => Err(ApiError::AccountSuspended),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

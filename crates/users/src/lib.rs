@@ -6,10 +6,12 @@
 //! Layout, the same rooms as every service crate: [`domain`] the values
 //! that parse (e-mail, password, username), the request bodies and what is
 //! answered; [`store`] its schema and the SQL that reads accounts;
-//! [`service`] the operations ([`Users`]); [`events`] what it announces;
-//! [`import`] accounts moved from the old system.
+//! [`service`] the operations ([`Users`]); [`admin`] what admins do to
+//! others' accounts; [`events`] what it announces; [`import`] accounts
+//! moved from the old system.
 //! `components/users` wires it to Spin.
 
+pub mod admin;
 pub mod domain;
 pub mod events;
 pub mod import;

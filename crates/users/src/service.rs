@@ -86,6 +86,7 @@ impl Users<'_> {
             role,
             created_at: now.clone(),
             updated_at: now,
+            suspended_at: None,
             password_hash: hash,
         };
         transaction(self.db, || {
@@ -111,6 +112,8 @@ impl Users<'_> {
             (Some(u), true) => u,
             _ => return Err(ApiError::InvalidCredentials),
         };
+        // Said only to whoever knows the password.
+        user.refuse_if_suspended()?;
         // An account imported with the old system's bcrypt hash (or an
         // older Argon2id cost) gets today's hash now that the password is
         // known: one more hash, on that one sign-in.
@@ -145,6 +148,7 @@ impl Users<'_> {
                 return Err(invalid());
             }
             let user = store::find(self.db, &stored.user_id)?.ok_or_else(invalid)?;
+            user.refuse_if_suspended()?;
             store::mark_rotated(self.db, &digest, &self.now.rfc3339())?;
             let tokens = self.session_tokens(&user, Some(&stored.family_id))?;
             Ok(Ok(Session::new(user, tokens)))
@@ -173,6 +177,7 @@ impl Users<'_> {
         let email = email.map(parsed).transpose()?;
         transaction(self.db, || {
             let mut user = store::find(self.db, user_id)?.ok_or_else(ApiError::account_gone)?;
+            user.refuse_if_suspended()?;
             if let Some(u) = &username {
                 user.username = u.as_ref().to_owned();
             }
@@ -191,6 +196,7 @@ impl Users<'_> {
     pub fn change_password(&self, user_id: &str, current: &str, new: &str) -> Result<Tokens, ApiError> {
         let new = Password::parse(new, "newPassword").map_err(|e| ApiError::Validation(vec![e]))?;
         let user = store::find(self.db, user_id)?.ok_or_else(ApiError::account_gone)?;
+        user.refuse_if_suspended()?;
         if !password::verify(current, &user.password_hash) {
             return Err(ApiError::Forbidden("the current password is wrong".into()));
         }
@@ -253,15 +259,19 @@ impl Users<'_> {
     }
 
     pub fn delete(&self, user_id: &str) -> Result<(), ApiError> {
-        transaction(self.db, || {
-            let Some((email, username)) = store::delete_account(self.db, user_id)? else {
-                return Err(ApiError::NotFound("account not found".into()));
-            };
-            self.outbox.add(self.db, &events::deleted(user_id))?;
-            // The person hears of it, from the notifications service.
-            self.outbox.add(self.db, &events::farewell(&email, &username))?;
-            Ok(())
-        })
+        transaction(self.db, || self.remove(user_id))
+    }
+
+    /// Delete the account, start the deletion saga (user.deleted) and ask
+    /// for the e-mail that tells its owner. Call inside a transaction.
+    pub(crate) fn remove(&self, user_id: &str) -> Result<(), ApiError> {
+        let Some((email, username)) = store::delete_account(self.db, user_id)? else {
+            return Err(ApiError::NotFound("account not found".into()));
+        };
+        self.outbox.add(self.db, &events::deleted(user_id))?;
+        // The person hears of it, from the notifications service.
+        self.outbox.add(self.db, &events::farewell(&email, &username))?;
+        Ok(())
     }
 
     pub fn list(&self, page: Page) -> Result<Paginated<User>, ApiError> {

@@ -19,9 +19,11 @@ pub const MIGRATIONS: &[&[&str]] = &[
             expires_at INTEGER NOT NULL, used_at TEXT, created_at TEXT NOT NULL)",
     ],
     &streamia_events::outbox_schema!("users"),
+    // Admins suspend accounts (crate::admin): when, or NULL while active.
+    &["ALTER TABLE users_accounts ADD COLUMN suspended_at TEXT"],
 ];
 
-pub(crate) const USER_COLUMNS: &str = "id, email, username, role, password_hash, created_at, updated_at";
+pub(crate) const USER_COLUMNS: &str = "id, email, username, role, password_hash, created_at, updated_at, suspended_at";
 
 pub(crate) fn user_from(row: &Row<'_>) -> Result<User, ApiError> {
     let role = row.text("role")?;
@@ -32,6 +34,7 @@ pub(crate) fn user_from(row: &Row<'_>) -> Result<User, ApiError> {
         role: Role::parse(&role).ok_or_else(|| ApiError::internal(format!("stored role {role:?}")))?,
         created_at: row.text("created_at")?,
         updated_at: row.text("updated_at")?,
+        suspended_at: row.opt_text("suspended_at")?,
         password_hash: row.text("password_hash")?,
     })
 }
@@ -286,4 +289,19 @@ pub(crate) fn mark_reset_used(db: &dyn Db, digest: &str, at: &str) -> Result<(),
         &[at.into(), digest.into()],
     )?;
     Ok(())
+}
+
+/// Suspends (`Some(at)`) or reactivates (`None`) an account; `false` if
+/// there is none.
+pub(crate) fn set_suspended(
+    db: &dyn Db,
+    user_id: &str,
+    suspended_at: Option<&str>,
+    at: &str,
+) -> Result<bool, ApiError> {
+    let changed = db.execute(
+        "UPDATE users_accounts SET suspended_at = ?, updated_at = ? WHERE id = ? RETURNING id",
+        &[suspended_at.map(str::to_owned).into(), at.into(), user_id.into()],
+    )?;
+    Ok(!changed.is_empty())
 }

@@ -265,9 +265,85 @@ fn deleting_an_account_emits_user_deleted_and_ends_its_sessions() {
     let f = Fixture::new();
     let s = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
     f.users(1).delete(&s.user.id).unwrap();
-    assert_eq!(f.events(), vec!["user.registered", "user.deleted"]);
+    assert_eq!(
+        f.events(),
+        vec!["user.registered", "user.deleted", "notification.send_email"],
+        "the saga starts and the owner is told by e-mail"
+    );
     assert_eq!(f.users(2).refresh(&s.refresh_token).unwrap_err().status(), 401);
     assert_eq!(f.users(2).delete(&s.user.id).unwrap_err().status(), 404);
+}
+
+#[test]
+fn a_suspended_account_cannot_sign_in_renew_or_change_until_reactivated() {
+    let f = Fixture::new();
+    f.users(0).register("boss@example.com", "s3cret-pass", "boss").unwrap();
+    let ana = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    let id = &ana.user.id;
+    let suspended = f.users(1).suspend(id).unwrap();
+    assert!(suspended.suspended_at.is_some());
+    assert_eq!(f.users(2).suspend(id).unwrap(), suspended, "twice is once");
+    let refused = |e: ApiError| (e.status(), e.code());
+    assert_eq!(
+        refused(f.users(2).login("ana@example.com", "s3cret-pass").unwrap_err()),
+        (403, "account_suspended")
+    );
+    assert_eq!(
+        refused(f.users(2).login("ana@example.com", "wrong-pass").unwrap_err()),
+        (401, "invalid_credentials"),
+        "only the password's owner learns of the suspension"
+    );
+    assert_eq!(
+        f.users(2).refresh(&ana.refresh_token).unwrap_err().status(),
+        401,
+        "sessions ended"
+    );
+    assert_eq!(
+        refused(f.users(2).update_profile(id, Some("ana2"), None).unwrap_err()),
+        (403, "account_suspended")
+    );
+    assert_eq!(
+        refused(
+            f.users(2)
+                .change_password(id, "s3cret-pass", "n3w-secret-pass")
+                .unwrap_err()
+        ),
+        (403, "account_suspended")
+    );
+    // The access token it holds is its last: it expires on its own.
+    let claims = f.keys.verify(&ana.access_token, 1_800_000_002).unwrap();
+    assert!(claims.exp <= 1_800_000_000 + streamia_auth::jwt::ACCESS_TOKEN_TTL_SECS);
+
+    let back = f.users(3).reactivate(id).unwrap();
+    assert_eq!(back.suspended_at, None);
+    assert!(f.users(4).login("ana@example.com", "s3cret-pass").is_ok());
+    assert_eq!(f.users(4).suspend("missing").unwrap_err().status(), 404);
+}
+
+#[test]
+fn admins_delete_others_accounts_as_their_owners_would_but_not_an_admins() {
+    let f = Fixture::new();
+    let boss = f.users(0).register("boss@example.com", "s3cret-pass", "boss").unwrap();
+    let ana = f.users(0).register("ana@example.com", "s3cret-pass", "ana").unwrap();
+    assert_eq!(f.users(1).account(&ana.user.id).unwrap().email, "ana@example.com");
+    for refused in [
+        f.users(1).suspend(&boss.user.id).unwrap_err(),
+        f.users(1).delete_account(&boss.user.id).unwrap_err(),
+    ] {
+        assert_eq!((refused.status(), refused.code()), (422, "admin_account"));
+    }
+    f.users(1).delete_account(&ana.user.id).unwrap();
+    assert_eq!(
+        f.events(),
+        vec![
+            "user.registered",
+            "user.registered",
+            "user.deleted",
+            "notification.send_email"
+        ]
+    );
+    assert_eq!(f.users(2).account(&ana.user.id).unwrap_err().status(), 404);
+    assert_eq!(f.users(2).delete_account(&ana.user.id).unwrap_err().status(), 404);
 }
 
 #[test]
