@@ -12,17 +12,17 @@ use streamia_movies::cache::Lookup;
 use streamia_movies::cloudinary::{Cloudinary, Notice, NotificationBody, FOLDER};
 use streamia_movies::domain::{year_of, MovieFields, MovieInput};
 use streamia_movies::media;
-use streamia_movies::media_store::{Answer, CloudinaryApi, File, MediaStore};
+use streamia_movies::media_store::{File, MediaStore};
+use streamia_movies::on_spin::{self, SpinCloudinary};
 use streamia_movies::query::ListQuery;
 use streamia_movies::{KvCache, Movies, DATABASE, MIGRATIONS, SERVICE};
-use streamia_spin::deadline::{self, Reply};
 use streamia_spin::{require_admin, Call, Consumer, Service};
 
 const MOVIES: Service = Service::new(SERVICE, DATABASE, MIGRATIONS)
     .keeping(streamia_movies::cache::CACHE_STORE, streamia_spin::key_value_answers)
     .consuming(
         streamia_movies::events::CONSUMES,
-        Consumer::Sync(streamia_movies::events::apply),
+        Consumer::Async(streamia_movies::on_spin::consume),
     )
     .importing(import);
 
@@ -48,22 +48,11 @@ async fn handle(req: Request, out: ResponseOutparam) {
     streamia_spin::serve(&MOVIES, req, out, routes).await
 }
 
-/// The Cloudinary account (`cloudinary_*` variables); `None` when unset.
-fn cloudinary(call: &Call<'_>) -> Result<Option<Cloudinary>, ApiError> {
-    let settings = call.settings();
-    Ok(Cloudinary::configure(
-        &settings.text("cloudinary_cloud_name")?,
-        &settings.text("cloudinary_api_key")?,
-        &settings.text("cloudinary_api_secret")?,
-        &settings.text("cloudinary_base_url")?,
-    ))
-}
-
 /// Media routes need Cloudinary: 503 `media_not_configured` without it (a
 /// missing dependency, named, so the gateway does not count it as this
 /// service failing).
 fn media_store(call: &Call<'_>) -> Result<Cloudinary, ApiError> {
-    cloudinary(call)?.ok_or_else(|| ApiError::DependencyUnavailable {
+    on_spin::cloudinary(&call.settings())?.ok_or_else(|| ApiError::DependencyUnavailable {
         dependency: breaker::NAME,
         code: "media_not_configured",
         message: "media uploads are not configured (cloudinary_* variables)".into(),
@@ -71,16 +60,9 @@ fn media_store(call: &Call<'_>) -> Result<Cloudinary, ApiError> {
     })
 }
 
-/// The service's breaker around Cloudinary, and the way to it within
-/// `cloudinary_timeout_ms`.
+/// The service's breaker around Cloudinary, and the way to it.
 fn cloudinary_breaker<'a>(call: &Call<'a>) -> Result<(CloudinaryBreaker<'a>, SpinCloudinary), ApiError> {
-    let timeout_ms = call.settings().number("cloudinary_timeout_ms")?;
-    let breaker = CloudinaryBreaker {
-        db: call.db,
-        config: breaker::config(timeout_ms),
-        now_ms: call.now.unix_ms().max(0) as u64,
-    };
-    Ok((breaker, SpinCloudinary { timeout_ms }))
+    on_spin::cloudinary_breaker(call.db, &call.settings(), call.now)
 }
 
 fn media_store_of<'a>(
@@ -95,27 +77,6 @@ fn media_store_of<'a>(
         breaker,
         request_id: &call.ctx.request_id,
         now: call.now.unix(),
-    }
-}
-
-/// Cloudinary over Spin's outbound HTTP, within its deadline.
-struct SpinCloudinary {
-    timeout_ms: u64,
-}
-
-impl CloudinaryApi for SpinCloudinary {
-    async fn post(&self, url: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let req = Request::builder()
-            .method(Method::Post)
-            .uri(url)
-            .header("content-type", content_type)
-            .body(body)
-            .build();
-        match deadline::send(req, self.timeout_ms).await {
-            Reply::Answered(resp) => Ok((*resp.status(), resp.into_body())),
-            Reply::Unreachable(e) => Err(e.to_string()),
-            Reply::TimedOut => Err(format!("no answer within {} ms", self.timeout_ms)),
-        }
     }
 }
 
@@ -171,19 +132,26 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
             let input = MovieInput::parse(&merged, movies.current_year)?;
             Ok(ctx.json(200, &movies.update(id, &input)?))
         }
-        // DELETE /api/movies/{id} (admin): starts the movie deletion saga and
-        // destroys the movie's Cloudinary assets
+        // DELETE /api/movies/{id} (admin): starts the movie deletion saga;
+        // its Cloudinary assets are destroyed by media.delete_requested
         (Method::Delete, [id]) => {
             admin(call)?;
-            let assets = movies.delete(id)?;
-            if let Some(cloud) = cloudinary(call)? {
-                let (breaker, api) = cloudinary_breaker(call)?;
-                let store = media_store_of(call, &cloud, &api, &breaker);
-                for (kind, public_id) in assets {
-                    store.destroy(kind, &public_id).await;
-                }
-            }
+            movies.delete(id)?;
             Ok(ctx.no_content())
+        }
+        // DELETE /api/movies/{id}/poster, /video, /subtitles/{language}
+        // (admin): the movie without it; the asset is destroyed as above
+        (Method::Delete, [id, "poster"]) => {
+            admin(call)?;
+            Ok(ctx.json(200, &movies.remove_poster(id)?))
+        }
+        (Method::Delete, [id, "video"]) => {
+            admin(call)?;
+            Ok(ctx.json(200, &movies.remove_video(id)?))
+        }
+        (Method::Delete, [id, "subtitles", language]) => {
+            admin(call)?;
+            Ok(ctx.json(200, &movies.remove_subtitle(id, language)?))
         }
         // POST /api/movies/{id}/video/upload-signature (admin): signed
         // parameters for a direct browser-to-Cloudinary video upload
@@ -254,9 +222,15 @@ async fn routes(call: &Call<'_>) -> Result<Response, ApiError> {
                 } => Ok(ctx.json(200, &movies.set_video(movie_id, url, public_id)?)),
             }
         }
-        (_, [] | [_] | [_, "poster" | "subtitles"] | [_, "video", "upload-signature"] | ["cloudinary", "notify"]) => {
-            Err(ApiError::MethodNotAllowed)
-        }
+        (
+            _,
+            []
+            | [_]
+            | [_, "poster" | "subtitles" | "video"]
+            | [_, "subtitles", _]
+            | [_, "video", "upload-signature"]
+            | ["cloudinary", "notify"],
+        ) => Err(ApiError::MethodNotAllowed),
         _ => Err(ApiError::NotFound("no such movies route".into())),
     }
 }

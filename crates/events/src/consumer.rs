@@ -114,6 +114,16 @@ pub fn consume_in_one(
     }
 }
 
+/// Whether `service` took the event `event_id` in already: for a consumer
+/// whose effect is outside its database, asked before it acts.
+pub fn processed(db: &dyn Db, service: &str, event_id: &str) -> Result<bool, DbError> {
+    let n = db.count(
+        &format!("SELECT COUNT(*) AS n FROM {service}_processed_events WHERE event_id = ?"),
+        &[event_id.into()],
+    )?;
+    Ok(n > 0)
+}
+
 /// How many events `service` has taken in (applied or ignored; not duplicates).
 pub fn consumed_count(db: &dyn Db, service: &str) -> Result<u64, DbError> {
     db.count(&format!("SELECT COUNT(*) AS n FROM {service}_processed_events"), &[])

@@ -15,7 +15,7 @@ use streamia_db::MemoryDb;
 
 use crate::consumer::Consumed;
 use crate::dead_letter::Inbox;
-use crate::drain::{self, drain, ConsumerGroup, DrainReport, Entry};
+use crate::drain::{self, drain, ConsumerGroup, DrainReport, Entry, NotApplied};
 use crate::outbox::Outbox;
 use crate::retry::Retry;
 use crate::transport::{flush, flush_due, Courier, FlushReport};
@@ -276,7 +276,7 @@ fn drain_at(
         async |envelope, at| {
             assert_eq!(at, now, "the event is handled at the drain's instant");
             if failing {
-                return Err("the database is read-only".to_owned());
+                return Err(NotApplied::Failed("the database is read-only".to_owned()));
             }
             applied.borrow_mut().push(envelope.event_id.clone());
             Ok(Consumed::Applied)
@@ -436,4 +436,39 @@ fn every_entry_a_dead_reader_left_is_reclaimed_by_the_next_drain_page_after_page
     assert_eq!((report.applied, report.more), (65, false), "{report:?}");
     assert!(group.pending.borrow().is_empty(), "none left for a later doorbell");
     assert!(group.rung.borrow().is_empty());
+}
+
+#[test]
+fn an_event_whose_dependency_is_down_waits_uncounted_and_is_applied_once_it_is_back() {
+    let db = database();
+    let group = MemoryGroup::default();
+    group.publish(&Envelope::new(&user_deleted("a"), "users", T0));
+    let down = Cell::new(true);
+    let drain_at = |at: Now| {
+        block_on(drain(
+            &group,
+            &db,
+            "s",
+            &["user.deleted"],
+            &RETRY,
+            || at,
+            async |_, _| {
+                if down.get() {
+                    Err(NotApplied::Unavailable("Cloudinary answered 500".into()))
+                } else {
+                    Ok(Consumed::Applied)
+                }
+            },
+        ))
+        .unwrap()
+    };
+    // Ten drains, more than RETRY's three tries: an outage parks nothing.
+    for i in 0..10 {
+        assert_eq!(drain_at(T0.plus_millis(i * 1_000)).unavailable, 1);
+    }
+    assert_eq!(Inbox::new(&db, "s").count().unwrap(), 0, "never a dead letter");
+    assert_eq!(group.pending.borrow().len(), 1, "kept for a later drain");
+    down.set(false);
+    assert_eq!(drain_at(T0.plus_millis(20_000)).applied, 1);
+    assert!(group.pending.borrow().is_empty());
 }

@@ -40,6 +40,17 @@ pub trait ConsumerGroup {
     fn ring(&self, event_type: &str);
 }
 
+/// Why a consumer did not apply an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotApplied {
+    /// It failed: counted, tried again after its backoff, parked as a dead
+    /// letter after the last try.
+    Failed(String),
+    /// Something it depends on is down (Cloudinary, say): an outage, not a
+    /// poison event. Not counted: the entry stays for a later drain.
+    Unavailable(String),
+}
+
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DrainReport {
@@ -50,6 +61,8 @@ pub struct DrainReport {
     pub dead_lettered: u32,
     /// Failed earlier, not yet due again.
     pub waiting: u32,
+    /// Left for a later drain: a dependency of the consumer is down.
+    pub unavailable: u32,
     /// The drain's time was up with entries still waiting: it rang its own
     /// doorbell, and the next message (or relay pass) goes on.
     pub more: bool,
@@ -78,7 +91,7 @@ pub async fn drain(
     consumes: &[&str],
     retry: &Retry,
     clock: impl Fn() -> Now,
-    apply: impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
+    apply: impl AsyncFn(&Envelope, Now) -> Result<Consumed, NotApplied>,
 ) -> Result<DrainReport, DrainError> {
     let turn = Turn {
         inbox: Inbox::new(db, service),
@@ -136,7 +149,7 @@ impl Turn<'_> {
         batch: &[Entry],
         retrying: bool,
         clock: &impl Fn() -> Now,
-        apply: &impl AsyncFn(&Envelope, Now) -> Result<Consumed, String>,
+        apply: &impl AsyncFn(&Envelope, Now) -> Result<Consumed, NotApplied>,
         report: &mut DrainReport,
     ) -> Result<(), DrainError> {
         let service = self.service;
@@ -162,7 +175,17 @@ impl Turn<'_> {
                 report.waiting += 1;
                 continue;
             }
-            let outcome = apply(&envelope, now).await;
+            let outcome = match apply(&envelope, now).await {
+                Ok(consumed) => Ok(consumed),
+                Err(NotApplied::Failed(why)) => Err(why),
+                Err(NotApplied::Unavailable(why)) => {
+                    let fields = streamia_log::json!({"eventId": envelope.event_id,
+                        "eventType": envelope.event_type, "error": why});
+                    streamia_log::warn(service, "event waits: a dependency is unavailable", fields);
+                    report.unavailable += 1;
+                    continue;
+                }
+            };
             let received = self.inbox.record(&envelope, outcome, self.retry, now)?;
             log(service, &envelope, &received);
             match received {

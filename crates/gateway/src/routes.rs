@@ -92,6 +92,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/movies/{id}/video/upload-signature", "media"),
     route("POST", "/api/movies/{id}/poster", "media"),
     route("POST", "/api/movies/{id}/subtitles", "media"),
+    route("DELETE", "/api/movies/{id}/poster", "curation"),
+    route("DELETE", "/api/movies/{id}/video", "curation"),
+    route("DELETE", "/api/movies/{id}/subtitles/{language}", "curation"),
     route("POST", "/api/movies/cloudinary/notify", "media"),
     // favorites
     route("GET", "/api/favorites", "reads"),

@@ -8,9 +8,14 @@ use streamia_events::{Envelope, Event};
 use crate::{Movies, SERVICE};
 
 /// The event types this service consumes (its Redis consumer's channels).
-pub const CONSUMES: &[&str] = &["rating.created", "rating.updated", "rating.deleted"];
+pub const CONSUMES: &[&str] = &[
+    "rating.created",
+    "rating.updated",
+    "rating.deleted",
+    "media.delete_requested",
+];
 
-/// The movies service's consumer, as its components are handed it.
+/// The rating events' part of the service's consumer ([`crate::on_spin::consume`]).
 pub fn apply(
     db: &dyn streamia_db::Db,
     outbox: &streamia_events::outbox::Outbox,

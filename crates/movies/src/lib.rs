@@ -9,17 +9,20 @@
 //! Spin's key-value store behind it, and the read-through bookkeeping),
 //! [`cloudinary`] (signatures, upload parameters, notifications) and
 //! [`media`] (multipart uploads, posters, subtitles), [`breaker`] (the
-//! service's circuit breaker around Cloudinary). `components/movies` wires
-//! it to Spin.
+//! service's circuit breaker around Cloudinary), [`cleanup`] (assets no
+//! movie uses, destroyed until Cloudinary confirms). [`on_spin`] is what
+//! both its components share on Spin; `components/movies` wires the routes.
 
 pub mod breaker;
 pub mod cache;
+pub mod cleanup;
 pub mod cloudinary;
 pub mod domain;
 pub mod events;
 pub mod import;
 pub mod media;
 pub mod media_store;
+pub mod on_spin;
 pub mod query;
 pub mod service;
 pub mod store;

@@ -1,5 +1,5 @@
 //! The movies' files on Cloudinary: signed server-side uploads (posters,
-//! subtitles) and the destruction of a deleted movie's assets, through the
+//! subtitles) and the destruction of assets no movie uses, through the
 //! service's breaker around Cloudinary. What crosses the network is one
 //! POST ([`CloudinaryApi`]): Spin's outbound HTTP within its deadline in
 //! the component, an answer in memory in the tests — as the notifications
@@ -91,27 +91,28 @@ impl<A: CloudinaryApi> MediaStore<'_, A> {
         Stored::from_answer(status, &answer).map_err(unavailable)
     }
 
-    /// Best effort: a movie is deleted even when Cloudinary is unreachable
-    /// (or its breaker open); the orphaned asset is logged for an operator.
-    pub async fn destroy(&self, kind: &str, public_id: &str) {
+    /// Destroy an asset: `Ok` once Cloudinary confirms it is gone (`ok`, or
+    /// `not found`: gone already); why not otherwise, its breaker open
+    /// included. The caller retries ([`crate::cleanup`]).
+    pub async fn destroy(&self, kind: &str, public_id: &str) -> Result<(), String> {
         let form: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(self.cloud.destroy_form(public_id, self.now))
             .finish();
         let url = self.cloud.endpoint(kind, "destroy");
-        let failure = match self
+        let (status, body) = self
             .post(&url, "application/x-www-form-urlencoded", form.into_bytes())
             .await
-        {
-            Ok(Ok((status, _))) if (200..300).contains(&status) => return,
-            Ok(Ok((status, _))) => format!("status {status}"),
-            Ok(Err(why)) => why,
-            Err(refused) => refused.to_string(),
-        };
-        streamia_log::warn(
-            crate::SERVICE,
-            "cloudinary asset not destroyed",
-            serde_json::json!({"requestId": self.request_id, "kind": kind, "publicId": public_id, "error": failure}),
-        );
+            .map_err(|refused| refused.to_string())??;
+        let result = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["result"].as_str().map(str::to_owned));
+        match (status, result.as_deref()) {
+            (200..=299, Some("ok" | "not found")) => Ok(()),
+            (status, result) => Err(format!(
+                "Cloudinary answered {status} ({})",
+                result.unwrap_or("no result")
+            )),
+        }
     }
 }
 
@@ -163,7 +164,12 @@ mod tests {
 
     /// Runs `test` with a store over `api` for the account demo/1234/abcd,
     /// its breaker in a fresh database, signing at `now`.
-    fn with_store<A: CloudinaryApi>(api: &A, request_id: &str, now: i64, test: impl FnOnce(&MediaStore<'_, A>)) {
+    fn with_store<A: CloudinaryApi, R>(
+        api: &A,
+        request_id: &str,
+        now: i64,
+        test: impl FnOnce(&MediaStore<'_, A>) -> R,
+    ) -> R {
         let db = MemoryDb::new();
         streamia_db::migrate(&db, crate::SERVICE, crate::MIGRATIONS).unwrap();
         let cloud = Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
@@ -178,7 +184,7 @@ mod tests {
             breaker: &breaker,
             request_id,
             now,
-        });
+        })
     }
 
     fn poster() -> File<'static> {
@@ -238,18 +244,29 @@ mod tests {
             let calls = api.sent.borrow().len();
             assert!(refused_at_once.is_some(), "the breaker never opened");
             assert_eq!(calls, refused_at_once.unwrap(), "an open breaker sends nothing");
-            // Destroying while it is open is logged, never an error.
-            block_on(store.destroy("image", "streamia/m1/poster"));
+            // Destroying while it is open is refused too, for a later retry.
+            assert!(block_on(store.destroy("image", "streamia/m1/poster")).is_err());
             assert_eq!(api.sent.borrow().len(), calls);
         });
     }
 
     #[test]
-    fn a_destroy_is_a_signed_form_post() {
-        let api = ScriptedCloudinary::new(vec![Ok((200, br#"{"result":"ok"}"#.to_vec()))]);
-        with_store(&api, "r", 1_315_060_510, |store| {
-            block_on(store.destroy("raw", "streamia/m1/subtitles/en.vtt"))
+    fn a_destroy_is_a_signed_form_post_confirmed_by_cloudinarys_result() {
+        let api = ScriptedCloudinary::new(vec![
+            Ok((200, br#"{"result":"ok"}"#.to_vec())),
+            Ok((200, br#"{"result":"not found"}"#.to_vec())),
+            Ok((500, br#"{"error":{"message":"General Error"}}"#.to_vec())),
+            Err("no answer within 10000 ms".into()),
+        ]);
+        let outcomes = with_store(&api, "r", 1_315_060_510, |store| {
+            (0..4)
+                .map(|_| block_on(store.destroy("raw", "streamia/m1/subtitles/en.vtt")))
+                .collect::<Vec<_>>()
         });
+        assert_eq!(outcomes[0], Ok(()));
+        assert_eq!(outcomes[1], Ok(()), "gone already is gone");
+        assert!(outcomes[2].as_ref().unwrap_err().contains("500"), "{outcomes:?}");
+        assert!(outcomes[3].as_ref().unwrap_err().contains("no answer"), "{outcomes:?}");
         let sent = api.sent.borrow();
         assert_eq!(sent[0].0, "https://api.cloudinary.com/v1_1/demo/raw/destroy");
         let form = String::from_utf8_lossy(&sent[0].2);

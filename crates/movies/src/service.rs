@@ -12,7 +12,7 @@ use crate::cache::{cached_movie, cached_page, list_key, Cache, CachedPage, Catal
 use crate::domain::{Movie, MovieInput};
 use crate::query::ListQuery;
 use crate::store::{self, movie_not_found, StoredSubtitle};
-use crate::MIGRATIONS;
+use crate::{cleanup, MIGRATIONS};
 
 pub struct Movies<'a> {
     pub db: &'a dyn Db,
@@ -113,10 +113,10 @@ impl Movies<'_> {
         store::find(self.db, id)?.ok_or_else(movie_not_found)
     }
 
-    /// Delete; returns the movie's Cloudinary assets `(resource type, public
-    /// id)`, for the caller to destroy.
-    pub fn delete(&self, id: &str) -> Result<Vec<(&'static str, String)>, ApiError> {
-        let assets = transaction(self.db, || {
+    /// Delete: the movie deletion saga (movie.deleted) and, for each of its
+    /// Cloudinary assets, a media.delete_requested ([`crate::cleanup`]).
+    pub fn delete(&self, id: &str) -> Result<(), ApiError> {
+        transaction(self.db, || {
             let assets = store::delete(self.db, id)?;
             self.outbox.add(
                 self.db,
@@ -124,17 +124,20 @@ impl Movies<'_> {
                     movie_id: id.to_owned(),
                 }),
             )?;
-            Ok::<_, ApiError>(assets)
+            for (kind, public_id) in assets {
+                self.outbox.add(self.db, &cleanup::requested(id, kind, &public_id))?;
+            }
+            Ok::<_, ApiError>(())
         })?;
         self.cached().invalidate(Some(id));
-        Ok(assets)
+        Ok(())
     }
 
     /// The uploaded poster replaces the old one (same public id, overwritten).
     /// Favourites show the poster, so a new one is a movie.updated.
     pub fn set_poster(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            let headline = store::set_poster(self.db, id, url, public_id, &self.now.rfc3339())?;
+            let headline = store::set_poster(self.db, id, Some((url, public_id)), &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::MovieUpdated(MovieUpdated {
@@ -173,7 +176,7 @@ impl Movies<'_> {
     /// Cloudinary confirmed the video: store it and tell the others.
     pub fn set_video(&self, id: &str, url: &str, public_id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
-            store::set_video(self.db, id, url, public_id, &self.now.rfc3339())?;
+            store::set_video(self.db, id, Some((url, public_id)), &self.now.rfc3339())?;
             self.outbox.add(
                 self.db,
                 &Event::MovieVideoUploaded(MovieVideoUploaded {

@@ -284,7 +284,9 @@ pub(crate) struct Headline {
 }
 
 /// Sets the poster; the movie's headline (404 when there is no such movie).
-pub(crate) fn set_poster(db: &dyn Db, id: &str, url: &str, public_id: &str, at: &str) -> Result<Headline, ApiError> {
+/// Sets the poster `(url, public id)`, or clears it (`None`).
+pub(crate) fn set_poster(db: &dyn Db, id: &str, poster: Option<(&str, &str)>, at: &str) -> Result<Headline, ApiError> {
+    let (url, public_id) = poster.unzip();
     let updated = db.execute(
         "UPDATE movies_catalogue SET poster_url = ?, poster_public_id = ?, updated_at = ? WHERE id = ?
             RETURNING title, genres, release_year",
@@ -314,12 +316,36 @@ pub(crate) fn set_subtitles(db: &dyn Db, id: &str, subtitles: &[StoredSubtitle],
 }
 
 /// Sets the video (404 when there is no such movie).
-pub(crate) fn set_video(db: &dyn Db, id: &str, url: &str, public_id: &str, at: &str) -> Result<(), ApiError> {
+/// Sets the video `(url, public id)`, or clears it (`None`).
+pub(crate) fn set_video(db: &dyn Db, id: &str, video: Option<(&str, &str)>, at: &str) -> Result<(), ApiError> {
+    let (url, public_id) = video.unzip();
     let updated = db.execute(
         "UPDATE movies_catalogue SET video_url = ?, video_public_id = ?, updated_at = ? WHERE id = ? RETURNING id",
         &[url.into(), public_id.into(), at.into(), id.into()],
     )?;
     touched(&updated)
+}
+
+/// A movie's poster and video as stored: their Cloudinary public ids (404
+/// when there is no such movie).
+pub(crate) fn media_ids(db: &dyn Db, id: &str) -> Result<(Option<String>, Option<String>), ApiError> {
+    let rows = db.execute(
+        "SELECT poster_public_id, video_public_id FROM movies_catalogue WHERE id = ?",
+        &[id.into()],
+    )?;
+    let row = rows.first().ok_or_else(movie_not_found)?;
+    Ok((row.opt_text("poster_public_id")?, row.opt_text("video_public_id")?))
+}
+
+/// Whether a movie uses the Cloudinary asset `public_id` (as its poster,
+/// video or a subtitle track).
+pub(crate) fn asset_in_use(db: &dyn Db, public_id: &str) -> Result<bool, ApiError> {
+    let rows = db.execute(
+        "SELECT 1 AS used FROM movies_catalogue WHERE poster_public_id = ? OR video_public_id = ?
+            OR EXISTS (SELECT 1 FROM json_each(subtitles) WHERE json_extract(value, '$.publicId') = ?) LIMIT 1",
+        &[public_id.into(), public_id.into(), public_id.into()],
+    )?;
+    Ok(!rows.is_empty())
 }
 
 /// Adds `delta` to a counter of the Cloudinary breaker (a missing one is 0)

@@ -356,29 +356,39 @@ fn writes_emit_events_and_media_is_tracked_for_deletion() {
         f.at(3).get(&m.id).unwrap().0.poster_url.as_deref(),
         Some("https://res.cloudinary.com/p.jpg")
     );
-    assert_eq!(
-        f.at(3).delete(&m.id).unwrap(),
-        vec![
-            ("image", "streamia/movies/x/poster".to_owned()),
-            ("video", "streamia/movies/x/video".to_owned()),
-            ("raw", "streamia/movies/x/subtitles/es2.vtt".to_owned())
-        ]
-    );
-    let types: Vec<String> = f
-        .outbox
-        .due(&f.db, i64::MAX, 10)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.envelope.event_type)
-        .collect();
+    f.at(3).delete(&m.id).unwrap();
+    let written = f.outbox.due(&f.db, i64::MAX, 10).unwrap();
+    let types: Vec<&str> = written.iter().map(|p| p.envelope.event_type.as_str()).collect();
     // The poster is a movie.updated (favourites show it); subtitles are not.
+    // The deletion asks for each asset to be destroyed.
     assert_eq!(
         types,
         [
             "movie.created",
             "movie.video_uploaded",
             "movie.updated",
-            "movie.deleted"
+            "movie.deleted",
+            "media.delete_requested",
+            "media.delete_requested",
+            "media.delete_requested"
+        ]
+    );
+    let assets: Vec<(String, String)> = written[4..]
+        .iter()
+        .map(|p| {
+            let d = &p.envelope.data;
+            (
+                d["resourceType"].as_str().unwrap().into(),
+                d["publicId"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        assets,
+        [
+            ("image".into(), "streamia/movies/x/poster".into()),
+            ("video".into(), "streamia/movies/x/video".into()),
+            ("raw".into(), "streamia/movies/x/subtitles/es2.vtt".into())
         ]
     );
 }
@@ -465,4 +475,114 @@ fn a_read_that_began_before_an_aggregate_arrived_does_not_cache_what_it_read() {
     assert_eq!(f.at(11).get(&m.id).unwrap().1, Lookup::Miss);
     let (movie, lookup) = f.at(12).get(&m.id).unwrap();
     assert_eq!((movie.total_ratings, lookup), (1, Lookup::Hit));
+}
+
+/// Cloudinary answering destroys from a script, counting them.
+struct ScriptedDestroys(std::cell::RefCell<Vec<u16>>, std::cell::Cell<usize>);
+
+impl crate::media_store::CloudinaryApi for ScriptedDestroys {
+    async fn post(&self, _url: &str, _content_type: &str, _body: Vec<u8>) -> crate::media_store::Answer {
+        self.1.set(self.1.get() + 1);
+        match self.0.borrow_mut().remove(0) {
+            200 => Ok((200, br#"{"result":"ok"}"#.to_vec())),
+            status => Ok((status, br#"{"error":{"message":"General Error"}}"#.to_vec())),
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    match std::pin::pin!(future)
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker))
+    {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the fakes never wait"),
+    }
+}
+
+#[test]
+fn removed_media_is_destroyed_once_cloudinary_confirms_and_an_asset_in_use_again_is_left_alone() {
+    let f = Fixture::new();
+    let m = f.add("Alien", 1979, &[]);
+    let poster = format!("streamia/movies/{}/poster", m.id);
+    f.at(1)
+        .set_poster(&m.id, "https://res.cloudinary.com/p.jpg", &poster)
+        .unwrap();
+    f.at(1)
+        .set_video(&m.id, "https://res.cloudinary.com/v.mp4", "streamia/v")
+        .unwrap();
+    f.at(1)
+        .put_subtitle(&m.id, "en", "https://res.cloudinary.com/en.vtt", "streamia/en.vtt")
+        .unwrap();
+    let status = |r: Result<Movie, streamia_api::ApiError>| r.map(drop).map_err(|e| (e.status(), e.code()));
+
+    assert!(f.at(2).remove_subtitle(&m.id, "en").unwrap().subtitles.is_empty());
+    assert_eq!(status(f.at(2).remove_subtitle(&m.id, "en")), Err((404, "not_found")));
+    assert_eq!(
+        status(f.at(2).remove_subtitle(&m.id, "english!")),
+        Err((400, "validation_failed"))
+    );
+    assert_eq!(f.at(2).remove_video(&m.id).unwrap().video_url, None);
+    assert_eq!(f.at(2).remove_poster(&m.id).unwrap().poster_url, None);
+    assert_eq!(status(f.at(2).remove_poster(&m.id)), Err((404, "not_found")));
+    assert_eq!(status(f.at(2).remove_poster("no-such-movie")), Err((404, "not_found")));
+
+    let asked: Vec<Envelope> = f
+        .outbox
+        .due(&f.db, i64::MAX, 20)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.envelope)
+        .filter(|e| e.event_type == "media.delete_requested")
+        .collect();
+    let ids: Vec<&str> = asked.iter().map(|e| e.data["publicId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["streamia/en.vtt", "streamia/v", poster.as_str()]);
+
+    let cloud = crate::cloudinary::Cloudinary::configure("demo", "1234", "abcd", "https://api.cloudinary.com").unwrap();
+    let breaker = crate::breaker::CloudinaryBreaker {
+        db: &f.db,
+        config: crate::breaker::config(5_000),
+        now_ms: 1_000,
+    };
+    let api = ScriptedDestroys(vec![500, 200, 200].into(), 0.into());
+    let store = crate::media_store::MediaStore {
+        cloud: &cloud,
+        api: &api,
+        breaker: &breaker,
+        request_id: "r",
+        now: 1_800_000_000,
+    };
+    let destroy = |e: &Envelope| block_on(f.at(3).destroy_unused(e, Some(&store)));
+    let failed = destroy(&asked[0]).unwrap_err();
+    assert_eq!(
+        (failed.status(), failed.code()),
+        (503, "media_unavailable"),
+        "tried again later"
+    );
+    assert_eq!(
+        destroy(&asked[0]).unwrap(),
+        Consumed::Applied,
+        "once Cloudinary confirms"
+    );
+    assert_eq!(destroy(&asked[0]).unwrap(), Consumed::Duplicate);
+    assert_eq!(api.1.get(), 2, "a duplicate calls nobody");
+
+    // A new poster at the same public id before the old one's deletion runs.
+    f.at(4)
+        .set_poster(&m.id, "https://res.cloudinary.com/p2.jpg", &poster)
+        .unwrap();
+    assert_eq!(
+        destroy(&asked[2]).unwrap(),
+        Consumed::Ignored,
+        "in use again: left alone"
+    );
+    assert_eq!(api.1.get(), 2);
+
+    let unconfigured = block_on(f.at(5).destroy_unused::<ScriptedDestroys>(&asked[1], None)).unwrap_err();
+    assert_eq!(
+        (unconfigured.status(), unconfigured.code()),
+        (503, "media_not_configured")
+    );
+    assert_eq!(destroy(&asked[1]).unwrap(), Consumed::Applied);
 }

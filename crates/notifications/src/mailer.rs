@@ -54,7 +54,7 @@ pub fn consume<'a>(
     outbox: &'a Outbox,
     now: Now,
     envelope: &'a Envelope,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Consumed, ApiError>> + 'a>> {
+) -> streamia_spin::Applying<'a> {
     Box::pin(handle(db, outbox, now, envelope))
 }
 

@@ -4,7 +4,8 @@
 //! - `POST /events` (http): one envelope, applied once; an invalid one is
 //!   400; a failure answers 503 so the producer's outbox retries it with
 //!   backoff, and the try that reaches `event_max_attempts` parks it as a
-//!   dead letter (answered 200 `dead_lettered`, so the producer stops).
+//!   dead letter (answered 200 `dead_lettered`, so the producer stops); a
+//!   dependency down answers 503 uncounted (an outage, never parked).
 //! - a Redis doorbell ([`on_redis_message`]): the service's consumer group
 //!   is drained ([`streamia_events::drain::drain`]).
 //! - `POST /relay`: what runs without a user request — the outbox's due
@@ -19,7 +20,7 @@ use streamia_clock::Now;
 use streamia_db::Db;
 use streamia_events::consumer::Consumed;
 use streamia_events::dead_letter::{Inbox, Received};
-use streamia_events::drain::{self, DrainReport};
+use streamia_events::drain::{self, DrainReport, NotApplied};
 use streamia_events::outbox::Outbox;
 use streamia_events::retry::Retry;
 use streamia_events::stream::Group;
@@ -34,6 +35,15 @@ fn describe(error: ApiError) -> String {
     match error {
         ApiError::Internal(cause) => cause,
         other => format!("{}: {other}", other.code()),
+    }
+}
+
+/// A consumer's error as a drain takes it: a dependency down (Cloudinary,
+/// say) is an outage, retried without counting; anything else a failure.
+fn not_applied(error: ApiError) -> NotApplied {
+    match error {
+        ApiError::DependencyUnavailable { .. } => NotApplied::Unavailable(describe(error)),
+        other => NotApplied::Failed(describe(other)),
     }
 }
 
@@ -86,6 +96,14 @@ pub async fn events_route(call: &Call<'_>, consumer: Consumer) -> Result<Respons
         // An event that is not what its type says is refused, and nothing
         // is recorded: no retry could make it apply.
         Err(e) if e.status() < 500 => return Err(e),
+        // A dependency down is an outage: 503, not counted, so the
+        // producer's outbox retries it without end, with its backoff.
+        Err(e @ ApiError::DependencyUnavailable { .. }) => {
+            return Err(ApiError::Unavailable {
+                code: "event_not_applied",
+                message: format!("{} could not apply the event: {}", call.service.name, describe(e)),
+            })
+        }
         other => other.map_err(describe),
     };
     match receive(call.service.name, call.db, &envelope, outcome, call.now)? {
@@ -122,7 +140,7 @@ async fn drain(
         service.consumes,
         &retry(service.name),
         Now::system,
-        async |envelope, now| consumer.apply(db, outbox, now, envelope).await.map_err(describe),
+        async |envelope, now| consumer.apply(db, outbox, now, envelope).await.map_err(not_applied),
     )
     .await
     .map_err(|e| e.to_string())

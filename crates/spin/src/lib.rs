@@ -28,7 +28,7 @@ mod service;
 pub use builtin_routes::on_redis_message;
 pub use health::key_value_answers;
 pub use serve::serve;
-pub use service::{Call, Consumer, Service};
+pub use service::{Applying, Call, Consumer, Service};
 
 use spin_sdk::http::Request;
 use streamia_api::{ApiError, Settings};

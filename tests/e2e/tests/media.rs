@@ -170,12 +170,16 @@ fn a_signed_notification_stores_the_video_and_a_forged_one_changes_nothing() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["envelope"]["data"]["videoUrl"], url.as_str());
 
-    // Deleting the movie destroys its video on Cloudinary, with a valid signature.
+    // Deleting the movie destroys its video on Cloudinary (after the
+    // answer), with a valid signature.
     assert_eq!(
         api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None)
             .status,
         204
     );
+    common::eventually("the video was destroyed", std::time::Duration::from_secs(20), || {
+        !fake.calls().is_empty()
+    });
     let calls = fake.calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].path, format!("/v1_1/{CLOUD}/video/destroy"));
@@ -340,17 +344,23 @@ fn subtitles_upload_with_a_language_and_replace_that_language() {
         assert_error(&upload(&api, &path, &admin, form(&fields, name, body)), status, code);
     }
 
-    // Deleting the movie destroys the poster-less movie's two subtitle files.
+    // Deleting the movie destroys the poster-less movie's two subtitle files
+    // (after the answer).
     assert_eq!(
         api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None)
             .status,
         204
     );
-    let destroyed: Vec<_> = fake
-        .calls()
-        .into_iter()
-        .filter(|c| c.path.ends_with("/raw/destroy"))
-        .collect();
+    let destroyed = || -> Vec<_> {
+        fake.calls()
+            .into_iter()
+            .filter(|c| c.path.ends_with("/raw/destroy"))
+            .collect()
+    };
+    common::eventually("both were destroyed", std::time::Duration::from_secs(20), || {
+        destroyed().len() >= 2
+    });
+    let destroyed = destroyed();
     assert_eq!(destroyed.len(), 2, "{destroyed:?}");
     assert!(destroyed.iter().all(|c| c.accepted));
 }
@@ -398,7 +408,122 @@ fn cloudinary_failing_opens_the_movies_services_breaker_around_it_and_nothing_el
         "{}",
         health.body
     );
-    // A movie deleted meanwhile is deleted; its assets wait for an operator (logged).
+    // A movie deleted meanwhile is deleted; its assets wait until Cloudinary is back.
     let r = api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None);
     assert_eq!(r.status, 204, "{}", r.body);
+}
+
+/// How many destroy calls for `public_id` reached Cloudinary.
+fn destroys_of(fake: &FakeCloudinary, public_id: &str) -> usize {
+    fake.calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/destroy"))
+        .filter(|c| c.params.iter().any(|(k, v)| k == "public_id" && v == public_id))
+        .count()
+}
+
+#[test]
+fn removed_media_is_destroyed_on_cloudinary_retried_until_it_confirms() {
+    let fake = FakeCloudinary::start(CLOUD, KEY, SECRET);
+    let api = Api {
+        host: common::app()
+            .env("SPIN_VARIABLE_CLOUDINARY_CLOUD_NAME", CLOUD)
+            .env("SPIN_VARIABLE_CLOUDINARY_API_KEY", KEY)
+            .env("SPIN_VARIABLE_CLOUDINARY_API_SECRET", SECRET)
+            .env("SPIN_VARIABLE_CLOUDINARY_BASE_URL", &fake.base_url())
+            .env("SPIN_VARIABLE_EVENT_RETRY_BASE_MS", "50")
+            .start(),
+    };
+    let admin = api.admin();
+    let id = movie(&api, &admin);
+    let r = upload(
+        &api,
+        &format!("/api/movies/{id}/poster"),
+        &admin,
+        form(&[], "poster.jpg", JPEG),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let vtt = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n";
+    for language in ["en", "es"] {
+        let subtitles = format!("/api/movies/{id}/subtitles");
+        let r = upload(&api, &subtitles, &admin, form(&[("language", language)], "s.vtt", vtt));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let poster = format!("streamia/movies/{id}/poster");
+    let relay = || api.send("POST", "/api/admin/events/relay", Some(&admin), None);
+
+    // Cloudinary fails: the poster is gone from the movie at once, and its
+    // destruction is tried again and again, never parked.
+    fake.fail_with(Some(500));
+    let path = format!("/api/movies/{id}/poster");
+    let r = api.send("DELETE", &path, Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["posterUrl"].is_null());
+    assert_error(&api.send("DELETE", &path, Some(&admin), None), 404, "not_found");
+    common::eventually(
+        "the destruction was tried twice",
+        std::time::Duration::from_secs(20),
+        || {
+            relay();
+            destroys_of(&fake, &poster) >= 2
+        },
+    );
+    let letters = api.get("/api/admin/events/movies/dead-letters", Some(&admin));
+    assert_eq!(
+        letters.json()["pagination"]["total"],
+        0,
+        "an outage parks nothing: {}",
+        letters.body
+    );
+    assert!(api.get("/health/movies", None).json()["outbox"].as_u64() >= Some(1));
+
+    // Cloudinary is back: the next try is confirmed, and the event done.
+    fake.fail_with(None);
+    common::eventually("Cloudinary confirmed", std::time::Duration::from_secs(30), || {
+        relay();
+        api.get("/health/movies", None).json()["outbox"] == 0
+    });
+    let tries = destroys_of(&fake, &poster);
+
+    // A subtitle track: its own route; then the movie, with the other.
+    let r = api.send("DELETE", &format!("/api/movies/{id}/subtitles/en"), Some(&admin), None);
+    assert_eq!(r.json()["subtitles"].as_array().unwrap().len(), 1, "{}", r.body);
+    let bad = api.send(
+        "DELETE",
+        &format!("/api/movies/{id}/subtitles/english!"),
+        Some(&admin),
+        None,
+    );
+    assert_error(&bad, 400, "validation_failed");
+    assert_error(
+        &api.send("DELETE", &format!("/api/movies/{id}/video"), Some(&admin), None),
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        api.send("DELETE", &format!("/api/movies/{id}"), Some(&admin), None)
+            .status,
+        204
+    );
+    for track in ["en", "es"] {
+        let public_id = format!("streamia/movies/{id}/subtitles/{track}.vtt");
+        common::eventually(
+            &format!("{track}.vtt destroyed"),
+            std::time::Duration::from_secs(20),
+            || {
+                relay();
+                destroys_of(&fake, &public_id) == 1
+            },
+        );
+    }
+    assert_eq!(
+        destroys_of(&fake, &poster),
+        tries,
+        "a confirmed destruction is not repeated"
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/destroy"))
+        .all(|c| c.accepted));
 }
