@@ -328,7 +328,7 @@ try:
     text_appears("Edit Dune", "h1")
     text_appears("The movie is in the catalogue", "#notice")
 
-    step("its poster and subtitles upload through the API, its video straight to Cloudinary")
+    step("its poster and subtitles upload through the API, its video straight to Cloudinary; a track is removed")
     driver.find_element(By.ID, "poster-file").send_keys(files["poster.png"])
     button("Upload poster")
     text_appears("The poster is uploaded", "#notice")
@@ -352,6 +352,12 @@ try:
     assert video.get_attribute("src").startswith("https://res.cloudinary.com/"), video.get_attribute("src")
     track = video.find_element(By.TAG_NAME, "track")
     assert track.get_attribute("srclang") == "es" and track.get_attribute("src").endswith("/es.vtt"), track.get_attribute("src")
+    driver.back()
+    text_appears("Edit Dune", "h1")
+    button("Remove es")
+    confirm()
+    text_appears("Removed the es subtitles", "#notice")
+    wait.until(lambda d: not d.find_elements(By.XPATH, "//ul[@class='subtitles']"))
 
     step("on the Members page the admin suspends her, reactivates her, makes her an administrator; the last one cannot step down")
     click(By.LINK_TEXT, "Members")

@@ -546,13 +546,24 @@ async function movieEditor(id, render) {
       } }, "Delete this movie")));
 }
 
+// Removing a poster, a track or the video takes it off the movie at once;
+// Cloudinary's copy is destroyed after, retried until Cloudinary confirms.
+function removeButton(movie, what, path, label) {
+  return button(label, async () => {
+    if (!confirm(`Remove ${what} from ${movie.title}?`)) return;
+    await api("DELETE", `/api/movies/${movie.id}/${path}`);
+    go(location.hash, `Removed ${what}.`);
+  });
+}
+
 function posterForm(movie) {
   return form({ class: "media" }, async (data) => {
     await api("POST", `/api/movies/${movie.id}/poster`, data);
     go(location.hash, "The poster is uploaded.");
   }, el("h2", {}, "Poster"), poster(movie, "10rem"),
     field("poster-file", "Poster image (JPEG, PNG or WebP, up to 5 MiB)", { name: "file", type: "file", required: true, accept: "image/jpeg,image/png,image/webp" }),
-    el("p", {}, el("button", { type: "submit" }, "Upload poster")));
+    el("p", {}, el("button", { type: "submit" }, "Upload poster"), " ",
+      movie.posterUrl ? removeButton(movie, "the poster", "poster", "Remove poster") : null));
 }
 
 function subtitlesForm(movie) {
@@ -561,7 +572,8 @@ function subtitlesForm(movie) {
     go(location.hash, `The ${data.get("language")} subtitles are uploaded.`);
   }, el("h2", {}, "Subtitles"),
     movie.subtitles.length
-      ? el("ul", { class: "subtitles" }, movie.subtitles.map((t) => el("li", {}, el("a", { href: t.url }, t.language))))
+      ? el("ul", { class: "subtitles" }, movie.subtitles.map((t) => el("li", {}, el("a", { href: t.url }, t.language), " ",
+          removeButton(movie, `the ${t.language} subtitles`, `subtitles/${encodeURIComponent(t.language)}`, `Remove ${t.language}`))))
       : el("p", { class: "muted" }, "None yet."),
     field("subtitle-language", "Language code (en, es, pt-BR)", { name: "language", required: true, size: 6 }),
     field("subtitle-file", "File (.vtt or .srt, up to 1 MiB; replaces that language)", { name: "file", type: "file", required: true, accept: ".vtt,.srt" }),
@@ -600,7 +612,8 @@ function videoForm(movie) {
   }, el("h2", {}, "Video"), status,
     field("video-file", "Video file", { name: "file", type: "file", required: true, accept: "video/*" }),
     el("label", { for: "video-progress" }, "Upload progress"), progress,
-    el("p", {}, el("button", { type: "submit" }, "Upload video")));
+    el("p", {}, el("button", { type: "submit" }, "Upload video"), " ",
+      movie.videoUrl ? removeButton(movie, "the video", "video", "Remove video") : null));
 }
 
 function upload(signed, file, onprogress) {
