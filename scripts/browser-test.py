@@ -45,6 +45,8 @@ def browser():
     options.binary_location = os.environ.get("STREAMIA_CHROMIUM", "/usr/bin/chromium")
     for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
         options.add_argument(arg)
+    # The console's messages, for the policy violations a page would log.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(os.environ.get("STREAMIA_CHROMEDRIVER", "/usr/bin/chromedriver"))
     return webdriver.Chrome(service=service, options=options)
 
@@ -391,6 +393,18 @@ try:
     assert "/image/upload/c_fill,w_400,h_600/f_auto/q_auto/v1/" in src, src
     assert srcset.count("/image/upload/c_fill,w_") == 3 and srcset.endswith(" 800w"), srcset
     shot("catalogue-phone")
+
+    step("the API docs page shows the contract's operations, under its strict policy")
+    driver.set_window_size(1280, 900)
+    driver.get_log("browser")
+    driver.get(BASE + "/docs")
+    wait.until(lambda d: any(e.text == "/api/movies/{id}/poster"
+                             for e in d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")))
+    paths = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/api/users/{id}/suspend", "/api/movies"} <= paths, sorted(paths)[:10]
+    violations = [m["message"] for m in driver.get_log("browser") if "Content Security Policy" in m["message"]]
+    assert not violations, violations
+    shot("docs")
 
     print(f"browser: {len(steps)} steps passed in {time.monotonic() - started:.1f} s "
           f"(chromium, headless); screenshots in {SHOTS}")

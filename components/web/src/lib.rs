@@ -1,7 +1,9 @@
 //! The web client's files, built into the component: `/` is the one HTML
 //! page (also at `/reset-password`, the link password-reset e-mails send);
-//! `/assets/*` its script and style. The page talks to the
-//! gateway's `/api` on the same origin, so it needs no CORS and no build step.
+//! `/docs` the API contract, browsable (Swagger UI, vendored, on the
+//! gateway's `/api/openapi.json`); `/assets/*` their scripts and styles. The
+//! pages talk to the gateway's `/api` on the same origin, so they need no
+//! CORS and no build step.
 
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -16,6 +18,15 @@ const INDEX: Asset = Asset {
     content_type: "text/html; charset=utf-8",
 };
 
+const DOCS: Asset = Asset {
+    body: include_str!("../assets/docs.html"),
+    content_type: "text/html; charset=utf-8",
+};
+
+/// Where the vendored Swagger UI is served; its version is in the path, so
+/// a browser may keep it (the files never change under one path).
+const SWAGGER_UI: &str = "vendor/swagger-ui-5.36.0/";
+
 /// The files under `/assets/`.
 fn asset(name: &str) -> Option<Asset> {
     Some(match name {
@@ -27,9 +38,28 @@ fn asset(name: &str) -> Option<Asset> {
             body: include_str!("../assets/app.css"),
             content_type: "text/css; charset=utf-8",
         },
-        _ => return None,
+        "docs.js" => Asset {
+            body: include_str!("../assets/docs.js"),
+            content_type: "text/javascript; charset=utf-8",
+        },
+        vendored => match vendored.strip_prefix(SWAGGER_UI)? {
+            "swagger-ui-bundle.js" => Asset {
+                body: include_str!("../assets/vendor/swagger-ui-5.36.0/swagger-ui-bundle.js"),
+                content_type: "text/javascript; charset=utf-8",
+            },
+            "swagger-ui.css" => Asset {
+                body: include_str!("../assets/vendor/swagger-ui-5.36.0/swagger-ui.css"),
+                content_type: "text/css; charset=utf-8",
+            },
+            _ => return None,
+        },
     })
 }
+
+/// The docs page's policy: everything from this origin (the document, the
+/// API "Try it out" calls), Swagger UI's inline SVG icons as data: images.
+const DOCS_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 /// Scripts and styles from this origin only; pictures, video and subtitles
 /// from Cloudinary, where the catalogue's media lives; the API on this
@@ -70,24 +100,26 @@ fn handle(req: Request) -> Response {
         return plain(405, "method not allowed");
     }
     let found = match path {
-        "/" | "/reset-password" => Some(INDEX),
-        _ => path.strip_prefix("/assets/").and_then(asset),
+        "/" | "/reset-password" => Some((INDEX, content_security_policy(&upload_origin()))),
+        "/docs" => Some((DOCS, DOCS_POLICY.to_owned())),
+        // The page's policy covers its script and style too.
+        _ => path
+            .strip_prefix("/assets/")
+            .and_then(asset)
+            .map(|asset| (asset, "default-src 'none'".to_owned())),
     };
+    let vendored = path.contains("/vendor/");
     match found {
-        Some(asset) => Response::builder()
+        Some((asset, policy)) => Response::builder()
             .status(200)
             .header("content-type", asset.content_type)
-            // Small files, and a release changes them: the browser asks again.
-            .header("cache-control", "no-cache")
-            // The page's policy covers its script and style too.
+            // Our files are small and a release changes them: the browser
+            // asks again. A vendored file's path names its version.
             .header(
-                "content-security-policy",
-                if asset.content_type.starts_with("text/html") {
-                    content_security_policy(&upload_origin())
-                } else {
-                    "default-src 'none'".to_owned()
-                },
+                "cache-control",
+                if vendored { "public, max-age=86400" } else { "no-cache" },
             )
+            .header("content-security-policy", policy)
             .header("x-content-type-options", "nosniff")
             .header("referrer-policy", "same-origin")
             .body(asset.body)

@@ -398,7 +398,7 @@ fn spin_cloud_toml_is_spin_toml_without_chaining_nor_redis() {
             "gateway" => "/...".to_owned(),
             "web" => trigger["route"]
                 .as_str()
-                .filter(|r| ["/", "/reset-password", "/assets/..."].contains(r))
+                .filter(|r| ["/", "/reset-password", "/docs", "/assets/..."].contains(r))
                 .unwrap()
                 .to_owned(),
             service => format!("{}/...", mount(service)),

@@ -40,6 +40,7 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
         assert!(asset.body.contains(needle), "{path}");
     }
     assert_eq!(api.get("/assets/missing.js", None).status, 404);
+    assert_eq!(api.get("/assets/vendor/swagger-ui-5.36.0/missing.js", None).status, 404);
     assert_eq!(api.send("POST", "/", None, None).status, 405);
 
     // The gateway keeps everything else.
@@ -66,4 +67,53 @@ fn an_odd_upload_address_never_widens_the_pages_policy() {
         .to_owned();
     assert!(csp.contains("connect-src 'self' https://api.cloudinary.com;"), "{csp}");
     assert!(!csp.contains('*'), "{csp}");
+}
+
+#[test]
+fn the_api_contract_is_browsable_at_docs_under_a_strict_policy() {
+    let api = start();
+    let page = api.get("/docs", None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("object-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("cloudinary"),
+        "the docs page reaches nothing but this origin: {csp}"
+    );
+    for (path, content_type, needle, cached) in [
+        (
+            "/assets/docs.js",
+            "text/javascript; charset=utf-8",
+            "/api/openapi.json",
+            false,
+        ),
+        (
+            "/assets/vendor/swagger-ui-5.36.0/swagger-ui-bundle.js",
+            "text/javascript; charset=utf-8",
+            "SwaggerUIBundle",
+            true,
+        ),
+        (
+            "/assets/vendor/swagger-ui-5.36.0/swagger-ui.css",
+            "text/css; charset=utf-8",
+            ".swagger-ui",
+            true,
+        ),
+    ] {
+        assert!(page.body.contains(path), "{path} is the page's");
+        let asset = api.get(path, None);
+        assert_eq!(asset.status, 200, "{path}");
+        assert_eq!(asset.header("content-type"), Some(content_type), "{path}");
+        assert!(asset.body.contains(needle), "{path}");
+        let cache = asset.header("cache-control").unwrap_or_default();
+        assert_eq!(cache.contains("max-age"), cached, "{path}: {cache}");
+    }
+    // The document it shows is the gateway's.
+    let doc = api.get("/api/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.json()["openapi"], "3.1.0");
 }
