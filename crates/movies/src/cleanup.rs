@@ -30,16 +30,18 @@ pub fn requested(movie_id: &str, kind: &str, public_id: &str) -> Event {
     })
 }
 
-fn none(what: &str) -> ApiError {
-    ApiError::NotFound(format!("the movie has no {what}"))
-}
-
 impl Movies<'_> {
+    // Removing what a movie does not have changes nothing and answers the
+    // movie as it is (as a DELETE may be sent again); a movie that does not
+    // exist is 404.
+
     /// Remove the poster (favourites show it: a movie.updated too).
     pub fn remove_poster(&self, id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
             let (poster, _) = store::media_ids(self.db, id)?;
-            let public_id = poster.ok_or_else(|| none("poster"))?;
+            let Some(public_id) = poster else {
+                return Ok(());
+            };
             let headline = store::set_poster(self.db, id, None, &self.now.rfc3339())?;
             let updated = Event::MovieUpdated(MovieUpdated {
                 movie_id: id.to_owned(),
@@ -61,7 +63,9 @@ impl Movies<'_> {
     pub fn remove_video(&self, id: &str) -> Result<Movie, ApiError> {
         transaction(self.db, || {
             let (_, video) = store::media_ids(self.db, id)?;
-            let public_id = video.ok_or_else(|| none("video"))?;
+            let Some(public_id) = video else {
+                return Ok(());
+            };
             store::set_video(self.db, id, None, &self.now.rfc3339())?;
             self.outbox.add(self.db, &requested(id, "video", &public_id))?;
             Ok::<_, ApiError>(())
@@ -77,10 +81,12 @@ impl Movies<'_> {
             .ok_or_else(|| ApiError::validation("language", "must be a language code such as en or pt-BR"))?;
         transaction(self.db, || {
             let mut subtitles = store::subtitles(self.db, id)?;
-            let at = subtitles
+            let Some(at) = subtitles
                 .iter()
                 .position(|s| s.language.eq_ignore_ascii_case(&language))
-                .ok_or_else(|| none(&format!("{language} subtitles")))?;
+            else {
+                return Ok(());
+            };
             let gone = subtitles.remove(at);
             store::set_subtitles(self.db, id, &subtitles, &self.now.rfc3339())?;
             self.outbox.add(self.db, &requested(id, "raw", &gone.public_id))?;
