@@ -83,7 +83,9 @@ pub enum DrainError {
 /// types in `consumes` (`*`: all) reach `apply`; the others are
 /// acknowledged unread, at no cost to the database. `apply` applies one
 /// event once (the consumer's event-id record); what it fails is counted by
-/// the service's [`Inbox`] and stays pending until its retry or its dead letter.
+/// the service's [`Inbox`] and stays pending until its retry or its dead
+/// letter; what waits on a dependency that is down ([`NotApplied::Unavailable`])
+/// stays pending uncounted, for a later drain.
 pub async fn drain(
     group: &impl ConsumerGroup,
     db: &dyn Db,
