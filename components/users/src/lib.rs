@@ -125,7 +125,7 @@ fn dispatch(ctx: &Ctx, req: &Request, users: &Users<'_>, method: &Method, rest: 
         // The named routes above with another method are not accounts' ids.
         (
             _,
-            ["register" | "login" | "refresh" | "logout" | "me" | "announce" | "password"]
+            ["register" | "login" | "refresh" | "logout" | "me" | "announce"]
             | ["password", "forgot" | "reset"]
             | ["me", "password"],
         ) => Err(ApiError::MethodNotAllowed),

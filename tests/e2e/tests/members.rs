@@ -52,6 +52,8 @@ fn admins_suspend_and_reactivate_an_account() {
     assert_error(&api.get(&ana_path, Some(&ana_token)), 403, "forbidden");
     assert_error(&api.get(&ana_path, None), 401, "unauthorized");
     assert_error(&api.get("/api/users/no-such-id", Some(&admin)), 404, "not_found");
+    // Only the named routes are not ids: `password` is one only under /password/….
+    assert_error(&api.get("/api/users/password", Some(&admin)), 404, "not_found");
 
     let suspend = format!("{ana_path}/suspend");
     assert_error(&api.send("POST", &suspend, Some(&ana_token), None), 403, "forbidden");
