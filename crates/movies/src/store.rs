@@ -162,7 +162,7 @@ pub(crate) fn search(db: &dyn Db, q: &ListQuery) -> Result<(Vec<Movie>, u64), Ap
     let dir = if q.descending { "DESC" } else { "ASC" };
     let order = match (q.sort, &q.search) {
         (SortField::Relevance, Some(_)) => "score ASC, id ASC".to_owned(),
-        // Nothing to be relevant to (ListQuery::parse refuses it): the newest first.
+        // Nothing to be relevant to (ListQuery::parse makes it createdAt): the newest first.
         (SortField::Relevance, None) => "created_at DESC, id DESC".to_owned(),
         (sort, _) => format!("{} {dir}, id {dir}", sort.column()),
     };
