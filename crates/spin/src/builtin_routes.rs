@@ -93,18 +93,21 @@ pub async fn events_route(call: &Call<'_>, consumer: Consumer) -> Result<Respons
         message: e.to_string(),
     })?;
     let outcome = match consumer.apply(call.db, call.outbox, call.now, &envelope).await {
+        Ok(consumed) => Ok(consumed),
         // An event that is not what its type says is refused, and nothing
         // is recorded: no retry could make it apply.
         Err(e) if e.status() < 500 => return Err(e),
-        // A dependency down is an outage: 503, not counted, so the
-        // producer's outbox retries it without end, with its backoff.
-        Err(e @ ApiError::DependencyUnavailable { .. }) => {
-            return Err(ApiError::Unavailable {
-                code: "event_not_applied",
-                message: format!("{} could not apply the event: {}", call.service.name, describe(e)),
-            })
-        }
-        other => other.map_err(describe),
+        Err(e) => match not_applied(e) {
+            NotApplied::Failed(why) => Err(why),
+            // An outage: 503, not counted, so the producer's outbox retries
+            // it without end, with its backoff.
+            NotApplied::Unavailable(why) => {
+                return Err(ApiError::Unavailable {
+                    code: "event_not_applied",
+                    message: format!("{} could not apply the event: {why}", call.service.name),
+                })
+            }
+        },
     };
     match receive(call.service.name, call.db, &envelope, outcome, call.now)? {
         Received::Done(consumed) => Ok(call

@@ -23,6 +23,18 @@ fn with_sendgrid(fake: &FakeSendGrid) -> Api {
     Api { host: app.start() }
 }
 
+/// The whole app with its Redis consumers (spin.redis.toml), events over
+/// `redis`, mail to `fake`.
+fn over_redis_with_sendgrid(redis: &Redis, fake: &FakeSendGrid) -> Api {
+    let app = common::app_from("spin.redis.toml")
+        .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
+        .env("SPIN_VARIABLE_REDIS_URL", &redis.url())
+        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
+        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
+        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url());
+    Api { host: app.start() }
+}
+
 fn data_of(events: &[Value]) -> Vec<Value> {
     events.iter().map(|e| e["envelope"]["data"].clone()).collect()
 }
@@ -277,13 +289,7 @@ fn the_embedded_default_logs_mail_and_keeps_a_sent_log() {
 fn over_redis_a_registration_sends_one_welcome_mail() {
     let redis = Redis::start();
     let fake = FakeSendGrid::start(API_KEY);
-    let app = common::app_from("spin.redis.toml")
-        .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
-        .env("SPIN_VARIABLE_REDIS_URL", &redis.url())
-        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
-        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
-        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url());
-    let api = Api { host: app.start() };
+    let api = over_redis_with_sendgrid(&redis, &fake);
     redis.wait_for_subscribers(&["streamia.user.registered"]);
     api.register("ana@example.com", "ana");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -358,13 +364,7 @@ fn a_deleted_account_is_told_by_e_mail_through_the_send_email_command() {
 fn over_redis_a_deleted_account_is_told_by_e_mail() {
     let redis = Redis::start();
     let fake = FakeSendGrid::start(API_KEY);
-    let app = common::app_from("spin.redis.toml")
-        .env("SPIN_VARIABLE_EVENT_TRANSPORT", "redis")
-        .env("SPIN_VARIABLE_REDIS_URL", &redis.url())
-        .env("SPIN_VARIABLE_EMAIL_PROVIDER", "sendgrid")
-        .env("SPIN_VARIABLE_SENDGRID_API_KEY", API_KEY)
-        .env("SPIN_VARIABLE_SENDGRID_BASE_URL", &fake.base_url());
-    let api = Api { host: app.start() };
+    let api = over_redis_with_sendgrid(&redis, &fake);
     redis.wait_for_subscribers(&["streamia.user.registered", "streamia.notification.send_email"]);
     a_deleted_account_is_told_by_e_mail(&api, &fake);
 }
